@@ -1,0 +1,339 @@
+//! What writers receive: batches of encoded points and events, and the owned views of them
+//! ([`DataEntry`], [`Event`]) that are built only when someone asks.
+
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::line_protocol::{self as lp, LineBuilder};
+use crate::value::{FieldValue, Precision, Timestamp};
+
+/// The measurement that events are written to as line protocol.
+pub const EVENTS_MEASUREMENT: &str = "events";
+
+/// One logged point, as owned data.
+///
+/// Fields and tags keep an explicit `None` where a point was logged with "no value" (such a
+/// point cannot be written until the value is there).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataEntry {
+    /// The measurement's name.
+    pub measurement: String,
+    /// Tag names and values.
+    pub tags: Vec<(String, Option<String>)>,
+    /// Field names and values.
+    pub fields: Vec<(String, Option<FieldValue>)>,
+    /// When the point was logged (or the time it was given).
+    pub time: Timestamp,
+}
+
+impl DataEntry {
+    /// The value of field `name`, if it has one.
+    pub fn field(&self, name: &str) -> Option<&FieldValue> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_ref())
+    }
+
+    /// The value of tag `name`, if it has one.
+    pub fn tag(&self, name: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    pub(crate) fn from_line(line: lp::ParsedLine<'_>, precision: Precision) -> Self {
+        DataEntry {
+            measurement: line.measurement.into_owned(),
+            tags: line
+                .tags
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), Some(v.into_owned())))
+                .collect(),
+            fields: line
+                .fields
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), Some(v)))
+                .collect(),
+            time: Timestamp::from_nanos(
+                line.timestamp
+                    .unwrap_or(0)
+                    .saturating_mul(precision.nanos_per_unit()),
+            ),
+        }
+    }
+}
+
+/// A span of time worth marking on a dashboard: Grafana shows it as an annotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The measurement the event belongs to; the annotation's text.
+    pub measurement: String,
+    /// When it started.
+    pub start: Timestamp,
+    /// When it stopped.
+    pub stop: Timestamp,
+    /// Tags, in the order given.
+    pub tags: Vec<(String, String)>,
+}
+
+impl Event {
+    /// Checks the event: tags that line protocol can carry, and a stop not before the start.
+    pub fn new(
+        measurement: impl Into<String>,
+        start: Timestamp,
+        stop: Timestamp,
+        tags: Vec<(String, String)>,
+    ) -> Result<Self> {
+        let measurement = measurement.into();
+        if stop < start {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "event {measurement:?} stops ({} ns) before it starts ({} ns)",
+                    stop.as_nanos(),
+                    start.as_nanos()
+                ),
+            ));
+        }
+        let event = Event {
+            measurement,
+            start,
+            stop,
+            tags,
+        };
+        // Encoding checks every tag and the text once, at logging time.
+        event.encode(&mut Vec::new(), Precision::Nanoseconds)?;
+        Ok(event)
+    }
+
+    /// How long the event lasted.
+    pub fn duration(&self) -> Duration {
+        Duration::from_nanos(self.stop.as_nanos().abs_diff(self.start.as_nanos()))
+    }
+
+    /// Appends the event as a line of the [`EVENTS_MEASUREMENT`] measurement: timestamped at its
+    /// start, tagged with its tags, with fields `text` (the measurement), `duration` (seconds)
+    /// and `time_end` (epoch milliseconds, the unit Grafana's annotation "time end" column takes).
+    pub fn encode(&self, out: &mut Vec<u8>, precision: Precision) -> Result<()> {
+        let mut tags: Vec<&(String, String)> = self.tags.iter().collect();
+        tags.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let in_event = |e: Error| e.context(format_args!("event {:?}", self.measurement));
+        let mut line = LineBuilder::new(out, EVENTS_MEASUREMENT)?;
+        for (key, value) in tags {
+            line = line.tag(key, value).map_err(in_event)?;
+        }
+        line.field("text", self.measurement.as_str())
+            .and_then(|l| l.field("duration", self.duration().as_secs_f64()))
+            .and_then(|l| l.field("time_end", self.stop.in_precision(Precision::Milliseconds)))
+            .and_then(|l| l.finish(self.start, precision))
+            .map_err(in_event)
+    }
+}
+
+/// Points (already encoded as line protocol) and events, handed to writers together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    lines: Vec<u8>,
+    /// Where each point's line ends (after its newline), so that points can be counted and
+    /// split without parsing: string fields may hold newlines.
+    ends: Vec<usize>,
+    events: Vec<Event>,
+    precision: Precision,
+}
+
+impl Batch {
+    /// An empty batch whose timestamps are in `precision`.
+    pub fn new(precision: Precision) -> Self {
+        Batch {
+            precision,
+            ..Batch::default()
+        }
+    }
+
+    /// The points as line protocol, one line each, every line ending in a newline.
+    pub fn line_protocol(&self) -> &[u8] {
+        &self.lines
+    }
+
+    /// The precision of the timestamps in [`line_protocol`](Batch::line_protocol).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// How many points the batch holds.
+    pub fn point_count(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The events.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// Whether the batch holds neither points nor events.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty() && self.events.is_empty()
+    }
+
+    /// Each point's line, with its newline.
+    pub fn lines(&self) -> impl ExactSizeIterator<Item = &[u8]> {
+        (0..self.ends.len()).map(|i| {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            &self.lines[start..self.ends[i]]
+        })
+    }
+
+    /// The points as owned entries, in logging order. Built on demand by parsing the encoded
+    /// lines, which the encoder guarantees parse back to the same values.
+    pub fn entries(&self) -> Vec<DataEntry> {
+        self.lines()
+            .map(|line| {
+                let text =
+                    std::str::from_utf8(&line[..line.len() - 1]).expect("encoder writes UTF-8");
+                let parsed = lp::parse_line(text).expect("encoder writes lines that parse back");
+                DataEntry::from_line(parsed, self.precision)
+            })
+            .collect()
+    }
+
+    /// The events as line protocol (see [`Event::encode`]).
+    pub fn events_line_protocol(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for event in &self.events {
+            event
+                .encode(&mut out, self.precision)
+                .expect("events are checked when logged");
+        }
+        out
+    }
+
+    /// Appends an already-encoded line; `line` must end with a newline.
+    pub(crate) fn push_line_end(&mut self) {
+        self.ends.push(self.lines.len());
+    }
+
+    pub(crate) fn buffer_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.lines
+    }
+
+    pub(crate) fn push_event(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    /// Moves everything of `other` to the end of this batch.
+    pub(crate) fn append(&mut self, other: Batch) {
+        debug_assert_eq!(self.precision, other.precision);
+        if self.lines.is_empty() && self.events.is_empty() {
+            *self = other;
+            return;
+        }
+        let offset = self.lines.len();
+        self.lines.extend_from_slice(&other.lines);
+        self.ends.extend(other.ends.iter().map(|e| e + offset));
+        self.events.extend(other.events);
+    }
+
+    /// The batch's points and events, split into batches of at most `max_points` points each
+    /// (events go with the first).
+    pub fn split(&self, max_points: usize) -> Vec<Batch> {
+        let max_points = max_points.max(1);
+        let mut out = Vec::new();
+        let mut start_point = 0;
+        while start_point < self.ends.len() || (out.is_empty() && !self.events.is_empty()) {
+            let end_point = (start_point + max_points).min(self.ends.len());
+            let from = if start_point == 0 {
+                0
+            } else {
+                self.ends[start_point - 1]
+            };
+            let to = if end_point == 0 {
+                0
+            } else {
+                self.ends[end_point - 1]
+            };
+            out.push(Batch {
+                lines: self.lines[from..to].to_vec(),
+                ends: self.ends[start_point..end_point]
+                    .iter()
+                    .map(|e| e - from)
+                    .collect(),
+                events: if out.is_empty() {
+                    self.events.clone()
+                } else {
+                    Vec::new()
+                },
+                precision: self.precision,
+            });
+            start_point = end_point;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch_of(lines: &[&str]) -> Batch {
+        let mut b = Batch::new(Precision::Nanoseconds);
+        for l in lines {
+            b.buffer_mut().extend_from_slice(l.as_bytes());
+            b.push_line_end();
+        }
+        b
+    }
+
+    #[test]
+    fn entries_parse_back_with_types_and_multiline_strings() {
+        let b = batch_of(&["m,t=a f=1.5,s=\"x\ny\" 10\n", "m f=2i 20\n"]);
+        let entries = b.entries();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].tag("t"), Some("a"));
+        assert_eq!(entries[0].field("s"), Some(&FieldValue::Str("x\ny".into())));
+        assert_eq!(entries[1].field("f"), Some(&FieldValue::Int(2)));
+        assert_eq!(entries[1].time, Timestamp::from_nanos(20));
+    }
+
+    #[test]
+    fn append_and_split_keep_line_boundaries() {
+        let mut a = batch_of(&["m f=1i 1\n"]);
+        a.append(batch_of(&["m f=2i 2\n", "m f=3i 3\n"]));
+        assert_eq!(a.point_count(), 3);
+        let parts = a.split(2);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].line_protocol(), b"m f=1i 1\nm f=2i 2\n");
+        assert_eq!(parts[1].line_protocol(), b"m f=3i 3\n");
+        assert_eq!(
+            parts[1].lines().collect::<Vec<_>>(),
+            vec![b"m f=3i 3\n".as_slice()]
+        );
+    }
+
+    #[test]
+    fn events_encode_as_annotation_points() {
+        let e = Event::new(
+            "deploy",
+            Timestamp::from_nanos(1_000_000_000),
+            Timestamp::from_nanos(3_500_000_000),
+            vec![("zone".into(), "b".into()), ("host".into(), "a".into())],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        e.encode(&mut out, Precision::Nanoseconds).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "events,host=a,zone=b text=\"deploy\",duration=2.5,time_end=3500i 1000000000\n"
+        );
+    }
+
+    #[test]
+    fn events_refuse_bad_tags_and_reversed_times() {
+        let t = Timestamp::from_nanos;
+        let err = Event::new("e", t(2), t(1), vec![]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        let err = Event::new("e", t(1), t(2), vec![("k".into(), "a\nb".into())]).unwrap_err();
+        assert!(err.message().starts_with("event \"e\": tag \"k\""), "{err}");
+    }
+}

@@ -1,0 +1,156 @@
+//! One error type for the whole library.
+//!
+//! Every failure is an [`Error`] with a [`ErrorKind`], a short lowercase message that names the
+//! problem and the offending value, the HTTP status and server message where there is one, and
+//! whether retrying the same operation can help. The kind is decided here, once; bindings map
+//! kinds to their own exception types in one place.
+
+use std::fmt;
+
+/// What went wrong, coarsely: enough for a caller (or a binding) to decide what to do.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A measurement, tag or field name that line protocol cannot carry.
+    InvalidName,
+    /// A tag or field value that line protocol cannot carry (NaN, a newline in a tag, …).
+    InvalidValue,
+    /// A field that the measurement does not define.
+    UnknownField,
+    /// A tag that the measurement does not define.
+    UnknownTag,
+    /// A schema that contradicts itself (a tag with both a default and a function, a duplicate).
+    Schema,
+    /// A logged point still lacks a field value or a required tag when it is written.
+    IncompletePoint,
+    /// Arguments that do not fit together (an event that stops before it starts, …).
+    InvalidArgument,
+    /// Line protocol text that cannot be parsed.
+    Parse,
+    /// A writer failed to write; its data is kept for the next attempt.
+    Writer,
+    /// A file or socket operation failed.
+    Io,
+}
+
+/// The error type of every fallible operation in this crate.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    status: Option<u16>,
+    retriable: bool,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// Creates an error of `kind`. Only I/O and writer errors are retriable by default.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            status: None,
+            retriable: matches!(kind, ErrorKind::Io | ErrorKind::Writer),
+            source: None,
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message, without the kind: lowercase, naming the problem and the value.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The HTTP status, when a server answered.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// Whether trying the same operation again may succeed.
+    pub fn is_retriable(&self) -> bool {
+        self.retriable
+    }
+
+    /// Attaches an HTTP status.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Overrides whether the error is retriable.
+    pub fn with_retriable(mut self, retriable: bool) -> Self {
+        self.retriable = retriable;
+        self
+    }
+
+    /// Attaches the underlying cause.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Prefixes the message with context, keeping kind, status and source.
+    pub fn context(mut self, context: impl fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+
+    pub(crate) fn io(what: impl fmt::Display, err: std::io::Error) -> Self {
+        Error::new(ErrorKind::Io, format!("{what}: {err}")).with_source(err)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(status) = self.status {
+            write!(f, " (http status {status})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_includes_status_and_context() {
+        let err = Error::new(ErrorKind::Writer, "server said no")
+            .with_status(503)
+            .context("writer 'influx'");
+        assert_eq!(
+            err.to_string(),
+            "writer 'influx': server said no (http status 503)"
+        );
+        assert!(err.is_retriable());
+        assert_eq!(err.kind(), ErrorKind::Writer);
+    }
+
+    #[test]
+    fn validation_errors_are_not_retriable() {
+        assert!(!Error::new(ErrorKind::InvalidValue, "nan").is_retriable());
+    }
+
+    #[test]
+    fn io_errors_keep_their_source() {
+        let err = Error::io("cannot open 'x'", std::io::Error::other("boom"));
+        assert!(std::error::Error::source(&err).is_some());
+        assert_eq!(err.kind(), ErrorKind::Io);
+    }
+}

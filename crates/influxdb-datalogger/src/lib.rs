@@ -1,0 +1,84 @@
+//! Record measurements from tests — durations, throughputs, counts — tagged with their
+//! circumstances, and deliver them to InfluxDB (or any line-protocol sink), with events that
+//! Grafana shows as annotations.
+//!
+//! ```
+//! use influxdb_datalogger::{fields, tags, DataLogger, Field, LineProtocolFileWriter, Measurement, Tag};
+//!
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("points.lp");
+//! let request = Measurement::builder("request")
+//!     .field(Field::new("duration"))
+//!     .field(Field::new("bytes").with_default(0))
+//!     .tag(Tag::new("endpoint"))
+//!     .tag(Tag::new("host").with_func(|| "ci-runner-7"))
+//!     .build()?;
+//! let logger = DataLogger::builder().writer(LineProtocolFileWriter::new(&path)).build();
+//!
+//! logger.log(&request, fields!("duration" => 0.012, "bytes" => 512), tags!("endpoint" => "/login"))?;
+//! {
+//!     let _timing = logger.measure_block(&request, "duration", tags!("endpoint" => "/logout"))?;
+//!     // … the code being measured …
+//! }
+//! logger.write_data()?;
+//!
+//! let written = std::fs::read_to_string(&path)?;
+//! assert!(written.starts_with("request,endpoint=/login,host=ci-runner-7 duration=0.012,bytes=512i "));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod entry;
+mod error;
+mod logger;
+mod measure;
+mod schema;
+mod value;
+mod writer;
+
+pub mod line_protocol;
+
+pub use entry::{Batch, DataEntry, Event, EVENTS_MEASUREMENT};
+pub use error::{Error, ErrorKind, Result};
+pub use logger::{DataLogger, DataLoggerBuilder, Entries, Stats, WriterStats};
+pub use measure::{BlockGuard, Outcome, Timer};
+pub use schema::{Field, FieldInput, Measurement, MeasurementBuilder, Tag, TagInput};
+pub use value::{FieldValue, Precision, Timestamp};
+pub use writer::{DatabaseWriter, JsonLinesFileWriter, LineProtocolFileWriter, MemoryWriter};
+
+/// Field values for a log call: `fields!("duration" => 0.5, "count" => 3)`.
+///
+/// Expands to a slice of `(&str, FieldValue)` pairs; each value is converted with
+/// [`FieldValue::from`].
+#[macro_export]
+macro_rules! fields {
+    () => {
+        &[] as &[(&str, $crate::FieldValue)]
+    };
+    ($($key:expr => $value:expr),+ $(,)?) => {
+        &[$(($key, $crate::FieldValue::from($value))),+]
+    };
+}
+
+/// Tag values for a log call: `tags!("host" => "a", "case" => name)`.
+///
+/// Expands to a slice of `(&str, &str)` pairs; values may be anything that is `AsRef<str>`.
+#[macro_export]
+macro_rules! tags {
+    () => {
+        &[] as &[(&str, &str)]
+    };
+    ($($key:expr => $value:expr),+ $(,)?) => {
+        &[$(($key, ::core::convert::AsRef::<str>::as_ref(&$value))),+]
+    };
+}
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn data_logger_is_send_and_sync() {
+        assert_send_sync::<crate::DataLogger>();
+        assert_send_sync::<crate::Measurement>();
+    }
+}

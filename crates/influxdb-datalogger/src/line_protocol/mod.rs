@@ -1,0 +1,568 @@
+//! InfluxDB line protocol: encoding (with every escaping rule) and parsing.
+//!
+//! The encoder only writes what reads back identically under both parsers in use today: the
+//! InfluxDB 1.x/2.x parser, which unescapes only `\,`, `\ ` and `\=` in names and tag values,
+//! and the InfluxDB 3 (IOx) parser, which also unescapes `\\`. Text that one of them would read
+//! differently, or not at all, is refused with an error that names it:
+//!
+//! | where | escaped | refused |
+//! |---|---|---|
+//! | measurement | `,` and space | empty; a leading `#` (read as a comment); newline, carriage return, tab, NUL; a backslash before `\`, `,`, space, or at the end |
+//! | tag key, tag value, field key | `,`, `=` and space | the same, with `=` among the characters a backslash may not precede; keys named `time` |
+//! | string field value | `"` and `\` | more than 64 KiB |
+//! | float field value | — | NaN and ±infinity |
+//!
+//! Floats use the shortest representation that reads back exactly (`1e300`, not 301 digits),
+//! integers carry `i`, unsigned integers `u` (the whole `u64` range), and timestamps may be
+//! negative (before 1970).
+
+mod parse;
+
+pub use parse::{parse_line, LineError, Lines, ParsedLine};
+
+use std::fmt;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::value::{FieldValue, Precision, Timestamp};
+
+/// The longest string field value InfluxDB accepts.
+pub const MAX_STRING_FIELD_BYTES: usize = 64 * 1024;
+
+/// Which part of a line a piece of text is; it decides the escapes that apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The measurement name.
+    Measurement,
+    /// A tag key.
+    TagKey,
+    /// A tag value.
+    TagValue,
+    /// A field key.
+    FieldKey,
+}
+
+impl Part {
+    fn needs_escape(self, b: u8) -> bool {
+        match self {
+            Part::Measurement => b == b',' || b == b' ',
+            _ => b == b',' || b == b'=' || b == b' ',
+        }
+    }
+
+    /// How the part is named in messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Part::Measurement => "measurement name",
+            Part::TagKey => "tag key",
+            Part::TagValue => "tag value",
+            Part::FieldKey => "field key",
+        }
+    }
+}
+
+/// Why a piece of text or a value cannot be written as line protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The text is empty.
+    Empty,
+    /// The text holds a control character that no parser reads back inside a name.
+    ControlChar(char),
+    /// A backslash precedes a character that the two parser families unescape differently.
+    BackslashBefore(char),
+    /// The text ends with a backslash, which would escape the delimiter after it.
+    TrailingBackslash,
+    /// A measurement name that starts with `#` reads back as a comment.
+    CommentStart,
+    /// `time` is reserved by InfluxDB as a tag or field key.
+    ReservedKey,
+    /// A float that is NaN or infinite.
+    NotFinite,
+    /// A string field value over [`MAX_STRING_FIELD_BYTES`].
+    StringTooLong(usize),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Empty => f.write_str("is empty"),
+            Problem::ControlChar(c) => write!(f, "contains {c:?}, which line protocol cannot carry"),
+            Problem::BackslashBefore(c) => write!(
+                f,
+                "has a backslash before {c:?}, which InfluxDB 1.x/2.x and 3.x read back differently"
+            ),
+            Problem::TrailingBackslash => {
+                f.write_str("ends with a backslash, which line protocol cannot carry")
+            }
+            Problem::CommentStart => {
+                f.write_str("starts with '#', which line protocol reads as a comment")
+            }
+            Problem::ReservedKey => f.write_str("is 'time', which InfluxDB reserves"),
+            Problem::NotFinite => f.write_str("is not a finite number; line protocol has no NaN or infinity"),
+            Problem::StringTooLong(len) => write!(
+                f,
+                "is {len} bytes long; InfluxDB accepts string fields of at most {MAX_STRING_FIELD_BYTES} bytes"
+            ),
+        }
+    }
+}
+
+// Byte classes, so that the common case (nothing to escape) is one table look-up per byte.
+const PLAIN: u8 = 0;
+const SPECIAL: u8 = 1;
+static CLASS: [u8; 256] = {
+    let mut table = [PLAIN; 256];
+    let special = [b',', b'=', b' ', b'\\', b'\n', b'\r', b'\t', 0u8];
+    let mut i = 0;
+    while i < special.len() {
+        table[special[i] as usize] = SPECIAL;
+        i += 1;
+    }
+    table
+};
+
+/// Checks that `text` reads back unchanged as `part` under both parser families.
+pub fn check(text: &str, part: Part) -> Result<(), Problem> {
+    let mut scratch = Vec::new();
+    write_escaped(&mut scratch, text, part)
+}
+
+/// Appends `text`, escaped for `part`, after checking that it reads back unchanged.
+/// On error nothing is appended.
+pub fn write_escaped(out: &mut Vec<u8>, text: &str, part: Part) -> Result<(), Problem> {
+    let bytes = text.as_bytes();
+    if bytes.is_empty() {
+        return Err(Problem::Empty);
+    }
+    if part == Part::Measurement && bytes[0] == b'#' {
+        return Err(Problem::CommentStart);
+    }
+    if matches!(part, Part::TagKey | Part::FieldKey) && text == "time" {
+        return Err(Problem::ReservedKey);
+    }
+    let Some(first_special) = bytes.iter().position(|&b| CLASS[b as usize] == SPECIAL) else {
+        out.extend_from_slice(bytes);
+        return Ok(());
+    };
+    let start = out.len();
+    out.extend_from_slice(&bytes[..first_special]);
+    let mut i = first_special;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if CLASS[b as usize] == SPECIAL {
+            let problem = match b {
+                b'\n' | b'\r' | b'\t' | 0 => Some(Problem::ControlChar(b as char)),
+                b'\\' => match bytes.get(i + 1) {
+                    None => Some(Problem::TrailingBackslash),
+                    Some(&next) if next == b'\\' || part.needs_escape(next) => {
+                        Some(Problem::BackslashBefore(next as char))
+                    }
+                    Some(_) => None,
+                },
+                _ => {
+                    if part.needs_escape(b) {
+                        out.push(b'\\');
+                    }
+                    None
+                }
+            };
+            if let Some(problem) = problem {
+                out.truncate(start);
+                return Err(problem);
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Appends a field value in line protocol form. On error nothing is appended.
+pub fn write_field_value(out: &mut Vec<u8>, value: &FieldValue) -> Result<(), Problem> {
+    match value {
+        FieldValue::Float(v) => {
+            if !v.is_finite() {
+                return Err(Problem::NotFinite);
+            }
+            out.extend_from_slice(ryu::Buffer::new().format_finite(*v).as_bytes());
+        }
+        FieldValue::Int(v) => {
+            out.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
+            out.push(b'i');
+        }
+        FieldValue::UInt(v) => {
+            out.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
+            out.push(b'u');
+        }
+        FieldValue::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
+        FieldValue::Str(s) => write_string_field(out, s)?,
+    }
+    Ok(())
+}
+
+fn write_string_field(out: &mut Vec<u8>, s: &str) -> Result<(), Problem> {
+    if s.len() > MAX_STRING_FIELD_BYTES {
+        return Err(Problem::StringTooLong(s.len()));
+    }
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+    Ok(())
+}
+
+/// Appends ` <timestamp>\n`, the timestamp in units of `precision`.
+pub fn write_timestamp_and_newline(out: &mut Vec<u8>, time: Timestamp, precision: Precision) {
+    out.push(b' ');
+    out.extend_from_slice(
+        itoa::Buffer::new()
+            .format(time.in_precision(precision))
+            .as_bytes(),
+    );
+    out.push(b'\n');
+}
+
+/// Builds one line into a buffer, checking and escaping as it goes.
+///
+/// If the builder is dropped before [`finish`](LineBuilder::finish) — for instance because a
+/// `?` returned early — the buffer is rewound to where the line began, so a failed line never
+/// leaves half of itself behind.
+///
+/// ```
+/// use influxdb_datalogger::line_protocol::LineBuilder;
+/// use influxdb_datalogger::{Precision, Timestamp};
+///
+/// let mut buf = Vec::new();
+/// LineBuilder::new(&mut buf, "cpu load")?
+///     .tag("host", "a,b")?
+///     .field("value", 0.5)?
+///     .finish(Timestamp::from_nanos(1), Precision::Nanoseconds)?;
+/// assert_eq!(buf, b"cpu\\ load,host=a\\,b value=0.5 1\n");
+/// # Ok::<(), influxdb_datalogger::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct LineBuilder<'b> {
+    buf: &'b mut Vec<u8>,
+    mark: usize,
+    fields: usize,
+    finished: bool,
+}
+
+impl<'b> LineBuilder<'b> {
+    /// Starts a line for `measurement`.
+    pub fn new(buf: &'b mut Vec<u8>, measurement: &str) -> Result<Self> {
+        let mark = buf.len();
+        write_escaped(buf, measurement, Part::Measurement)
+            .map_err(|p| name_error(Part::Measurement, measurement, &p))?;
+        Ok(LineBuilder {
+            buf,
+            mark,
+            fields: 0,
+            finished: false,
+        })
+    }
+
+    /// Adds a tag; an empty value is left out, as line protocol cannot carry it. Tags must come
+    /// before fields; InfluxDB prefers them sorted by key.
+    pub fn tag(self, key: &str, value: &str) -> Result<Self> {
+        if self.fields > 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("tag {key:?} added after a field; tags come first"),
+            ));
+        }
+        if value.is_empty() {
+            return Ok(self);
+        }
+        self.buf.push(b',');
+        write_escaped(self.buf, key, Part::TagKey)
+            .map_err(|p| name_error(Part::TagKey, key, &p))?;
+        self.buf.push(b'=');
+        write_escaped(self.buf, value, Part::TagValue)
+            .map_err(|p| value_error(format_args!("tag {key:?}"), &value, &p))?;
+        Ok(self)
+    }
+
+    /// Adds a field.
+    pub fn field(mut self, key: &str, value: impl Into<FieldValue>) -> Result<Self> {
+        let value = value.into();
+        self.buf.push(if self.fields == 0 { b' ' } else { b',' });
+        write_escaped(self.buf, key, Part::FieldKey)
+            .map_err(|p| name_error(Part::FieldKey, key, &p))?;
+        self.buf.push(b'=');
+        write_field_value(self.buf, &value)
+            .map_err(|p| value_error(format_args!("field {key:?}"), &value, &p))?;
+        self.fields += 1;
+        Ok(self)
+    }
+
+    /// Ends the line with a timestamp and a newline. A line needs at least one field.
+    pub fn finish(mut self, time: Timestamp, precision: Precision) -> Result<()> {
+        if self.fields == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidValue,
+                "a point needs at least one field; line protocol cannot carry a point without one",
+            ));
+        }
+        write_timestamp_and_newline(self.buf, time, precision);
+        self.finished = true;
+        Ok(())
+    }
+}
+
+impl Drop for LineBuilder<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.buf.truncate(self.mark);
+        }
+    }
+}
+
+/// Checks a tag given as a key and a value; an empty value is allowed (it is left out).
+pub fn check_tag(key: &str, value: &str) -> Result<()> {
+    check(key, Part::TagKey).map_err(|p| name_error(Part::TagKey, key, &p))?;
+    if !value.is_empty() {
+        check(value, Part::TagValue)
+            .map_err(|p| value_error(format_args!("tag {key:?}"), &value, &p))?;
+    }
+    Ok(())
+}
+
+/// The error for a name (measurement, tag key, field key) that cannot be written.
+pub(crate) fn name_error(part: Part, name: &str, problem: &Problem) -> Error {
+    Error::new(
+        ErrorKind::InvalidName,
+        format!("{} {name:?} {problem}", part.describe()),
+    )
+}
+
+/// The error for a value that cannot be written; `what` says whose value it is.
+pub(crate) fn value_error(
+    what: impl fmt::Display,
+    value: &dyn fmt::Debug,
+    problem: &Problem,
+) -> Error {
+    Error::new(
+        ErrorKind::InvalidValue,
+        format!("{what}: value {value:?} {problem}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn esc(text: &str, part: Part) -> Result<String, Problem> {
+        let mut out = Vec::new();
+        write_escaped(&mut out, text, part).map(|()| String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn measurement_escapes_comma_and_space_only() {
+        assert_eq!(esc("a,b c=d", Part::Measurement).unwrap(), r"a\,b\ c=d");
+    }
+
+    #[test]
+    fn tags_and_field_keys_escape_comma_equals_space() {
+        for part in [Part::TagKey, Part::TagValue, Part::FieldKey] {
+            assert_eq!(esc("a,b c=d", part).unwrap(), r"a\,b\ c\=d");
+        }
+    }
+
+    #[test]
+    fn plain_text_is_copied() {
+        assert_eq!(
+            esc("héllo-wörld_1.0", Part::TagValue).unwrap(),
+            "héllo-wörld_1.0"
+        );
+    }
+
+    #[test]
+    fn lone_backslash_before_an_ordinary_character_is_kept() {
+        assert_eq!(esc(r"C:\temp", Part::TagValue).unwrap(), r"C:\temp");
+        assert_eq!(esc(r"a\=b", Part::Measurement).unwrap(), r"a\=b");
+    }
+
+    #[test]
+    fn backslashes_that_parsers_disagree_on_are_refused() {
+        assert_eq!(
+            esc(r"a\\b", Part::TagValue),
+            Err(Problem::BackslashBefore('\\'))
+        );
+        assert_eq!(
+            esc(r"a\,b", Part::TagValue),
+            Err(Problem::BackslashBefore(','))
+        );
+        assert_eq!(
+            esc(r"a\ b", Part::FieldKey),
+            Err(Problem::BackslashBefore(' '))
+        );
+        assert_eq!(
+            esc(r"a\=b", Part::TagKey),
+            Err(Problem::BackslashBefore('='))
+        );
+        assert_eq!(
+            esc(r"a\,b", Part::Measurement),
+            Err(Problem::BackslashBefore(','))
+        );
+    }
+
+    #[test]
+    fn trailing_backslash_is_refused_everywhere() {
+        for part in [
+            Part::Measurement,
+            Part::TagKey,
+            Part::TagValue,
+            Part::FieldKey,
+        ] {
+            assert_eq!(
+                esc(r"abc\", part),
+                Err(Problem::TrailingBackslash),
+                "{part:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        for c in ['\n', '\r', '\t', '\0'] {
+            let text = format!("a{c}b");
+            for part in [
+                Part::Measurement,
+                Part::TagKey,
+                Part::TagValue,
+                Part::FieldKey,
+            ] {
+                assert_eq!(
+                    esc(&text, part),
+                    Err(Problem::ControlChar(c)),
+                    "{part:?} {c:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn hash_is_refused_only_at_the_start_of_a_measurement() {
+        assert_eq!(esc("#cpu", Part::Measurement), Err(Problem::CommentStart));
+        assert_eq!(esc("c#pu", Part::Measurement).unwrap(), "c#pu");
+        assert_eq!(esc("#tag", Part::TagValue).unwrap(), "#tag");
+    }
+
+    #[test]
+    fn empty_and_reserved_names_are_refused() {
+        assert_eq!(esc("", Part::TagKey), Err(Problem::Empty));
+        assert_eq!(esc("time", Part::TagKey), Err(Problem::ReservedKey));
+        assert_eq!(esc("time", Part::FieldKey), Err(Problem::ReservedKey));
+        assert_eq!(esc("time", Part::TagValue).unwrap(), "time");
+        assert_eq!(esc("time", Part::Measurement).unwrap(), "time");
+    }
+
+    #[test]
+    fn failed_escape_appends_nothing() {
+        let mut out = b"keep".to_vec();
+        assert!(write_escaped(&mut out, "a,b\n", Part::TagValue).is_err());
+        assert_eq!(out, b"keep");
+    }
+
+    fn value(v: impl Into<FieldValue>) -> Result<String, Problem> {
+        let mut out = Vec::new();
+        write_field_value(&mut out, &v.into()).map(|()| String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn field_values_carry_their_type() {
+        assert_eq!(value(1.0).unwrap(), "1.0");
+        assert_eq!(value(-0.25).unwrap(), "-0.25");
+        assert_eq!(value(1e300).unwrap(), "1e300");
+        assert_eq!(value(1.5e-7).unwrap(), "1.5e-7");
+        assert_eq!(value(-42i64).unwrap(), "-42i");
+        assert_eq!(value(i64::MIN).unwrap(), "-9223372036854775808i");
+        assert_eq!(value(u64::MAX).unwrap(), "18446744073709551615u");
+        assert_eq!(value(true).unwrap(), "true");
+        assert_eq!(value(false).unwrap(), "false");
+    }
+
+    #[test]
+    fn strings_escape_quote_and_backslash() {
+        assert_eq!(
+            value(r#"say "hi" \ bye"#).unwrap(),
+            r#""say \"hi\" \\ bye""#
+        );
+        assert_eq!(value("multi\nline\ttab").unwrap(), "\"multi\nline\ttab\"");
+        assert_eq!(value("").unwrap(), "\"\"");
+    }
+
+    #[test]
+    fn non_finite_floats_and_long_strings_are_refused() {
+        assert_eq!(value(f64::NAN), Err(Problem::NotFinite));
+        assert_eq!(value(f64::INFINITY), Err(Problem::NotFinite));
+        assert_eq!(value(f64::NEG_INFINITY), Err(Problem::NotFinite));
+        let long = "x".repeat(MAX_STRING_FIELD_BYTES + 1);
+        assert_eq!(
+            value(long),
+            Err(Problem::StringTooLong(MAX_STRING_FIELD_BYTES + 1))
+        );
+        assert!(value("x".repeat(MAX_STRING_FIELD_BYTES)).is_ok());
+    }
+
+    #[test]
+    fn builder_writes_a_line_and_skips_empty_tags() {
+        let mut buf = Vec::new();
+        LineBuilder::new(&mut buf, "m")
+            .unwrap()
+            .tag("empty", "")
+            .unwrap()
+            .tag("t", "v")
+            .unwrap()
+            .field("a", 1)
+            .unwrap()
+            .field("b", "s")
+            .unwrap()
+            .finish(Timestamp::from_nanos(-1_500), Precision::Microseconds)
+            .unwrap();
+        assert_eq!(String::from_utf8(buf).unwrap(), "m,t=v a=1i,b=\"s\" -2\n");
+    }
+
+    #[test]
+    fn builder_rewinds_on_error() {
+        let mut buf = b"before\n".to_vec();
+        let result = (|| -> Result<()> {
+            LineBuilder::new(&mut buf, "m")?
+                .tag("t", "v")?
+                .field("bad", f64::NAN)?
+                .finish(Timestamp::from_nanos(0), Precision::Nanoseconds)
+        })();
+        let err = result.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidValue);
+        assert!(err.message().contains("field \"bad\""), "{err}");
+        assert_eq!(buf, b"before\n");
+    }
+
+    #[test]
+    fn builder_refuses_a_line_without_fields() {
+        let mut buf = Vec::new();
+        let err = LineBuilder::new(&mut buf, "m")
+            .unwrap()
+            .finish(Timestamp::from_nanos(0), Precision::Nanoseconds)
+            .unwrap_err();
+        assert!(err.message().contains("at least one field"));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn builder_refuses_tags_after_fields() {
+        let mut buf = Vec::new();
+        let err = LineBuilder::new(&mut buf, "m")
+            .unwrap()
+            .field("f", 1)
+            .unwrap()
+            .tag("t", "v");
+        assert_eq!(err.unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert!(buf.is_empty());
+    }
+}

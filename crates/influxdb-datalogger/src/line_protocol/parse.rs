@@ -1,0 +1,471 @@
+//! A line protocol parser: reads back what the encoder writes, and what other clients write.
+//!
+//! Escapes follow the InfluxDB documentation: in tag keys, tag values and field keys a
+//! backslash escapes `,`, `=`, space and itself, in measurement names `,`, space and itself;
+//! any other backslash is literal. In string field values it
+//! escapes `"` and itself. Newlines inside quoted string values belong to the value.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::value::FieldValue;
+
+/// One parsed line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedLine<'a> {
+    /// The measurement name, unescaped.
+    pub measurement: Cow<'a, str>,
+    /// Tag keys and values, unescaped, in the order of the line.
+    pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// Field keys and typed values, in the order of the line.
+    pub fields: Vec<(Cow<'a, str>, FieldValue)>,
+    /// The timestamp, in the precision it was written with.
+    pub timestamp: Option<i64>,
+}
+
+/// Why a line could not be parsed, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// The 1-based line number in the text (1 for [`parse_line`]).
+    pub line: usize,
+    /// The 1-based byte column within the line.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for LineError {}
+
+impl From<LineError> for crate::Error {
+    fn from(e: LineError) -> Self {
+        crate::Error::new(crate::ErrorKind::Parse, e.to_string())
+    }
+}
+
+/// Parses a single line (without its trailing newline).
+pub fn parse_line(line: &str) -> Result<ParsedLine<'_>, LineError> {
+    let mut cursor = Cursor {
+        text: line,
+        pos: 0,
+        line_start: 0,
+    };
+    let parsed = cursor.line().map_err(|(column, message)| LineError {
+        line: 1,
+        column,
+        message,
+    })?;
+    if cursor.pos != line.len() {
+        return Err(LineError {
+            line: 1,
+            column: cursor.pos + 1,
+            message: "unexpected newline".into(),
+        });
+    }
+    Ok(parsed)
+}
+
+/// Iterates over the lines of a text, skipping blank lines and `#` comments, yielding each
+/// line with its 1-based line number, or the error of a malformed line (after which it goes
+/// on with the next line).
+#[derive(Debug, Clone)]
+pub struct Lines<'a> {
+    text: &'a str,
+    pos: usize,
+    line_no: usize,
+}
+
+impl<'a> Lines<'a> {
+    /// Starts at the beginning of `text`.
+    pub fn new(text: &'a str) -> Self {
+        Lines {
+            text,
+            pos: 0,
+            line_no: 1,
+        }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Result<(usize, ParsedLine<'a>), LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.text.as_bytes();
+        loop {
+            while self.pos < bytes.len() && matches!(bytes[self.pos], b' ' | b'\t' | b'\r') {
+                self.pos += 1;
+            }
+            match bytes.get(self.pos) {
+                None => return None,
+                Some(b'\n') => {
+                    self.pos += 1;
+                    self.line_no += 1;
+                }
+                Some(b'#') => self.pos = next_newline(bytes, self.pos),
+                Some(_) => break,
+            }
+        }
+        let start = self.pos;
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_no = self.line_no;
+        let mut cursor = Cursor {
+            text: self.text,
+            pos: start,
+            line_start,
+        };
+        let result = cursor.line();
+        let end = match result {
+            Ok(_) => cursor.pos,
+            Err(_) => next_newline(bytes, start),
+        };
+        self.line_no += bytes[start..end].iter().filter(|&&b| b == b'\n').count();
+        self.pos = end;
+        Some(match result {
+            Ok(line) => Ok((line_no, line)),
+            Err((column, message)) => Err(LineError {
+                line: line_no,
+                column,
+                message,
+            }),
+        })
+    }
+}
+
+fn next_newline(bytes: &[u8], from: usize) -> usize {
+    bytes[from..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| from + i)
+}
+
+type ParseResult<T> = Result<T, (usize, String)>;
+
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+    line_start: usize,
+}
+
+#[derive(Clone, Copy)]
+enum NameKind {
+    Measurement,
+    TagKey,
+    TagValue,
+    FieldKey,
+}
+
+impl NameKind {
+    fn describe(self) -> &'static str {
+        match self {
+            NameKind::Measurement => "measurement name",
+            NameKind::TagKey => "tag key",
+            NameKind::TagValue => "tag value",
+            NameKind::FieldKey => "field key",
+        }
+    }
+
+    /// Whether a backslash before `b` is an escape (else both are literal). Measurement names
+    /// have no `\=` escape in any InfluxDB parser.
+    fn unescapes(self, b: u8) -> bool {
+        match self {
+            NameKind::Measurement => matches!(b, b',' | b' ' | b'\\'),
+            _ => matches!(b, b',' | b'=' | b' ' | b'\\'),
+        }
+    }
+
+    fn ends_at(self, b: u8) -> bool {
+        match self {
+            NameKind::Measurement | NameKind::TagValue => b == b',' || b == b' ',
+            NameKind::TagKey | NameKind::FieldKey => b == b'=' || b == b',' || b == b' ',
+        }
+    }
+}
+
+impl<'a> Cursor<'a> {
+    fn err<T>(&self, message: impl Into<String>) -> ParseResult<T> {
+        Err((self.pos - self.line_start + 1, message.into()))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn at_line_end(&self) -> bool {
+        matches!(self.peek(), None | Some(b'\n'))
+    }
+
+    fn line(&mut self) -> ParseResult<ParsedLine<'a>> {
+        let measurement = self.name(NameKind::Measurement)?;
+        let mut tags = Vec::new();
+        while self.peek() == Some(b',') {
+            self.pos += 1;
+            let key = self.name(NameKind::TagKey)?;
+            self.expect(b'=', "'=' after the tag key")?;
+            let value = self.name(NameKind::TagValue)?;
+            tags.push((key, value));
+        }
+        if !self.skip_spaces() {
+            return self.err("expected a space before the fields");
+        }
+        let mut fields = Vec::new();
+        loop {
+            let key = self.name(NameKind::FieldKey)?;
+            self.expect(b'=', "'=' after the field key")?;
+            let value = self.field_value()?;
+            fields.push((key, value));
+            if self.peek() == Some(b',') {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        let mut timestamp = None;
+        if self.skip_spaces() && !self.at_line_end() && self.peek() != Some(b'\r') {
+            timestamp = Some(self.timestamp()?);
+            self.skip_spaces();
+        }
+        if self.peek() == Some(b'\r') {
+            self.pos += 1;
+        }
+        if !self.at_line_end() {
+            return self.err("unexpected text after the timestamp");
+        }
+        Ok(ParsedLine {
+            measurement,
+            tags,
+            fields,
+            timestamp,
+        })
+    }
+
+    fn skip_spaces(&mut self) -> bool {
+        let start = self.pos;
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+        }
+        self.pos > start
+    }
+
+    fn expect(&mut self, byte: u8, what: &str) -> ParseResult<()> {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            self.err(format!("expected {what}"))
+        }
+    }
+
+    fn name(&mut self, kind: NameKind) -> ParseResult<Cow<'a, str>> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let mut owned: Option<String> = None;
+        let mut copied_to = start;
+        while let Some(b) = self.peek() {
+            if b == b'\n' || b == b'\t' || kind.ends_at(b) {
+                break;
+            }
+            if b == b'\\' {
+                if let Some(&next) = bytes.get(self.pos + 1) {
+                    if kind.unescapes(next) {
+                        let out = owned.get_or_insert_with(String::new);
+                        out.push_str(&self.text[copied_to..self.pos]);
+                        out.push(next as char);
+                        self.pos += 2;
+                        copied_to = self.pos;
+                        continue;
+                    }
+                } else {
+                    return self.err(format!("{} ends with a backslash", kind.describe()));
+                }
+            }
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return self.err(format!("expected a {}", kind.describe()));
+        }
+        Ok(match owned {
+            Some(mut out) => {
+                out.push_str(&self.text[copied_to..self.pos]);
+                Cow::Owned(out)
+            }
+            None => Cow::Borrowed(&self.text[start..self.pos]),
+        })
+    }
+
+    fn field_value(&mut self) -> ParseResult<FieldValue> {
+        if self.peek() == Some(b'"') {
+            return self.string_value();
+        }
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            if matches!(b, b',' | b' ' | b'\n' | b'\r') {
+                break;
+            }
+            self.pos += 1;
+        }
+        let token = &self.text[start..self.pos];
+        let fail = |this: &Self, what: &str| -> ParseResult<FieldValue> {
+            Err((
+                start - this.line_start + 1,
+                format!("invalid {what} field value {token:?}"),
+            ))
+        };
+        if token.is_empty() {
+            return self.err("expected a field value");
+        }
+        if let Some(digits) = token.strip_suffix('i') {
+            return digits
+                .parse()
+                .map(FieldValue::Int)
+                .or_else(|_| fail(self, "integer"));
+        }
+        if let Some(digits) = token.strip_suffix('u') {
+            return digits
+                .parse()
+                .map(FieldValue::UInt)
+                .or_else(|_| fail(self, "unsigned"));
+        }
+        match token {
+            "t" | "T" | "true" | "True" | "TRUE" => return Ok(FieldValue::Bool(true)),
+            "f" | "F" | "false" | "False" | "FALSE" => return Ok(FieldValue::Bool(false)),
+            _ => {}
+        }
+        let numeric = token
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+        match token.parse::<f64>() {
+            Ok(v) if numeric && v.is_finite() => Ok(FieldValue::Float(v)),
+            _ => fail(self, "float"),
+        }
+    }
+
+    fn string_value(&mut self) -> ParseResult<FieldValue> {
+        let bytes = self.text.as_bytes();
+        self.pos += 1; // opening quote
+        let mut out = String::new();
+        let mut copied_to = self.pos;
+        loop {
+            match self.peek() {
+                None => return self.err("unterminated string field value"),
+                Some(b'"') => break,
+                Some(b'\\') if matches!(bytes.get(self.pos + 1), Some(b'"' | b'\\')) => {
+                    out.push_str(&self.text[copied_to..self.pos]);
+                    out.push(bytes[self.pos + 1] as char);
+                    self.pos += 2;
+                    copied_to = self.pos;
+                }
+                Some(_) => self.pos += 1,
+            }
+        }
+        out.push_str(&self.text[copied_to..self.pos]);
+        self.pos += 1; // closing quote
+        Ok(FieldValue::Str(out))
+    }
+
+    fn timestamp(&mut self) -> ParseResult<i64> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        let token = &self.text[start..self.pos];
+        token.parse().or_else(|_| {
+            self.pos = start;
+            self.err(format!(
+                "invalid timestamp starting at {:?}",
+                &self.text[start..next_newline(self.text.as_bytes(), start).min(start + 24)]
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_part_and_type() {
+        let line = parse_line(r#"cpu\ load,host=a\,b,region=us\=1 f=1.5,i=-3i,u=18446744073709551615u,b=t,s="q\"\\x" -17"#)
+            .unwrap();
+        assert_eq!(line.measurement, "cpu load");
+        assert_eq!(
+            line.tags,
+            vec![
+                ("host".into(), "a,b".into()),
+                ("region".into(), "us=1".into())
+            ]
+        );
+        assert_eq!(
+            line.fields,
+            vec![
+                ("f".into(), FieldValue::Float(1.5)),
+                ("i".into(), FieldValue::Int(-3)),
+                ("u".into(), FieldValue::UInt(u64::MAX)),
+                ("b".into(), FieldValue::Bool(true)),
+                ("s".into(), FieldValue::Str(r#"q"\x"#.into())),
+            ]
+        );
+        assert_eq!(line.timestamp, Some(-17));
+    }
+
+    #[test]
+    fn measurement_names_have_no_equals_escape() {
+        let line = parse_line(r"a\=b,t=x\=y f=1").unwrap();
+        assert_eq!(line.measurement, r"a\=b");
+        assert_eq!(line.tags[0].1, "x=y");
+    }
+
+    #[test]
+    fn timestamp_is_optional_and_literal_backslashes_stay() {
+        let line = parse_line(r"m,path=C:\temp v=1e300").unwrap();
+        assert_eq!(line.tags[0].1, r"C:\temp");
+        assert_eq!(line.fields[0].1, FieldValue::Float(1e300));
+        assert_eq!(line.timestamp, None);
+    }
+
+    #[test]
+    fn malformed_lines_say_where() {
+        let err = parse_line("m v=abc 1").unwrap_err();
+        assert_eq!(err.column, 5);
+        assert!(err.message.contains("\"abc\""), "{err}");
+        assert!(parse_line("m")
+            .unwrap_err()
+            .message
+            .contains("space before the fields"));
+        assert!(parse_line("m v=1 12x")
+            .unwrap_err()
+            .message
+            .contains("after the timestamp"));
+        assert!(parse_line("m v=\"open")
+            .unwrap_err()
+            .message
+            .contains("unterminated"));
+        assert!(parse_line("m v=NaN").is_err());
+        assert!(parse_line("m v=inf").is_err());
+        assert!(parse_line("m v=99999999999999999999i").is_err());
+    }
+
+    #[test]
+    fn lines_skip_comments_and_blanks_and_count_newlines_in_strings() {
+        let text = "# header\n\nm v=\"two\nlines\" 1\nbad line\r\nm v=2i 3\r\n";
+        let items: Vec<_> = Lines::new(text).collect();
+        assert_eq!(items.len(), 3);
+        let (no, first) = items[0].as_ref().unwrap();
+        assert_eq!(*no, 3);
+        assert_eq!(first.fields[0].1, FieldValue::Str("two\nlines".into()));
+        assert_eq!(items[1].as_ref().unwrap_err().line, 5);
+        let (no, last) = items[2].as_ref().unwrap();
+        assert_eq!((*no, last.timestamp), (6, Some(3)));
+    }
+}

@@ -1,0 +1,675 @@
+//! The [`DataLogger`]: takes points and events from test code, keeps them encoded, and hands
+//! them to writers.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::entry::{Batch, DataEntry, Event};
+use crate::error::{Error, ErrorKind, Result};
+use crate::measure::Timer;
+use crate::schema::{FieldInput, Measurement, TagInput};
+use crate::value::{Precision, Timestamp};
+use crate::writer::DatabaseWriter;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in a writer must not make the logger unusable: the data is still consistent,
+    // because every mutation under these locks completes or is rolled back before user code runs.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What has been logged and not yet handed to the writers.
+#[derive(Debug)]
+struct Pending {
+    batch: Batch,
+    /// Points that still lack a value, with the number of complete points logged before each
+    /// (so that [`DataLogger::dataset`] shows them in logging order) and what they lack.
+    incomplete: Vec<Incomplete>,
+}
+
+#[derive(Debug, Clone)]
+struct Incomplete {
+    position: usize,
+    entry: DataEntry,
+    /// E.g. `field "duration", tag "host"`.
+    missing: String,
+}
+
+impl Pending {
+    fn check_complete(&self) -> Result<()> {
+        let Some(first) = self.incomplete.first() else {
+            return Ok(());
+        };
+        let more = match self.incomplete.len() - 1 {
+            0 => String::new(),
+            n => format!(" ({n} more incomplete points)"),
+        };
+        Err(Error::new(
+            ErrorKind::IncompletePoint,
+            format!(
+                "cannot write: a point of measurement {:?} has no value for {}{more}; nothing was written or discarded",
+                first.entry.measurement, first.missing
+            ),
+        ))
+    }
+}
+
+struct WriterSlot {
+    writer: Box<dyn DatabaseWriter>,
+    /// Data this writer failed to take, handed to it again (with newer data) next time.
+    backlog: Option<Batch>,
+    points_written: u64,
+    failures: u64,
+}
+
+type PostProcessFn = dyn Fn(&DataLogger, &Entries) -> Result<()> + Send + Sync;
+
+struct PostProcessor {
+    measurements: Vec<String>,
+    func: Arc<PostProcessFn>,
+}
+
+/// The pending entries of the measurements a post-processor registered for.
+#[derive(Debug, Default)]
+pub struct Entries {
+    by_measurement: Vec<(String, Vec<DataEntry>)>,
+}
+
+impl Entries {
+    /// The entries of measurement `name` (empty when there are none).
+    pub fn get(&self, name: &str) -> &[DataEntry] {
+        self.by_measurement
+            .iter()
+            .find(|(m, _)| m == name)
+            .map_or(&[], |(_, e)| e)
+    }
+
+    /// Every measurement with its entries, in the order the post-processor named them.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[DataEntry])> {
+        self.by_measurement
+            .iter()
+            .map(|(m, e)| (m.as_str(), e.as_slice()))
+    }
+}
+
+/// A writer's numbers, as reported by [`DataLogger::stats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterStats {
+    /// The writer's name.
+    pub name: String,
+    /// Points it accepted.
+    pub points_written: u64,
+    /// Writes it failed.
+    pub failures: u64,
+    /// Points kept for it after a failure, to be handed over again.
+    pub backlog_points: usize,
+}
+
+/// Counters of a [`DataLogger`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Points accepted by `log` (complete or not).
+    pub points_logged: u64,
+    /// Events accepted.
+    pub events_logged: u64,
+    /// Log calls refused, and measurements that could not be recorded when a block ended.
+    pub log_errors: u64,
+    /// Points logged and not yet handed to the writers.
+    pub pending_points: usize,
+    /// Events logged and not yet handed to the writers.
+    pub pending_events: usize,
+    /// Per writer.
+    pub writers: Vec<WriterStats>,
+    /// The message of the most recent error, if any.
+    pub last_error: Option<String>,
+}
+
+/// Configures a [`DataLogger`]; see [`DataLogger::builder`].
+pub struct DataLoggerBuilder {
+    writers: Vec<Box<dyn DatabaseWriter>>,
+    continuous_write: bool,
+    precision: Precision,
+    close_on_drop: bool,
+}
+
+impl fmt::Debug for DataLoggerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataLoggerBuilder")
+            .field(
+                "writers",
+                &self.writers.iter().map(|w| w.name()).collect::<Vec<_>>(),
+            )
+            .field("continuous_write", &self.continuous_write)
+            .field("precision", &self.precision)
+            .finish()
+    }
+}
+
+impl DataLoggerBuilder {
+    /// Adds a writer.
+    pub fn writer(mut self, writer: impl DatabaseWriter + 'static) -> Self {
+        self.writers.push(Box::new(writer));
+        self
+    }
+
+    /// Adds a boxed writer.
+    pub fn boxed_writer(mut self, writer: Box<dyn DatabaseWriter>) -> Self {
+        self.writers.push(writer);
+        self
+    }
+
+    /// Hand every logged point to the writers at once, without calling
+    /// [`write_data`](DataLogger::write_data).
+    pub fn continuous_write(mut self, on: bool) -> Self {
+        self.continuous_write = on;
+        self
+    }
+
+    /// The precision timestamps are encoded with (nanoseconds by default).
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// Whether dropping the logger writes what is pending (on by default).
+    pub fn close_on_drop(mut self, on: bool) -> Self {
+        self.close_on_drop = on;
+        self
+    }
+
+    /// Builds the logger.
+    pub fn build(self) -> DataLogger {
+        DataLogger {
+            pending: Mutex::new(Pending {
+                batch: Batch::new(self.precision),
+                incomplete: Vec::new(),
+            }),
+            delivery: Mutex::new(
+                self.writers
+                    .into_iter()
+                    .map(|writer| WriterSlot {
+                        writer,
+                        backlog: None,
+                        points_written: 0,
+                        failures: 0,
+                    })
+                    .collect(),
+            ),
+            post_processors: Mutex::new(Vec::new()),
+            continuous_write: self.continuous_write,
+            precision: self.precision,
+            close_on_drop: self.close_on_drop,
+            closed: AtomicBool::new(false),
+            points_logged: AtomicU64::new(0),
+            events_logged: AtomicU64::new(0),
+            log_errors: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        }
+    }
+}
+
+/// Records measurements and events and hands them to writers. `Send + Sync`: share it between
+/// threads with an `Arc` or by reference.
+///
+/// ```
+/// use influxdb_datalogger::{fields, tags, DataLogger, Field, Measurement, MemoryWriter, Tag};
+///
+/// let duration = Measurement::builder("duration")
+///     .field(Field::new("seconds"))
+///     .tag(Tag::new("case"))
+///     .build()?;
+/// let memory = MemoryWriter::new();
+/// let logger = DataLogger::builder().writer(memory.clone()).build();
+///
+/// logger.log(&duration, fields!("seconds" => 0.25), tags!("case" => "login"))?;
+/// let answer = logger.measure(&duration, "seconds", tags!("case" => "sum"), || 40 + 2)?;
+/// assert_eq!(answer, 42);
+/// logger.write_data()?;
+///
+/// assert_eq!(memory.entries().len(), 2);
+/// # Ok::<(), influxdb_datalogger::Error>(())
+/// ```
+pub struct DataLogger {
+    pending: Mutex<Pending>,
+    /// The writers; holding this lock serialises `write_data`.
+    delivery: Mutex<Vec<WriterSlot>>,
+    post_processors: Mutex<Vec<PostProcessor>>,
+    continuous_write: bool,
+    precision: Precision,
+    close_on_drop: bool,
+    closed: AtomicBool,
+    points_logged: AtomicU64,
+    events_logged: AtomicU64,
+    log_errors: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl fmt::Debug for DataLogger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataLogger")
+            .field("continuous_write", &self.continuous_write)
+            .field("precision", &self.precision)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+thread_local! {
+    /// The loggers this thread is inside `write_data` of, so that a post-processor or writer
+    /// that logs with `continuous_write` on does not try to write again and deadlock.
+    static WRITING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+struct WritingGuard(usize);
+
+impl WritingGuard {
+    fn enter(logger: &DataLogger) -> Option<Self> {
+        let id = logger as *const DataLogger as usize;
+        WRITING.with(|w| {
+            let mut w = w.borrow_mut();
+            if w.contains(&id) {
+                None
+            } else {
+                w.push(id);
+                Some(WritingGuard(id))
+            }
+        })
+    }
+}
+
+impl Drop for WritingGuard {
+    fn drop(&mut self) {
+        WRITING.with(|w| w.borrow_mut().retain(|&id| id != self.0));
+    }
+}
+
+impl DataLogger {
+    /// A logger with these writers, no continuous write, nanosecond timestamps.
+    pub fn new(writers: Vec<Box<dyn DatabaseWriter>>) -> Self {
+        writers
+            .into_iter()
+            .fold(DataLogger::builder(), DataLoggerBuilder::boxed_writer)
+            .build()
+    }
+
+    /// Starts configuring a logger.
+    pub fn builder() -> DataLoggerBuilder {
+        DataLoggerBuilder {
+            writers: Vec::new(),
+            continuous_write: false,
+            precision: Precision::Nanoseconds,
+            close_on_drop: true,
+        }
+    }
+
+    /// Whether logged points go to the writers at once.
+    pub fn continuous_write(&self) -> bool {
+        self.continuous_write
+    }
+
+    /// The precision timestamps are encoded with.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Logs one point, timestamped now. See [`log_at`](DataLogger::log_at).
+    pub fn log<F: FieldInput, T: TagInput>(
+        &self,
+        measurement: &Measurement,
+        fields: &[F],
+        tags: &[T],
+    ) -> Result<()> {
+        self.log_at(measurement, fields, tags, Timestamp::now())
+    }
+
+    /// Logs one point with the given timestamp.
+    ///
+    /// Given values win over the schema's functions, which win over its defaults. A field or
+    /// tag the measurement does not define, or a value line protocol cannot carry, is an error
+    /// and nothing is stored. A point that still lacks a field value or a required tag is
+    /// stored, and [`write_data`](DataLogger::write_data) refuses to write until it is dealt
+    /// with (as in the Python package this crate replaces).
+    pub fn log_at<F: FieldInput, T: TagInput>(
+        &self,
+        measurement: &Measurement,
+        fields: &[F],
+        tags: &[T],
+        time: Timestamp,
+    ) -> Result<()> {
+        self.store(measurement, fields, tags, time)
+            .inspect_err(|e| self.note_error(e))?;
+        self.points_logged.fetch_add(1, Ordering::Relaxed);
+        if self.continuous_write {
+            self.write_data()?;
+        }
+        Ok(())
+    }
+
+    fn store<F: FieldInput, T: TagInput>(
+        &self,
+        measurement: &Measurement,
+        fields: &[F],
+        tags: &[T],
+        time: Timestamp,
+    ) -> Result<()> {
+        let resolved = measurement.resolve(fields, tags)?;
+        if resolved.first_missing().is_none() {
+            let mut pending = lock(&self.pending);
+            resolved.encode(pending.batch.buffer_mut(), time, self.precision)?;
+            pending.batch.push_line_end();
+        } else {
+            resolved.check_values()?;
+            let entry = resolved.to_entry(time);
+            let missing = resolved
+                .missing()
+                .map(|(what, name)| format!("{what} {name:?}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut pending = lock(&self.pending);
+            let position = pending.batch.point_count();
+            pending.incomplete.push(Incomplete {
+                position,
+                entry,
+                missing,
+            });
+        }
+        Ok(())
+    }
+
+    /// Records an event from `start` to `stop`, tagged; Grafana shows it as an annotation.
+    pub fn log_event<T: TagInput>(
+        &self,
+        measurement: &str,
+        start: Timestamp,
+        stop: Timestamp,
+        tags: &[T],
+    ) -> Result<()> {
+        let owned = tags
+            .iter()
+            .filter_map(|t| t.value().map(|v| (t.key().to_string(), v.to_string())))
+            .collect();
+        let event =
+            Event::new(measurement, start, stop, owned).inspect_err(|e| self.note_error(e))?;
+        lock(&self.pending).batch.push_event(event);
+        self.events_logged.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Times `f`, logs its duration in seconds to `field`, and returns what `f` returned. The
+    /// duration is logged also when `f` panics. For options (events, an outcome tag, `Result`s)
+    /// use [`timer`](DataLogger::timer).
+    pub fn measure<R>(
+        &self,
+        measurement: &Measurement,
+        field: &str,
+        tags: &[(&str, &str)],
+        f: impl FnOnce() -> R,
+    ) -> Result<R> {
+        self.timer(measurement, field).tags(tags).run(f)
+    }
+
+    /// Starts timing a block: the returned guard logs the duration when dropped.
+    pub fn measure_block<'a>(
+        &'a self,
+        measurement: &'a Measurement,
+        field: &'a str,
+        tags: &[(&str, &str)],
+    ) -> Result<crate::measure::BlockGuard<'a>> {
+        self.timer(measurement, field).tags(tags).start()
+    }
+
+    /// A configurable timer for `field` of `measurement`.
+    pub fn timer<'a>(&'a self, measurement: &'a Measurement, field: &'a str) -> Timer<'a> {
+        Timer::new(self, measurement, field)
+    }
+
+    /// Registers a post-processor: before each write it receives the pending entries of
+    /// `measurements` and may log derived points (an average, say), which are written too.
+    pub fn add_post_processing(
+        &self,
+        measurements: &[&Measurement],
+        func: impl Fn(&DataLogger, &Entries) -> Result<()> + Send + Sync + 'static,
+    ) {
+        lock(&self.post_processors).push(PostProcessor {
+            measurements: measurements.iter().map(|m| m.name().to_string()).collect(),
+            func: Arc::new(func),
+        });
+    }
+
+    /// The pending points, grouped by measurement (in order of first appearance), each group in
+    /// logging order. Built on demand from the encoded points.
+    pub fn dataset(&self) -> Vec<DataEntry> {
+        let mut entries = self.pending_entries();
+        let mut order: Vec<&str> = Vec::new();
+        for e in &entries {
+            if !order.contains(&e.measurement.as_str()) {
+                order.push(&e.measurement);
+            }
+        }
+        let rank: Vec<usize> = entries
+            .iter()
+            .map(|e| order.iter().position(|m| *m == e.measurement).unwrap_or(0))
+            .collect();
+        let mut indexed: Vec<(usize, DataEntry)> =
+            rank.into_iter().zip(entries.drain(..)).collect();
+        indexed.sort_by_key(|(rank, _)| *rank);
+        indexed.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// The pending points in logging order.
+    fn pending_entries(&self) -> Vec<DataEntry> {
+        let (batch, incomplete) = {
+            let pending = lock(&self.pending);
+            (pending.batch.clone(), pending.incomplete.clone())
+        };
+        let mut entries = batch.entries();
+        for Incomplete {
+            position, entry, ..
+        } in incomplete.into_iter().rev()
+        {
+            entries.insert(position, entry);
+        }
+        entries
+    }
+
+    /// The pending events, in logging order.
+    pub fn events(&self) -> Vec<Event> {
+        lock(&self.pending).batch.events().to_vec()
+    }
+
+    /// The most recently logged pending point of the dataset's last measurement group.
+    pub fn last_data_entry(&self) -> Option<DataEntry> {
+        self.dataset().pop()
+    }
+
+    /// The most recently logged pending event.
+    pub fn last_event(&self) -> Option<Event> {
+        lock(&self.pending).batch.events().last().cloned()
+    }
+
+    /// Hands everything pending to every writer.
+    ///
+    /// 1. Checks that every pending point has all its fields and required tags; if not, an
+    ///    error names the point and nothing is written or discarded.
+    /// 2. Runs the post-processors, which may log derived points, and checks again.
+    /// 3. Gives the batch to each writer. A writer that fails keeps the batch and gets it again,
+    ///    with newer data, at the next call; writers that succeeded get no duplicates.
+    ///
+    /// Returns the first writer's error, if any failed.
+    pub fn write_data(&self) -> Result<()> {
+        let Some(_writing) = WritingGuard::enter(self) else {
+            // Called from inside this logger's own write (a post-processor or writer logging
+            // with continuous write): what it logged is taken by the write in progress.
+            return Ok(());
+        };
+        let mut writers = lock(&self.delivery);
+        lock(&self.pending)
+            .check_complete()
+            .inspect_err(|e| self.note_error(e))?;
+        self.run_post_processors()
+            .inspect_err(|e| self.note_error(e))?;
+        let batch = {
+            let mut pending = lock(&self.pending);
+            pending
+                .check_complete()
+                .inspect_err(|e| self.note_error(e))?;
+            std::mem::replace(&mut pending.batch, Batch::new(self.precision))
+        };
+        if batch.is_empty() && writers.iter().all(|w| w.backlog.is_none()) {
+            return Ok(());
+        }
+        let mut first_error: Option<Error> = None;
+        let mut failed = 0;
+        for slot in writers.iter_mut() {
+            let (result, points) = match slot.backlog.take() {
+                None => (slot.writer.write_data(&batch), batch.point_count()),
+                Some(mut backlog) => {
+                    backlog.append(batch.clone());
+                    let result = slot.writer.write_data(&backlog);
+                    let points = backlog.point_count();
+                    if result.is_err() {
+                        slot.backlog = Some(backlog);
+                    }
+                    (result, points)
+                }
+            };
+            match result {
+                Ok(()) => slot.points_written += points as u64,
+                Err(e) => {
+                    slot.failures += 1;
+                    if slot.backlog.is_none() {
+                        slot.backlog = Some(batch.clone());
+                    }
+                    failed += 1;
+                    if first_error.is_none() {
+                        first_error = Some(e.context(format_args!(
+                            "writer {} failed; its {points} points are kept and handed to it again at the next write",
+                            slot.writer.name()
+                        )));
+                    }
+                }
+            }
+        }
+        match first_error {
+            None => Ok(()),
+            Some(e) => {
+                let e = if failed > 1 {
+                    e.context(format_args!("{failed} writers failed"))
+                } else {
+                    e
+                };
+                self.note_error(&e);
+                Err(e)
+            }
+        }
+    }
+
+    fn run_post_processors(&self) -> Result<()> {
+        let processors: Vec<(Vec<String>, Arc<PostProcessFn>)> = lock(&self.post_processors)
+            .iter()
+            .map(|p| (p.measurements.clone(), Arc::clone(&p.func)))
+            .collect();
+        for (measurements, func) in processors {
+            let all = self.dataset();
+            let by_measurement = measurements
+                .into_iter()
+                .map(|m| {
+                    let entries = all.iter().filter(|e| e.measurement == m).cloned().collect();
+                    (m, entries)
+                })
+                .collect();
+            func(self, &Entries { by_measurement })
+                .map_err(|e| e.context("post-processing failed"))?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is pending and makes every writer flush. Called on drop unless the builder
+    /// said otherwise.
+    pub fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Relaxed);
+        let written = self.write_data();
+        let mut flushed = Ok(());
+        for slot in lock(&self.delivery).iter_mut() {
+            if let Err(e) = slot.writer.flush() {
+                if flushed.is_ok() {
+                    flushed = Err(e.context(format_args!(
+                        "writer {} could not flush",
+                        slot.writer.name()
+                    )));
+                }
+            }
+        }
+        written.and(flushed)
+    }
+
+    /// The logger's counters.
+    pub fn stats(&self) -> Stats {
+        let (pending_points, pending_events) = {
+            let pending = lock(&self.pending);
+            (
+                pending.batch.point_count() + pending.incomplete.len(),
+                pending.batch.events().len(),
+            )
+        };
+        let writers = match self.delivery.try_lock() {
+            Ok(writers) => writers
+                .iter()
+                .map(|w| WriterStats {
+                    name: w.writer.name(),
+                    points_written: w.points_written,
+                    failures: w.failures,
+                    backlog_points: w.backlog.as_ref().map_or(0, Batch::point_count),
+                })
+                .collect(),
+            // A write is in progress (maybe on this very thread): report no per-writer numbers
+            // rather than wait for it.
+            Err(_) => Vec::new(),
+        };
+        Stats {
+            points_logged: self.points_logged.load(Ordering::Relaxed),
+            events_logged: self.events_logged.load(Ordering::Relaxed),
+            log_errors: self.log_errors.load(Ordering::Relaxed),
+            pending_points,
+            pending_events,
+            writers,
+            last_error: lock(&self.last_error).clone(),
+        }
+    }
+
+    /// Counts an error and remembers its message for [`stats`](DataLogger::stats).
+    pub(crate) fn note_error(&self, error: &Error) {
+        if !matches!(
+            error.kind(),
+            ErrorKind::Writer | ErrorKind::Io | ErrorKind::IncompletePoint
+        ) {
+            self.log_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        *lock(&self.last_error) = Some(error.to_string());
+    }
+}
+
+impl Drop for DataLogger {
+    fn drop(&mut self) {
+        if !self.close_on_drop || self.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        let pending = {
+            let pending = lock(&self.pending);
+            pending.batch.point_count() + pending.incomplete.len() + pending.batch.events().len()
+        };
+        let backlog: usize = lock(&self.delivery)
+            .iter()
+            .map(|w| w.backlog.as_ref().map_or(0, Batch::point_count))
+            .sum();
+        if pending + backlog == 0 {
+            return;
+        }
+        if let Err(e) = self.close() {
+            // Drop cannot return the error, and silently losing measurements is worse than a
+            // line on stderr.
+            eprintln!("influxdb-datalogger: {pending} pending points and events could not all be written at shutdown: {e}");
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Field values, timestamps and timestamp precision.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// A typed field value, as line protocol carries it.
+///
+/// Conversions: `f32`/`f64` become [`Float`](FieldValue::Float); signed integers and the
+/// unsigned integers that always fit an `i64` (`u8`, `u16`, `u32`) become
+/// [`Int`](FieldValue::Int), which every InfluxDB version accepts; `u64` and `usize` become
+/// [`UInt`](FieldValue::UInt) so that values above `i64::MAX` survive.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    /// A 64-bit float; NaN and infinities are refused when logged.
+    Float(f64),
+    /// A signed 64-bit integer (`i` suffix).
+    Int(i64),
+    /// An unsigned 64-bit integer (`u` suffix).
+    UInt(u64),
+    /// A boolean.
+    Bool(bool),
+    /// A string of at most 64 KiB.
+    Str(String),
+}
+
+impl FieldValue {
+    /// The value as an `f64`, for statistics; `None` for strings.
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            FieldValue::Float(v) => Some(v),
+            FieldValue::Int(v) => Some(v as f64),
+            FieldValue::UInt(v) => Some(v as f64),
+            FieldValue::Bool(v) => Some(if v { 1.0 } else { 0.0 }),
+            FieldValue::Str(_) => None,
+        }
+    }
+
+    /// A short name of the type, as InfluxDB names it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            FieldValue::Float(_) => "float",
+            FieldValue::Int(_) => "integer",
+            FieldValue::UInt(_) => "unsigned",
+            FieldValue::Bool(_) => "boolean",
+            FieldValue::Str(_) => "string",
+        }
+    }
+}
+
+impl fmt::Display for FieldValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldValue::Float(v) => write!(f, "{v}"),
+            FieldValue::Int(v) => write!(f, "{v}"),
+            FieldValue::UInt(v) => write!(f, "{v}"),
+            FieldValue::Bool(v) => write!(f, "{v}"),
+            FieldValue::Str(v) => write!(f, "{v:?}"),
+        }
+    }
+}
+
+macro_rules! field_value_from {
+    ($variant:ident: $($t:ty),*) => {$(
+        impl From<$t> for FieldValue {
+            fn from(v: $t) -> Self {
+                FieldValue::$variant(v.into())
+            }
+        }
+    )*};
+}
+field_value_from!(Float: f64, f32);
+field_value_from!(Int: i64, i32, i16, i8, u32, u16, u8);
+field_value_from!(UInt: u64);
+field_value_from!(Bool: bool);
+field_value_from!(Str: String, &str);
+
+impl From<usize> for FieldValue {
+    fn from(v: usize) -> Self {
+        FieldValue::UInt(v as u64)
+    }
+}
+
+impl From<isize> for FieldValue {
+    fn from(v: isize) -> Self {
+        FieldValue::Int(v as i64)
+    }
+}
+
+impl From<Duration> for FieldValue {
+    /// A duration is logged as seconds, as a float.
+    fn from(v: Duration) -> Self {
+        FieldValue::Float(v.as_secs_f64())
+    }
+}
+
+/// A point in time: nanoseconds since the Unix epoch, UTC. Negative before 1970.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The wall clock now.
+    pub fn now() -> Self {
+        Timestamp::from(SystemTime::now())
+    }
+
+    /// From nanoseconds since the epoch.
+    pub const fn from_nanos(nanos: i64) -> Self {
+        Timestamp(nanos)
+    }
+
+    /// From (fractional) seconds since the epoch; refuses what an `i64` of nanoseconds cannot
+    /// hold (roughly the years 1677 to 2262) and NaN.
+    pub fn from_secs_f64(secs: f64) -> Result<Self> {
+        let nanos = secs * 1e9;
+        if !nanos.is_finite() || nanos < i64::MIN as f64 || nanos >= i64::MAX as f64 {
+            return Err(Error::new(
+                ErrorKind::InvalidValue,
+                format!("timestamp {secs} s is outside the range line protocol can carry (years 1677 to 2262)"),
+            ));
+        }
+        Ok(Timestamp(nanos.round() as i64))
+    }
+
+    /// Nanoseconds since the epoch.
+    pub const fn as_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Seconds since the epoch, as a float.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    /// The timestamp plus a duration, saturating at the ends of the range.
+    pub fn saturating_add(self, d: Duration) -> Self {
+        let nanos = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        Timestamp(self.0.saturating_add(nanos))
+    }
+
+    /// The timestamp in units of `precision`, rounded towards minus infinity.
+    pub fn in_precision(self, precision: Precision) -> i64 {
+        self.0.div_euclid(precision.nanos_per_unit())
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(t: SystemTime) -> Self {
+        let nanos = match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+            Err(e) => i64::try_from(e.duration().as_nanos()).map_or(i64::MIN, |n| -n),
+        };
+        Timestamp(nanos)
+    }
+}
+
+/// The unit of the timestamps in line protocol, and of the `precision` a server is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Precision {
+    /// Nanoseconds, the line protocol default.
+    #[default]
+    Nanoseconds,
+    /// Microseconds.
+    Microseconds,
+    /// Milliseconds.
+    Milliseconds,
+    /// Seconds.
+    Seconds,
+}
+
+impl Precision {
+    /// How many nanoseconds one unit is.
+    pub const fn nanos_per_unit(self) -> i64 {
+        match self {
+            Precision::Nanoseconds => 1,
+            Precision::Microseconds => 1_000,
+            Precision::Milliseconds => 1_000_000,
+            Precision::Seconds => 1_000_000_000,
+        }
+    }
+
+    /// The short name used by the InfluxDB v2 and v3 write APIs: `ns`, `us`, `ms`, `s`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Precision::Nanoseconds => "ns",
+            Precision::Microseconds => "us",
+            Precision::Milliseconds => "ms",
+            Precision::Seconds => "s",
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = Error;
+
+    /// Accepts the v2 names (`ns`, `us`, `ms`, `s`) and the v1 ones (`n`, `u`).
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "ns" | "n" => Ok(Precision::Nanoseconds),
+            "us" | "u" | "µs" => Ok(Precision::Microseconds),
+            "ms" => Ok(Precision::Milliseconds),
+            "s" => Ok(Precision::Seconds),
+            other => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("unknown precision {other:?}: expected one of ns, us, ms, s"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_pick_the_type_every_server_accepts() {
+        assert_eq!(FieldValue::from(3), FieldValue::Int(3));
+        assert_eq!(FieldValue::from(3u32), FieldValue::Int(3));
+        assert_eq!(FieldValue::from(u64::MAX), FieldValue::UInt(u64::MAX));
+        assert_eq!(FieldValue::from(1.5f32), FieldValue::Float(1.5));
+        assert_eq!(FieldValue::from("a"), FieldValue::Str("a".into()));
+        assert_eq!(
+            FieldValue::from(Duration::from_millis(1500)),
+            FieldValue::Float(1.5)
+        );
+    }
+
+    #[test]
+    fn precision_rounds_towards_minus_infinity_before_1970() {
+        let t = Timestamp::from_nanos(-1_500_000_001);
+        assert_eq!(t.in_precision(Precision::Seconds), -2);
+        assert_eq!(t.in_precision(Precision::Milliseconds), -1501);
+        assert_eq!(
+            Timestamp::from_nanos(1_999).in_precision(Precision::Microseconds),
+            1
+        );
+    }
+
+    #[test]
+    fn timestamps_before_the_epoch_are_negative() {
+        let t = Timestamp::from(UNIX_EPOCH - Duration::from_secs(3));
+        assert_eq!(t.as_nanos(), -3_000_000_000);
+    }
+
+    #[test]
+    fn from_secs_refuses_out_of_range() {
+        assert!(Timestamp::from_secs_f64(f64::NAN).is_err());
+        assert!(Timestamp::from_secs_f64(1e12).is_err());
+        assert_eq!(
+            Timestamp::from_secs_f64(1.5).unwrap().as_nanos(),
+            1_500_000_000
+        );
+    }
+
+    #[test]
+    fn precision_parses_v1_and_v2_names() {
+        assert_eq!("n".parse::<Precision>().unwrap(), Precision::Nanoseconds);
+        assert_eq!("us".parse::<Precision>().unwrap(), Precision::Microseconds);
+        let err = "minutes".parse::<Precision>().unwrap_err();
+        assert!(err.message().contains("\"minutes\""), "{err}");
+    }
+}
