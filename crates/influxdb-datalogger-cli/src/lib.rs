@@ -1,1 +1,134 @@
-//! placeholder
+//! The `influxdb-datalogger` command line: `demo` and `stats`. A library too, so that the
+//! Python bindings can offer the same commands.
+
+pub mod demo;
+pub mod stats;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The file the library writes to when nothing else is configured.
+pub const DEFAULT_SINK_FILE: &str = "influxdb-datalogger.lp";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "influxdb-datalogger",
+    version,
+    about = "Record test measurements and deliver them to InfluxDB and Grafana"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a small measured workload through the library into a line protocol file, and print
+    /// what it logged.
+    Demo {
+        /// The line protocol file to append to.
+        #[arg(long, default_value = DEFAULT_SINK_FILE)]
+        file: PathBuf,
+        /// How many times to repeat the workload.
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+    },
+    /// Print count, min, mean, p50, p95, p99 and max per measurement, tag set and field of line
+    /// protocol files. Malformed lines are reported and skipped.
+    Stats {
+        /// Line protocol files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Runs the command line with `args` (the first being the program name), printing to
+/// `out` and `err`.
+pub fn run(
+    args: impl IntoIterator<Item = OsString>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let target: &mut dyn Write = if e.use_stderr() { err } else { out };
+            let _ = write!(target, "{}", e.render());
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Demo { file, rounds } => run_demo(&file, rounds, out),
+        Command::Stats { files } => run_stats(&files, out, err),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            let _ = writeln!(err, "influxdb-datalogger: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_demo(file: &std::path::Path, rounds: u32, out: &mut dyn Write) -> Result<ExitCode, String> {
+    let report = demo::run(file, rounds).map_err(|e| e.to_string())?;
+    let mut collector = stats::Collector::default();
+    collector.add_text(&report.line_protocol);
+    let _ = write!(
+        out,
+        "{}\nlogged {} points and {} events, appended to {}\n\n{}\nsummarise the whole file with: influxdb-datalogger stats {}\n",
+        report.line_protocol.trim_end(),
+        report.points,
+        report.events,
+        file.display(),
+        collector.table(),
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_stats(
+    files: &[PathBuf],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let mut collector = stats::Collector::default();
+    let mut skipped = 0;
+    for path in files {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = String::from_utf8_lossy(&bytes);
+        for e in collector.add_text(&text) {
+            skipped += 1;
+            let _ = writeln!(
+                err,
+                "{}:{}:{}: {} (line skipped)",
+                path.display(),
+                e.line,
+                e.column,
+                e.message
+            );
+        }
+    }
+    if collector.lines == 0 {
+        let _ = writeln!(err, "no points found in {} file(s)", files.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    let _ = write!(out, "{}", collector.table());
+    if skipped > 0 {
+        let _ = writeln!(
+            err,
+            "{} points read, {skipped} malformed lines skipped",
+            collector.lines
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

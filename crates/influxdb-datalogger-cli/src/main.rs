@@ -1,1 +1,9 @@
-fn main() {}
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    influxdb_datalogger_cli::run(
+        std::env::args_os(),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}

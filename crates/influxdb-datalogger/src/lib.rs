@@ -82,3 +82,8 @@ mod send_sync {
         assert_send_sync::<crate::Measurement>();
     }
 }
+
+/// Compiles the README's Rust example, so that it cannot rot.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -84,6 +84,7 @@ pub struct Timer<'a> {
     measurement: &'a Measurement,
     field: &'a str,
     tags: OwnedTags,
+    fields: Vec<(String, FieldValue)>,
     event_tags: Option<OwnedTags>,
     outcome_tag: Option<String>,
 }
@@ -111,6 +112,7 @@ impl<'a> Timer<'a> {
             measurement,
             field,
             tags: Vec::new(),
+            fields: Vec::new(),
             event_tags: None,
             outcome_tag: None,
         }
@@ -119,6 +121,15 @@ impl<'a> Timer<'a> {
     /// Tags for the logged point.
     pub fn tags(mut self, tags: &[(&str, &str)]) -> Self {
         self.tags = owned(tags);
+        self
+    }
+
+    /// Other fields to log with the duration (a byte count, say).
+    pub fn fields(mut self, fields: &[(&str, FieldValue)]) -> Self {
+        self.fields = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         self
     }
 
@@ -138,6 +149,18 @@ impl<'a> Timer<'a> {
         let m = self.measurement;
         if !m.has_field(self.field) {
             return Err(m.unknown_field(self.field));
+        }
+        for (key, value) in &self.fields {
+            if !m.has_field(key) {
+                return Err(m.unknown_field(key));
+            }
+            lp::write_field_value(&mut Vec::new(), value).map_err(|p| {
+                lp::value_error(
+                    format_args!("measurement {:?}, field {key:?}", m.name()),
+                    value,
+                    &p,
+                )
+            })?;
         }
         if let Some(tag) = &self.outcome_tag {
             if !m.has_tag(tag) {
@@ -262,11 +285,13 @@ impl BlockGuard<'_> {
         if let Some(tag) = &t.outcome_tag {
             tags.push((tag, self.outcome.as_str()));
         }
-        let point = t.logger.log(
-            t.measurement,
-            &[(t.field, FieldValue::Float(elapsed.as_secs_f64()))],
-            &tags,
-        );
+        let mut fields: SmallVec<[(&str, FieldValue); 4]> = t
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        fields.push((t.field, FieldValue::Float(elapsed.as_secs_f64())));
+        let point = t.logger.log(t.measurement, &fields, &tags);
         point.and(event).map(|()| elapsed)
     }
 }

@@ -8,9 +8,10 @@ use crate::error::{Error, ErrorKind, Result};
 /// A typed field value, as line protocol carries it.
 ///
 /// Conversions: `f32`/`f64` become [`Float`](FieldValue::Float); signed integers and the
-/// unsigned integers that always fit an `i64` (`u8`, `u16`, `u32`) become
-/// [`Int`](FieldValue::Int), which every InfluxDB version accepts; `u64` and `usize` become
-/// [`UInt`](FieldValue::UInt) so that values above `i64::MAX` survive.
+/// unsigned integers that fit an `i64` (`u8`, `u16`, `u32`, and `usize` up to `i64::MAX`) become
+/// [`Int`](FieldValue::Int), which every InfluxDB version accepts (1.x has no unsigned type);
+/// `u64` becomes [`UInt`](FieldValue::UInt), so that asking for unsigned gets unsigned, values
+/// above `i64::MAX` included.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldValue {
     /// A 64-bit float; NaN and infinities are refused when logged.
@@ -77,8 +78,9 @@ field_value_from!(Bool: bool);
 field_value_from!(Str: String, &str);
 
 impl From<usize> for FieldValue {
+    /// Counts and lengths are `usize`; they are logged as integers so that InfluxDB 1.x takes them.
     fn from(v: usize) -> Self {
-        FieldValue::UInt(v as u64)
+        i64::try_from(v).map_or(FieldValue::UInt(v as u64), FieldValue::Int)
     }
 }
 
@@ -224,6 +226,11 @@ mod tests {
         assert_eq!(FieldValue::from(3), FieldValue::Int(3));
         assert_eq!(FieldValue::from(3u32), FieldValue::Int(3));
         assert_eq!(FieldValue::from(u64::MAX), FieldValue::UInt(u64::MAX));
+        assert_eq!(FieldValue::from(7usize), FieldValue::Int(7));
+        assert_eq!(
+            FieldValue::from(usize::MAX),
+            FieldValue::UInt(usize::MAX as u64)
+        );
         assert_eq!(FieldValue::from(1.5f32), FieldValue::Float(1.5));
         assert_eq!(FieldValue::from("a"), FieldValue::Str("a".into()));
         assert_eq!(

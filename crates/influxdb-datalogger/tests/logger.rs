@@ -795,3 +795,35 @@ fn an_unwritable_file_is_an_io_error_and_the_data_is_kept() {
     assert!(err.message().contains("not-a-dir"), "{err}");
     assert_eq!(logger.stats().writers[0].backlog_points, 1);
 }
+
+#[test]
+fn a_timer_logs_extra_fields_with_the_duration_and_checks_them_first() {
+    let (logger, memory) = logger_with_memory();
+    let m = Measurement::builder("copy")
+        .field(Field::new("duration"))
+        .field(Field::new("bytes"))
+        .build()
+        .unwrap();
+    logger
+        .timer(&m, "duration")
+        .fields(fields!("bytes" => 4096))
+        .run(|| ())
+        .unwrap();
+    let err = logger
+        .timer(&m, "duration")
+        .fields(fields!("bytes" => f64::NAN))
+        .run(|| ())
+        .unwrap_err();
+    assert!(err.message().contains("field \"bytes\""), "{err}");
+    let err = logger
+        .timer(&m, "duration")
+        .fields(fields!("bits" => 1))
+        .run(|| ())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownField);
+    logger.write_data().unwrap();
+    let entries = memory.entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].field("bytes"), Some(&FieldValue::Int(4096)));
+    assert!(entries[0].field("duration").is_some());
+}

@@ -1,0 +1,274 @@
+//! `stats`: summary statistics of line protocol files, per measurement, tag set and field.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use influxdb_datalogger::line_protocol::{LineError, Lines};
+use influxdb_datalogger::FieldValue;
+
+/// One series' field: the key of a table row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeriesField {
+    /// The measurement name.
+    pub measurement: String,
+    /// The tags as `k=v,k=v`, sorted by key.
+    pub tags: String,
+    /// The field key.
+    pub field: String,
+}
+
+/// The values seen for one [`SeriesField`].
+#[derive(Debug, Default, Clone)]
+pub struct Values {
+    numbers: Vec<f64>,
+    /// String values, which are counted but have no statistics.
+    others: usize,
+}
+
+/// Statistics gathered over any number of texts.
+#[derive(Debug, Default)]
+pub struct Collector {
+    series: BTreeMap<SeriesField, Values>,
+    /// Lines that were read.
+    pub lines: usize,
+}
+
+impl Collector {
+    /// Adds every line of `text`; returns the errors of malformed lines, which are skipped.
+    pub fn add_text(&mut self, text: &str) -> Vec<LineError> {
+        let mut errors = Vec::new();
+        for item in Lines::new(text) {
+            match item {
+                Ok((_, line)) => {
+                    self.lines += 1;
+                    let mut tags: Vec<(&str, &str)> = line
+                        .tags
+                        .iter()
+                        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+                        .collect();
+                    tags.sort();
+                    let tags = tags
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    for (field, value) in &line.fields {
+                        let key = SeriesField {
+                            measurement: line.measurement.to_string(),
+                            tags: tags.clone(),
+                            field: field.to_string(),
+                        };
+                        let values = self.series.entry(key).or_default();
+                        match value {
+                            FieldValue::Str(_) => values.others += 1,
+                            v => values.numbers.push(v.as_f64().expect("numeric")),
+                        }
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        errors
+    }
+
+    /// One summary per series field, sorted by measurement, tags and field.
+    pub fn summaries(&self) -> Vec<(SeriesField, Summary)> {
+        self.series
+            .iter()
+            .map(|(k, v)| (k.clone(), Summary::of(v)))
+            .collect()
+    }
+
+    /// The summaries as an aligned table.
+    pub fn table(&self) -> String {
+        let header = [
+            "measurement",
+            "tags",
+            "field",
+            "count",
+            "min",
+            "mean",
+            "p50",
+            "p95",
+            "p99",
+            "max",
+        ];
+        let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+        for (key, s) in self.summaries() {
+            let mut row = vec![key.measurement, key.tags, key.field, s.count.to_string()];
+            match s.numbers {
+                Some(n) => {
+                    row.extend([n.min, n.mean, n.p50, n.p95, n.p99, n.max].map(format_number))
+                }
+                None => row.extend(std::iter::repeat_n("-".to_string(), 6)),
+            }
+            rows.push(row);
+        }
+        render(&rows, 3)
+    }
+}
+
+/// Numbers of one series field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// How many values (numeric or not).
+    pub count: usize,
+    /// Statistics of the numeric values, if there are any.
+    pub numbers: Option<NumberSummary>,
+}
+
+/// Statistics of numeric values; percentiles by the nearest-rank method.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberSummary {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Summary {
+    fn of(values: &Values) -> Self {
+        let count = values.numbers.len() + values.others;
+        if values.numbers.is_empty() {
+            return Summary {
+                count,
+                numbers: None,
+            };
+        }
+        let mut sorted = values.numbers.clone();
+        sorted.sort_by(f64::total_cmp);
+        let rank = |p: f64| {
+            let n = sorted.len();
+            let index = ((p / 100.0) * n as f64).ceil() as usize;
+            sorted[index.clamp(1, n) - 1]
+        };
+        let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
+        Summary {
+            count,
+            numbers: Some(NumberSummary {
+                min: sorted[0],
+                mean,
+                p50: rank(50.0),
+                p95: rank(95.0),
+                p99: rank(99.0),
+                max: sorted[sorted.len() - 1],
+            }),
+        }
+    }
+}
+
+/// Four significant digits, without an exponent for everyday magnitudes.
+pub fn format_number(v: f64) -> String {
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    if !(-4..=9).contains(&magnitude) {
+        return format!("{v:.3e}");
+    }
+    let decimals = (3 - magnitude).max(0) as usize;
+    format!("{v:.decimals$}")
+}
+
+/// Renders rows as columns separated by two spaces; the first `text_columns` are left-aligned,
+/// the others (numbers) right-aligned.
+fn render(rows: &[Vec<String>], text_columns: usize) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c > 0 {
+                line.push_str("  ");
+            }
+            let pad = widths[c] - cell.chars().count();
+            if c < text_columns {
+                let _ = write!(line, "{cell}{}", " ".repeat(pad));
+            } else {
+                let _ = write!(line, "{}{cell}", " ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_by_measurement_tags_and_field_with_percentiles() {
+        let mut c = Collector::default();
+        let mut text = String::new();
+        for i in 1..=100 {
+            text.push_str(&format!("req,b=2,a=1 ms={i}i,ok=true {i}\n"));
+        }
+        text.push_str("req,a=1,b=3 ms=7.5,note=\"x\"\n");
+        assert!(c.add_text(&text).is_empty());
+        assert_eq!(c.lines, 101);
+        let s = c.summaries();
+        let (key, first) = &s[0];
+        assert_eq!((key.tags.as_str(), key.field.as_str()), ("a=1,b=2", "ms"));
+        let n = first.numbers.as_ref().unwrap();
+        assert_eq!(
+            (first.count, n.min, n.p50, n.p95, n.p99, n.max, n.mean),
+            (100, 1.0, 50.0, 95.0, 99.0, 100.0, 50.5)
+        );
+        let note = s.iter().find(|(k, _)| k.field == "note").unwrap();
+        assert_eq!(
+            note.1,
+            Summary {
+                count: 1,
+                numbers: None
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_lines_are_reported_and_skipped() {
+        let mut c = Collector::default();
+        let errors = c.add_text("m v=1\nm v=oops\n\nm v=2\nnot a line\n");
+        assert_eq!(
+            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            vec![2, 5]
+        );
+        assert_eq!(c.lines, 2);
+        assert_eq!(c.summaries()[0].1.count, 2);
+    }
+
+    #[test]
+    fn table_is_aligned() {
+        let mut c = Collector::default();
+        c.add_text("cpu,host=a load=0.5 1\ncpu,host=a load=1.5 2\nmem,host=bb used=1024i 1\n");
+        let table = c.table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[0].starts_with("measurement  tags     field  count"),
+            "{table}"
+        );
+        let max_column = |l: &str| l.rfind(char::is_numeric).unwrap();
+        assert_eq!(
+            max_column(lines[1]),
+            max_column(lines[2]),
+            "numbers are right-aligned:\n{table}"
+        );
+        assert!(lines[2].contains("1024"));
+    }
+
+    #[test]
+    fn numbers_have_four_significant_digits() {
+        assert_eq!(format_number(0.0012345), "0.001234");
+        assert_eq!(format_number(12.3456), "12.35");
+        assert_eq!(format_number(98765.4), "98765");
+        assert_eq!(format_number(1e12), "1.000e12");
+        assert_eq!(format_number(-2.5), "-2.500");
+    }
+}

@@ -1,0 +1,121 @@
+//! The `influxdb-datalogger` binary, run as a user would.
+
+use std::process::{Command, Output};
+
+fn cli(args: &[&str], dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_influxdb-datalogger"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn demo_writes_valid_line_protocol_to_the_embedded_default_and_prints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(&["demo", "--rounds", "2"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+
+    let file = text(&std::fs::read(dir.path().join("influxdb-datalogger.lp")).unwrap());
+    let lines: Vec<_> = influxdb_line_protocol::parse_lines(&file)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        lines.len(),
+        2 * 6 + 1 + 1,
+        "12 sorts, 1 summary point, 1 event"
+    );
+    let sorts: Vec<_> = lines
+        .iter()
+        .filter(|l| l.series.measurement.as_str() == "demo_sort")
+        .collect();
+    assert_eq!(sorts.len(), 12);
+    for line in &sorts {
+        assert!(
+            line.tag_value("host").is_some() && line.tag_value("outcome").unwrap().as_str() == "ok"
+        );
+        match line.field_value("duration") {
+            Some(influxdb_line_protocol::FieldValue::F64(d)) => assert!(*d > 0.0),
+            other => panic!("duration {other:?}"),
+        }
+        assert!(matches!(
+            line.field_value("items"),
+            Some(influxdb_line_protocol::FieldValue::I64(_))
+        ));
+    }
+    assert!(lines
+        .iter()
+        .any(|l| l.series.measurement.as_str() == "events"));
+
+    for line in file.lines() {
+        assert!(stdout.contains(line), "printed what it logged: {line}");
+    }
+    assert!(stdout.contains("logged 13 points and 1 events, appended to influxdb-datalogger.lp"));
+    assert!(stdout.contains("measurement  tags"));
+
+    let again = cli(&["demo", "--rounds", "1"], dir.path());
+    assert!(again.status.success());
+    let appended = std::fs::read_to_string(dir.path().join("influxdb-datalogger.lp")).unwrap();
+    assert_eq!(appended.lines().count(), 14 + 8, "a second run appends");
+}
+
+#[test]
+fn stats_prints_an_aligned_table_and_reports_malformed_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = "# comment\n\
+                req,host=a ms=10i 1\n\
+                req,host=a ms=30i 2\n\
+                req,host=a ms=oops 3\n\
+                req,host=b ms=5i 4\n\
+                garbage\n";
+    std::fs::write(dir.path().join("a.lp"), data).unwrap();
+    std::fs::write(dir.path().join("b.lp"), "req,host=a ms=20i 5\n").unwrap();
+    let out = cli(&["stats", "a.lp", "b.lp"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "measurement  tags    field  count    min   mean    p50    p95    p99    max\n\
+         req          host=a  ms         3  10.00  20.00  20.00  30.00  30.00  30.00\n\
+         req          host=b  ms         1  5.000  5.000  5.000  5.000  5.000  5.000\n"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("a.lp:4:15: invalid float field value \"oops\" (line skipped)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("a.lp:6:8: expected a space before the fields (line skipped)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("4 points read, 2 malformed lines skipped"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn stats_fails_clearly_on_a_missing_file_or_no_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(&["stats", "missing.lp"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot read missing.lp"));
+    std::fs::write(dir.path().join("empty.lp"), "# nothing\n").unwrap();
+    let out = cli(&["stats", "empty.lp"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no points found"));
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(cli(&["frobnicate"], dir.path()).status.code(), Some(2));
+    assert_eq!(cli(&["stats"], dir.path()).status.code(), Some(2));
+    let help = cli(&["--help"], dir.path());
+    assert!(help.status.success());
+    assert!(text(&help.stdout).contains("demo"));
+}
