@@ -353,6 +353,19 @@ impl DataLogger {
         tags: &[T],
         time: Timestamp,
     ) -> Result<()> {
+        {
+            let mut pending = lock(&self.pending);
+            if measurement.encode_fast(
+                pending.batch.buffer_mut(),
+                fields,
+                tags,
+                time,
+                self.precision,
+            ) {
+                pending.batch.push_line_end();
+                return Ok(());
+            }
+        }
         let resolved = measurement.resolve(fields, tags)?;
         if resolved.first_missing().is_none() {
             let mut pending = lock(&self.pending);

@@ -143,7 +143,11 @@ impl Timestamp {
 
     /// The timestamp in units of `precision`, rounded towards minus infinity.
     pub fn in_precision(self, precision: Precision) -> i64 {
-        self.0.div_euclid(precision.nanos_per_unit())
+        match precision {
+            // The common case, without a 64-bit division.
+            Precision::Nanoseconds => self.0,
+            other => self.0.div_euclid(other.nanos_per_unit()),
+        }
     }
 }
 

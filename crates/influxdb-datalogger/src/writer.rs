@@ -307,7 +307,7 @@ mod json {
     fn value(out: &mut Vec<u8>, v: &FieldValue) {
         match v {
             FieldValue::Float(f) => {
-                out.extend_from_slice(ryu::Buffer::new().format_finite(*f).as_bytes())
+                crate::line_protocol::format_float(*f, |digits| out.extend_from_slice(digits))
             }
             FieldValue::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
             FieldValue::UInt(u) => out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes()),

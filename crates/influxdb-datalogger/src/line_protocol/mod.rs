@@ -120,6 +120,41 @@ static CLASS: [u8; 256] = {
     table
 };
 
+/// Whether `bytes` holds nothing that needs escaping or checking in any name or tag value:
+/// no byte below `!` (space and every control character), `,`, `=` or `\`. Such text is
+/// copied as it is. (Control characters other than newline, CR, tab and NUL are legal but
+/// rare; they just take the general path.)
+#[inline]
+pub(crate) fn is_plain(bytes: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Eight bytes at a time: "some byte is zero" and "some byte is below n" are exact tests.
+    let word_is_plain = |w: u64| {
+        let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI != 0;
+        let below_bang = w.wrapping_sub(LO * 0x21) & !w & HI != 0;
+        !(below_bang
+            || has_zero(w ^ (LO * b',' as u64))
+            || has_zero(w ^ (LO * b'=' as u64))
+            || has_zero(w ^ (LO * b'\\' as u64)))
+    };
+    let n = bytes.len();
+    if n < 8 {
+        return bytes
+            .iter()
+            .all(|&b| b > b' ' && b != b',' && b != b'=' && b != b'\\');
+    }
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    // Whole words, then the last eight bytes (overlapping the previous word) for the tail.
+    let mut at = 0;
+    while at + 8 <= n {
+        if !word_is_plain(word(at)) {
+            return false;
+        }
+        at += 8;
+    }
+    at == n || word_is_plain(word(n - 8))
+}
+
 /// Checks that `text` reads back unchanged as `part` under both parser families.
 pub fn check(text: &str, part: Part) -> Result<(), Problem> {
     let mut scratch = Vec::new();
@@ -183,7 +218,7 @@ pub fn write_field_value(out: &mut Vec<u8>, value: &FieldValue) -> Result<(), Pr
             if !v.is_finite() {
                 return Err(Problem::NotFinite);
             }
-            out.extend_from_slice(ryu::Buffer::new().format_finite(*v).as_bytes());
+            format_float(*v, |digits| out.extend_from_slice(digits));
         }
         FieldValue::Int(v) => {
             out.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
@@ -197,6 +232,29 @@ pub fn write_field_value(out: &mut Vec<u8>, value: &FieldValue) -> Result<(), Pr
         FieldValue::Str(s) => write_string_field(out, s)?,
     }
     Ok(())
+}
+
+/// Formats a finite float in the shortest form that reads back exactly, with the short exponent
+/// form (`1e300`, `1.5e-7`) that every InfluxDB parser takes, and hands the bytes to `sink`.
+#[inline]
+pub(crate) fn format_float<R>(v: f64, sink: impl FnOnce(&[u8]) -> R) -> R {
+    let mut buffer = zmij::Buffer::new();
+    let text = buffer.format_finite(v).as_bytes();
+    // zmij writes a positive exponent as `e+300`; drop the `+`. Only |v| >= 10 can have one.
+    let plus = if v.abs() >= 10.0 {
+        text.iter().position(|&b| b == b'+')
+    } else {
+        None
+    };
+    match plus {
+        None => sink(text),
+        Some(plus) => {
+            let mut short = [0u8; 32];
+            short[..plus].copy_from_slice(&text[..plus]);
+            short[plus..text.len() - 1].copy_from_slice(&text[plus + 1..]);
+            sink(&short[..text.len() - 1])
+        }
+    }
 }
 
 fn write_string_field(out: &mut Vec<u8>, s: &str) -> Result<(), Problem> {
@@ -374,6 +432,25 @@ mod tests {
     }
 
     #[test]
+    fn is_plain_finds_every_special_byte_at_every_position() {
+        for len in 1..=24 {
+            let plain = vec![b'a'; len];
+            assert!(is_plain(&plain));
+            for pos in 0..len {
+                for special in [b',', b'=', b' ', b'\\', b'\n', b'\r', b'\t', 0, 0x1f] {
+                    let mut text = plain.clone();
+                    text[pos] = special;
+                    assert!(!is_plain(&text), "{special:#x} at {pos} of {len}");
+                }
+                let mut text = plain.clone();
+                text[pos] = 0xc3; // UTF-8 lead byte: plain
+                assert!(is_plain(&text));
+            }
+        }
+        assert!(is_plain(b"ci-runner-07_test.login/~"));
+    }
+
+    #[test]
     fn plain_text_is_copied() {
         assert_eq!(
             esc("héllo-wörld_1.0", Part::TagValue).unwrap(),
@@ -479,6 +556,10 @@ mod tests {
         assert_eq!(value(1.0).unwrap(), "1.0");
         assert_eq!(value(-0.25).unwrap(), "-0.25");
         assert_eq!(value(1e300).unwrap(), "1e300");
+        assert_eq!(value(-1.25e16).unwrap(), "-1.25e16");
+        assert_eq!(value(f64::MAX).unwrap(), "1.7976931348623157e308");
+        assert_eq!(value(5e-324).unwrap(), "5e-324");
+        assert_eq!(value(123456.789).unwrap(), "123456.789");
         assert_eq!(value(1.5e-7).unwrap(), "1.5e-7");
         assert_eq!(value(-42i64).unwrap(), "-42i");
         assert_eq!(value(i64::MIN).unwrap(), "-9223372036854775808i");

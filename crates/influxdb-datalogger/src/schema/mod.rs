@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+mod fast;
+
 use crate::entry::DataEntry;
 use crate::error::{Error, ErrorKind, Result};
 use crate::line_protocol::{self as lp, Part};
@@ -394,6 +396,21 @@ impl Measurement {
     /// defaults, checked and escaped. Every field must end up with a value, and every required
     /// tag too. On error `out` is left as it was.
     pub fn encode<F: FieldInput, T: TagInput>(
+        &self,
+        out: &mut Vec<u8>,
+        fields: &[F],
+        tags: &[T],
+        time: Timestamp,
+        precision: Precision,
+    ) -> Result<()> {
+        if self.encode_fast(out, fields, tags, time, precision) {
+            return Ok(());
+        }
+        self.encode_general(out, fields, tags, time, precision)
+    }
+
+    /// The general path of [`encode`](Measurement::encode): every case, every error.
+    pub(crate) fn encode_general<F: FieldInput, T: TagInput>(
         &self,
         out: &mut Vec<u8>,
         fields: &[F],

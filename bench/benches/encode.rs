@@ -1,0 +1,162 @@
+//! Encoding one point (2 tags, 2 fields, a timestamp) with this crate and with its peers, and
+//! the cost of `log()` and `measure_block` through the DataLogger. Run with `make bench`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use influxdb_datalogger::{
+    fields, tags, Batch, DataLogger, DatabaseWriter, Field, FieldValue, Measurement, Precision, Tag, Timestamp,
+};
+
+const MEASUREMENT: &str = "time-taken";
+const HOST: &str = "ci-runner-07";
+const CASE: &str = "test_login_roundtrip";
+const TS: i64 = 1_764_000_000_123_456_789;
+
+fn schema() -> Measurement {
+    Measurement::builder(MEASUREMENT)
+        .field(Field::new("duration"))
+        .field(Field::new("count"))
+        .tag(Tag::new("host"))
+        .tag(Tag::new("case"))
+        .build()
+        .unwrap()
+}
+
+fn encode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("encode_point");
+    let m = schema();
+    let mut value = 0.001_234_567_f64;
+
+    group.bench_function("influxdb-datalogger Measurement::encode", |b| {
+        let mut buf = Vec::with_capacity(256);
+        b.iter(|| {
+            buf.clear();
+            value += 1e-9;
+            m.encode(
+                &mut buf,
+                &[("duration", FieldValue::Float(value)), ("count", FieldValue::Int(3))],
+                &[("host", HOST), ("case", CASE)],
+                Timestamp::from_nanos(TS),
+                Precision::Nanoseconds,
+            )
+            .unwrap();
+            black_box(&buf);
+        })
+    });
+
+    group.bench_function("questdb-rs Buffer", |b| {
+        let mut buf = questdb::ingress::Buffer::new(questdb::ingress::ProtocolVersion::V1);
+        b.iter(|| {
+            buf.clear();
+            value += 1e-9;
+            buf.table(MEASUREMENT)
+                .unwrap()
+                .symbol("host", HOST)
+                .unwrap()
+                .symbol("case", CASE)
+                .unwrap()
+                .column_f64("duration", value)
+                .unwrap()
+                .column_i64("count", 3)
+                .unwrap()
+                .at(questdb::ingress::TimestampNanos::new(TS))
+                .unwrap();
+            black_box(buf.as_bytes());
+        })
+    });
+
+    group.bench_function("influxdb-line-protocol LineProtocolBuilder", |b| {
+        let mut buf = Vec::with_capacity(256);
+        b.iter(|| {
+            buf.clear();
+            value += 1e-9;
+            buf = influxdb_line_protocol::LineProtocolBuilder::new_with(std::mem::take(&mut buf))
+                .measurement(MEASUREMENT)
+                .tag("case", CASE)
+                .tag("host", HOST)
+                .field("duration", value)
+                .field("count", 3i64)
+                .timestamp(TS)
+                .close_line()
+                .build();
+            black_box(&buf);
+        })
+    });
+
+    group.bench_function("influxdb WriteQuery", |b| {
+        use influxdb::Query;
+        b.iter(|| {
+            value += 1e-9;
+            let query = influxdb::WriteQuery::new(influxdb::Timestamp::Nanoseconds(TS as u128), MEASUREMENT)
+                .add_tag("host", HOST)
+                .add_tag("case", CASE)
+                .add_field("duration", value)
+                .add_field("count", 3i64);
+            black_box(query.build().unwrap());
+        })
+    });
+    group.finish();
+}
+
+/// Discards what it is given, so that `write_data` only empties the logger.
+struct Discard;
+
+impl DatabaseWriter for Discard {
+    fn write_data(&mut self, batch: &Batch) -> influxdb_datalogger::Result<()> {
+        black_box(batch.line_protocol().len());
+        Ok(())
+    }
+}
+
+/// Times `iters` calls of `op`, emptying the logger (untimed) every 100,000 calls so that the
+/// measurement does not include an ever-growing buffer.
+fn timed_in_chunks(logger: &DataLogger, iters: u64, mut op: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let chunk = left.min(100_000);
+        let start = Instant::now();
+        for _ in 0..chunk {
+            op();
+        }
+        total += start.elapsed();
+        logger.write_data().unwrap();
+        left -= chunk;
+    }
+    total
+}
+
+fn logger(c: &mut Criterion) {
+    let mut group = c.benchmark_group("datalogger");
+    let m = schema();
+    let logger = DataLogger::builder().writer(Discard).build();
+    let mut value = 0.001_234_567_f64;
+
+    group.bench_function("log (2 tags, 2 fields, now)", |b| {
+        b.iter_custom(|iters| {
+            timed_in_chunks(&logger, iters, || {
+                value += 1e-9;
+                logger.log(&m, fields!("duration" => value, "count" => 3), tags!("host" => HOST, "case" => CASE)).unwrap();
+            })
+        })
+    });
+
+    let timing = Measurement::builder("block").field(Field::new("duration")).tag(Tag::new("host")).tag(Tag::new("case")).build().unwrap();
+    group.bench_function("measure_block (empty block)", |b| {
+        b.iter_custom(|iters| {
+            timed_in_chunks(&logger, iters, || {
+                let _guard = logger.measure_block(&timing, "duration", tags!("host" => HOST, "case" => CASE)).unwrap();
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    targets = encode, logger
+}
+criterion_main!(benches);

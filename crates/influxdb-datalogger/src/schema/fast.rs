@@ -1,0 +1,317 @@
+//! The fast path of encoding a point: for the common case — every value present, nothing to
+//! escape, no string fields — it merges and encodes in one pass, with the schema's names
+//! already escaped. Anything else (a value to escape or refuse,
+//! a missing value, an unknown name, a string field) returns `false`, and the
+//! general path in `mod.rs` does the work and produces the errors. Both must write the same
+//! bytes; a property test checks that.
+
+use std::borrow::Cow;
+
+use super::{FieldInput, Measurement, TagInput};
+use crate::line_protocol::{format_float, is_plain};
+use crate::value::{FieldValue, Precision, Timestamp};
+
+const UNSET: u8 = u8::MAX;
+const NULL: u8 = u8::MAX - 1;
+/// Schemas with more tags or fields than this take the general path.
+const MAX_SLOTS: usize = 32;
+
+/// Compares two names without a call into `memcmp`: lengths first, then (for up to 16
+/// bytes) two overlapping fixed-width loads per side.
+#[inline(always)]
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word8 =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    let word4 =
+        |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4 bytes"));
+    match n {
+        0..=3 => a == b,
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        _ => a == b,
+    }
+}
+
+impl Measurement {
+    /// Tries the fast path; `true` if the point was appended to `out`, `false` if the general
+    /// path must run (`out` is then as it was).
+    #[inline]
+    pub(crate) fn encode_fast<F: FieldInput, T: TagInput>(
+        &self,
+        out: &mut Vec<u8>,
+        fields: &[F],
+        tags: &[T],
+        time: Timestamp,
+        precision: Precision,
+    ) -> bool {
+        let schema = &*self.0;
+        if schema.tags.len() > MAX_SLOTS
+            || schema.fields.len() > MAX_SLOTS
+            || schema.fields.is_empty()
+            || tags.len() >= NULL as usize
+            || fields.len() >= NULL as usize
+        {
+            return false;
+        }
+        let mut tag_slots = [UNSET; MAX_SLOTS];
+        for (i, given) in tags.iter().enumerate() {
+            let key = given.key().as_bytes();
+            let Some(j) = schema
+                .tags
+                .iter()
+                .position(|d| same_name(d.tag.name.as_bytes(), key))
+            else {
+                return false;
+            };
+            tag_slots[j] = if given.value().is_some() {
+                i as u8
+            } else {
+                NULL
+            };
+        }
+        let mut field_slots = [UNSET; MAX_SLOTS];
+        for (i, given) in fields.iter().enumerate() {
+            let key = given.key().as_bytes();
+            let Some(j) = schema
+                .fields
+                .iter()
+                .position(|d| same_name(d.field.name.as_bytes(), key))
+            else {
+                return false;
+            };
+            field_slots[j] = if given.value().is_some() {
+                i as u8
+            } else {
+                NULL
+            };
+        }
+
+        let mark = out.len();
+        let appended =
+            self.append_fast(out, fields, tags, &tag_slots, &field_slots, time, precision);
+        if !appended {
+            out.truncate(mark);
+        }
+        appended
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn append_fast<F: FieldInput, T: TagInput>(
+        &self,
+        out: &mut Vec<u8>,
+        fields: &[F],
+        tags: &[T],
+        tag_slots: &[u8; MAX_SLOTS],
+        field_slots: &[u8; MAX_SLOTS],
+        time: Timestamp,
+        precision: Precision,
+    ) -> bool {
+        let schema = &*self.0;
+        out.extend_from_slice(&schema.encoded_name);
+        for (def, &slot) in schema.tags.iter().zip(tag_slots.iter()) {
+            let value: Cow<'_, str> = match slot {
+                UNSET => match (&def.tag.func, &def.tag.default) {
+                    (Some(func), _) => Cow::Owned(func()),
+                    (None, Some(default)) => Cow::Borrowed(default),
+                    (None, None) if def.optional => continue,
+                    (None, None) => return false,
+                },
+                NULL if def.optional => continue,
+                NULL => return false,
+                i => Cow::Borrowed(tags[i as usize].value().expect("slot holds a value")),
+            };
+            if value.is_empty() {
+                continue;
+            }
+            if !is_plain(value.as_bytes()) {
+                return false;
+            }
+            out.extend_from_slice(&def.encoded_key);
+            out.extend_from_slice(value.as_bytes());
+        }
+        for (n, (def, &slot)) in schema.fields.iter().zip(field_slots.iter()).enumerate() {
+            let value: Cow<'_, FieldValue> = match slot {
+                UNSET => match (&def.field.func, &def.field.default) {
+                    (Some(func), _) => Cow::Owned(func()),
+                    (None, Some(default)) => Cow::Borrowed(default),
+                    (None, None) => return false,
+                },
+                NULL => return false,
+                i => Cow::Borrowed(fields[i as usize].value().expect("slot holds a value")),
+            };
+            out.push(if n == 0 { b' ' } else { b',' });
+            out.extend_from_slice(&def.encoded_key);
+            match *value {
+                FieldValue::Float(v) if v.is_finite() => {
+                    format_float(v, |digits| out.extend_from_slice(digits))
+                }
+                FieldValue::Int(v) => {
+                    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+                    out.push(b'i');
+                }
+                FieldValue::UInt(v) => {
+                    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+                    out.push(b'u');
+                }
+                FieldValue::Bool(v) => out.extend_from_slice(if v { b"true" } else { b"false" }),
+                // NaN and infinity are refused, strings need escaping: the general path does both.
+                FieldValue::Float(_) | FieldValue::Str(_) => return false,
+            }
+        }
+        crate::line_protocol::write_timestamp_and_newline(out, time, precision);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::{Field, FieldValue, Measurement, Precision, Tag, Timestamp};
+
+    fn schema() -> Measurement {
+        Measurement::builder("m e,as")
+            .field(Field::new("f"))
+            .field(Field::new("count").with_default(1))
+            .field(Field::new("seq").with_func(|| 7u64))
+            .tag(Tag::new("zone"))
+            .tag(Tag::new("host").with_func(|| "h1"))
+            .tag(Tag::new("dc").with_default("eu"))
+            .optional_tag(Tag::new("opt"))
+            .build()
+            .unwrap()
+    }
+
+    fn tag_value() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            4 => "[a-z0-9_-]{1,12}".prop_map(Some),
+            1 => r"[a-z ,=\\]{0,4}".prop_map(Some),
+            1 => Just(None),
+        ]
+    }
+
+    fn field_value() -> impl Strategy<Value = Option<FieldValue>> {
+        prop_oneof![
+            3 => any::<f64>().prop_map(|v| Some(FieldValue::Float(v))),
+            2 => any::<i64>().prop_map(|v| Some(FieldValue::Int(v))),
+            1 => any::<u64>().prop_map(|v| Some(FieldValue::UInt(v))),
+            1 => any::<bool>().prop_map(|v| Some(FieldValue::Bool(v))),
+            1 => "[a-z\"]{0,3}".prop_map(|v| Some(FieldValue::Str(v))),
+            1 => Just(None),
+        ]
+    }
+
+    fn keys(names: &'static [&'static str]) -> impl Strategy<Value = &'static str> {
+        prop::sample::select(names)
+    }
+
+    type GivenTags = Vec<(&'static str, Option<String>)>;
+    type GivenFields = Vec<(&'static str, Option<FieldValue>)>;
+
+    fn inputs() -> impl Strategy<Value = (GivenTags, GivenFields, i64)> {
+        // A complete point, then extra (possibly unknown, empty or refused) values on top.
+        let tag_keys = prop_oneof![8 => keys(&["zone", "host", "dc", "opt"]), 1 => Just("nope")];
+        let field_keys = prop_oneof![8 => keys(&["f", "count", "seq"]), 1 => Just("bad")];
+        (
+            (
+                "[a-z0-9_-]{1,12}",
+                prop::collection::vec((tag_keys, tag_value()), 0..3),
+            ),
+            (
+                any::<f64>(),
+                prop::collection::vec((field_keys, field_value()), 0..3),
+            ),
+            any::<i64>(),
+        )
+            .prop_map(|((zone, extra_tags), (f, extra_fields), time)| {
+                let mut tags = vec![("zone", Some(zone))];
+                tags.extend(extra_tags);
+                let mut fields = vec![("f", Some(FieldValue::Float(f)))];
+                fields.extend(extra_fields);
+                (tags, fields, time)
+            })
+    }
+
+    /// Whenever the fast path takes a point, it writes exactly what the general path writes;
+    /// and the generator makes it take a good share of them.
+    #[test]
+    fn fast_and_general_paths_agree() {
+        const CASES: u32 = 5_000;
+        let m = schema();
+        let fast_taken = std::cell::Cell::new(0u32);
+        let config = ProptestConfig {
+            cases: CASES,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        let result = proptest::test_runner::TestRunner::new(config).run(
+            &inputs(),
+            |(tags, fields, time)| {
+                let tags: Vec<(&str, Option<&str>)> =
+                    tags.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+                let time = Timestamp::from_nanos(time);
+                let mut line = b"kept".to_vec();
+                if m.encode_fast(&mut line, &fields, &tags, time, Precision::Microseconds) {
+                    fast_taken.set(fast_taken.get() + 1);
+                    let mut general = Vec::new();
+                    m.encode_general(&mut general, &fields, &tags, time, Precision::Microseconds)
+                        .unwrap();
+                    prop_assert_eq!(&line[4..], general.as_slice());
+                } else {
+                    prop_assert_eq!(
+                        line.as_slice(),
+                        b"kept".as_slice(),
+                        "a refused point left bytes behind"
+                    );
+                }
+                Ok(())
+            },
+        );
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+        assert!(
+            fast_taken.get() >= CASES / 4,
+            "the fast path took only {} of {CASES} points",
+            fast_taken.get()
+        );
+    }
+
+    #[test]
+    fn same_name_tells_names_apart_at_every_length() {
+        let long = "abcdefghijklmnopqrstuvwxyz";
+        for n in 0..=long.len() {
+            let a = &long.as_bytes()[..n];
+            assert!(super::same_name(a, a));
+            for i in 0..n {
+                let mut b = a.to_vec();
+                b[i] = b'_';
+                assert!(!super::same_name(a, &b), "{n} {i}");
+            }
+            assert!(!super::same_name(a, &long.as_bytes()[..n.saturating_sub(1)]) || n == 0);
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_the_common_case() {
+        let m = schema();
+        let mut line = Vec::new();
+        let fields = [("f", FieldValue::Float(0.5))];
+        assert!(m.encode_fast(
+            &mut line,
+            &fields,
+            &[("zone", "a")],
+            Timestamp::from_nanos(1),
+            Precision::Nanoseconds
+        ));
+        assert_eq!(
+            line.as_slice(),
+            b"m\\ e\\,as,dc=eu,host=h1,zone=a f=0.5,count=1i,seq=7u 1\n".as_slice()
+        );
+    }
+}
