@@ -26,6 +26,8 @@ struct Pending {
     /// Points that still lack a value, with the number of complete points logged before each
     /// (so that [`DataLogger::dataset`] shows them in logging order) and what they lack.
     incomplete: Vec<Incomplete>,
+    /// Points accepted so far; counted under this lock, which `log` holds anyway.
+    points_logged: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +186,7 @@ impl DataLoggerBuilder {
             pending: Mutex::new(Pending {
                 batch: Batch::new(self.precision),
                 incomplete: Vec::new(),
+                points_logged: 0,
             }),
             delivery: Mutex::new(
                 self.writers
@@ -201,7 +204,6 @@ impl DataLoggerBuilder {
             precision: self.precision,
             close_on_drop: self.close_on_drop,
             closed: AtomicBool::new(false),
-            points_logged: AtomicU64::new(0),
             events_logged: AtomicU64::new(0),
             log_errors: AtomicU64::new(0),
             last_error: Mutex::new(None),
@@ -239,7 +241,6 @@ pub struct DataLogger {
     precision: Precision,
     close_on_drop: bool,
     closed: AtomicBool,
-    points_logged: AtomicU64,
     events_logged: AtomicU64,
     log_errors: AtomicU64,
     last_error: Mutex<Option<String>>,
@@ -339,7 +340,6 @@ impl DataLogger {
     ) -> Result<()> {
         self.store(measurement, fields, tags, time)
             .inspect_err(|e| self.note_error(e))?;
-        self.points_logged.fetch_add(1, Ordering::Relaxed);
         if self.continuous_write {
             self.write_data()?;
         }
@@ -353,7 +353,17 @@ impl DataLogger {
         tags: &[T],
         time: Timestamp,
     ) -> Result<()> {
-        {
+        if measurement.has_funcs() {
+            // Functions are user code: run them outside the lock (one may log, or be slow).
+            let mut line = Vec::with_capacity(128);
+            if measurement.encode_fast(&mut line, fields, tags, time, self.precision) {
+                let mut pending = lock(&self.pending);
+                pending.batch.buffer_mut().extend_from_slice(&line);
+                pending.batch.push_line_end();
+                pending.points_logged += 1;
+                return Ok(());
+            }
+        } else {
             let mut pending = lock(&self.pending);
             if measurement.encode_fast(
                 pending.batch.buffer_mut(),
@@ -363,6 +373,7 @@ impl DataLogger {
                 self.precision,
             ) {
                 pending.batch.push_line_end();
+                pending.points_logged += 1;
                 return Ok(());
             }
         }
@@ -371,6 +382,7 @@ impl DataLogger {
             let mut pending = lock(&self.pending);
             resolved.encode(pending.batch.buffer_mut(), time, self.precision)?;
             pending.batch.push_line_end();
+            pending.points_logged += 1;
         } else {
             resolved.check_values()?;
             let entry = resolved.to_entry(time);
@@ -381,6 +393,7 @@ impl DataLogger {
                 .join(", ");
             let mut pending = lock(&self.pending);
             let position = pending.batch.point_count();
+            pending.points_logged += 1;
             pending.incomplete.push(Incomplete {
                 position,
                 entry,
@@ -619,11 +632,12 @@ impl DataLogger {
 
     /// The logger's counters.
     pub fn stats(&self) -> Stats {
-        let (pending_points, pending_events) = {
+        let (pending_points, pending_events, points_logged) = {
             let pending = lock(&self.pending);
             (
                 pending.batch.point_count() + pending.incomplete.len(),
                 pending.batch.events().len(),
+                pending.points_logged,
             )
         };
         let writers = match self.delivery.try_lock() {
@@ -641,7 +655,7 @@ impl DataLogger {
             Err(_) => Vec::new(),
         };
         Stats {
-            points_logged: self.points_logged.load(Ordering::Relaxed),
+            points_logged,
             events_logged: self.events_logged.load(Ordering::Relaxed),
             log_errors: self.log_errors.load(Ordering::Relaxed),
             pending_points,

@@ -827,3 +827,33 @@ fn a_timer_logs_extra_fields_with_the_duration_and_checks_them_first() {
     assert_eq!(entries[0].field("bytes"), Some(&FieldValue::Int(4096)));
     assert!(entries[0].field("duration").is_some());
 }
+
+#[test]
+fn a_tag_function_that_logs_does_not_deadlock() {
+    let memory = MemoryWriter::new();
+    let logger = Arc::new(DataLogger::builder().writer(memory.clone()).build());
+    let inner = Measurement::builder("inner")
+        .field(Field::new("f"))
+        .build()
+        .unwrap();
+    let weak = Arc::downgrade(&logger);
+    let outer = Measurement::builder("outer")
+        .field(Field::new("f"))
+        .tag(Tag::new("host").with_func(move || {
+            if let Some(logger) = weak.upgrade() {
+                logger.log(&inner, fields!("f" => 1), tags!()).unwrap();
+            }
+            "h"
+        }))
+        .build()
+        .unwrap();
+    logger.log(&outer, fields!("f" => 2), tags!()).unwrap();
+    logger.write_data().unwrap();
+    let mut names: Vec<_> = memory
+        .entries()
+        .into_iter()
+        .map(|e| e.measurement)
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["inner", "outer"]);
+}

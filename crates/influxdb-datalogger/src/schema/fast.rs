@@ -36,6 +36,23 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// For each schema name, which given entry sets it (the last one wins), `NULL` for an explicit
+/// "no value", `UNSET` for none; `None` if a given name is not in the schema.
+#[inline(always)]
+fn map_slots<'n, 'g>(
+    names: impl Iterator<Item = &'n str> + Clone,
+    given: impl Iterator<Item = (&'g str, bool)>,
+) -> Option<[u8; MAX_SLOTS]> {
+    let mut slots = [UNSET; MAX_SLOTS];
+    for (i, (key, has_value)) in given.enumerate() {
+        let j = names
+            .clone()
+            .position(|name| same_name(name.as_bytes(), key.as_bytes()))?;
+        slots[j] = if has_value { i as u8 } else { NULL };
+    }
+    Some(slots)
+}
+
 impl Measurement {
     /// Tries the fast path; `true` if the point was appended to `out`, `false` if the general
     /// path must run (`out` is then as it was).
@@ -57,39 +74,20 @@ impl Measurement {
         {
             return false;
         }
-        let mut tag_slots = [UNSET; MAX_SLOTS];
-        for (i, given) in tags.iter().enumerate() {
-            let key = given.key().as_bytes();
-            let Some(j) = schema
-                .tags
-                .iter()
-                .position(|d| same_name(d.tag.name.as_bytes(), key))
-            else {
-                return false;
-            };
-            tag_slots[j] = if given.value().is_some() {
-                i as u8
-            } else {
-                NULL
-            };
-        }
-        let mut field_slots = [UNSET; MAX_SLOTS];
-        for (i, given) in fields.iter().enumerate() {
-            let key = given.key().as_bytes();
-            let Some(j) = schema
-                .fields
-                .iter()
-                .position(|d| same_name(d.field.name.as_bytes(), key))
-            else {
-                return false;
-            };
-            field_slots[j] = if given.value().is_some() {
-                i as u8
-            } else {
-                NULL
-            };
-        }
-
+        let tag_names = schema.tags.iter().map(|d| d.tag.name.as_str());
+        let Some(tag_slots) = map_slots(
+            tag_names,
+            tags.iter().map(|t| (t.key(), t.value().is_some())),
+        ) else {
+            return false;
+        };
+        let field_names = schema.fields.iter().map(|d| d.field.name.as_str());
+        let Some(field_slots) = map_slots(
+            field_names,
+            fields.iter().map(|f| (f.key(), f.value().is_some())),
+        ) else {
+            return false;
+        };
         let mark = out.len();
         let appended =
             self.append_fast(out, fields, tags, &tag_slots, &field_slots, time, precision);

@@ -369,6 +369,12 @@ impl Measurement {
         self.0.tags.iter().map(|d| &d.tag)
     }
 
+    /// Whether any field or tag computes its value with a function.
+    pub fn has_funcs(&self) -> bool {
+        self.0.fields.iter().any(|d| d.field.func.is_some())
+            || self.0.tags.iter().any(|d| d.tag.func.is_some())
+    }
+
     /// Whether `tag` is an optional tag of this measurement.
     pub fn is_optional_tag(&self, tag: &str) -> bool {
         self.0.tags.iter().any(|d| d.optional && d.tag.name == tag)
