@@ -14,6 +14,7 @@ demo: ## Build and run the demo workload into ./influxdb-datalogger.lp (no serve
 .PHONY: lint
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all --check
+	cd bench && $(CARGO) fmt --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 .PHONY: test-rust
@@ -25,6 +26,7 @@ test: lint test-rust ## Install what is needed and run every check and test
 
 .PHONY: bench
 bench: ## Criterion benchmarks against peer crates (release build; see bench/RESULTS.md)
+	cd bench && $(CARGO) clippy --all-targets -- -D warnings
 	cd bench && $(CARGO) bench --bench encode
 
 .PHONY: clean

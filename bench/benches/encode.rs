@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use influxdb_datalogger::{
-    fields, tags, Batch, DataLogger, DatabaseWriter, Field, FieldValue, Measurement, Precision, Tag, Timestamp,
+    fields, tags, Batch, DataLogger, DatabaseWriter, Field, FieldValue, Measurement, Precision,
+    Tag, Timestamp,
 };
 
 const MEASUREMENT: &str = "time-taken";
@@ -36,7 +37,10 @@ fn encode(c: &mut Criterion) {
             value += 1e-9;
             m.encode(
                 &mut buf,
-                &[("duration", FieldValue::Float(value)), ("count", FieldValue::Int(3))],
+                &[
+                    ("duration", FieldValue::Float(value)),
+                    ("count", FieldValue::Int(3)),
+                ],
                 &[("host", HOST), ("case", CASE)],
                 Timestamp::from_nanos(TS),
                 Precision::Nanoseconds,
@@ -89,11 +93,14 @@ fn encode(c: &mut Criterion) {
         use influxdb::Query;
         b.iter(|| {
             value += 1e-9;
-            let query = influxdb::WriteQuery::new(influxdb::Timestamp::Nanoseconds(TS as u128), MEASUREMENT)
-                .add_tag("host", HOST)
-                .add_tag("case", CASE)
-                .add_field("duration", value)
-                .add_field("count", 3i64);
+            let query = influxdb::WriteQuery::new(
+                influxdb::Timestamp::Nanoseconds(TS as u128),
+                MEASUREMENT,
+            )
+            .add_tag("host", HOST)
+            .add_tag("case", CASE)
+            .add_field("duration", value)
+            .add_field("count", 3i64);
             black_box(query.build().unwrap());
         })
     });
@@ -138,16 +145,29 @@ fn logger(c: &mut Criterion) {
         b.iter_custom(|iters| {
             timed_in_chunks(&logger, iters, || {
                 value += 1e-9;
-                logger.log(&m, fields!("duration" => value, "count" => 3), tags!("host" => HOST, "case" => CASE)).unwrap();
+                logger
+                    .log(
+                        &m,
+                        fields!("duration" => value, "count" => 3),
+                        tags!("host" => HOST, "case" => CASE),
+                    )
+                    .unwrap();
             })
         })
     });
 
-    let timing = Measurement::builder("block").field(Field::new("duration")).tag(Tag::new("host")).tag(Tag::new("case")).build().unwrap();
+    let timing = Measurement::builder("block")
+        .field(Field::new("duration"))
+        .tag(Tag::new("host"))
+        .tag(Tag::new("case"))
+        .build()
+        .unwrap();
     group.bench_function("measure_block (empty block)", |b| {
         b.iter_custom(|iters| {
             timed_in_chunks(&logger, iters, || {
-                let _guard = logger.measure_block(&timing, "duration", tags!("host" => HOST, "case" => CASE)).unwrap();
+                let _guard = logger
+                    .measure_block(&timing, "duration", tags!("host" => HOST, "case" => CASE))
+                    .unwrap();
             })
         })
     });

@@ -7,7 +7,9 @@ use influxdb_datalogger::{Field, FieldValue, Measurement, Precision, Tag, Timest
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "ours".into());
-    let n: u64 = std::env::args().nth(2).map_or(100_000, |s| s.parse().unwrap());
+    let n: u64 = std::env::args()
+        .nth(2)
+        .map_or(100_000, |s| s.parse().unwrap());
     let m = Measurement::builder("time-taken")
         .field(Field::new("duration"))
         .field(Field::new("count"))
@@ -15,21 +17,19 @@ fn main() {
         .tag(Tag::new("case"))
         .build()
         .unwrap();
-    let durations: Vec<f64> = (0..1024u64)
-        .map(|i| std::time::Duration::from_nanos(10_000 + (i * 2_654_435_761) % 100_000_000).as_secs_f64())
-        .collect();
     let mut value = 0.001_234_567_f64;
-    let realistic = std::env::args().nth(3).is_some();
-    let mut k = 0usize;
     match which.as_str() {
         "ours" => {
             let mut buf = Vec::with_capacity(256);
             for _ in 0..n {
                 buf.clear();
-                if realistic { k = (k + 1) & 1023; value = durations[k]; } else { value += 1e-9; }
+                value += 1e-9;
                 m.encode(
                     &mut buf,
-                    &[("duration", FieldValue::Float(value)), ("count", FieldValue::Int(3))],
+                    &[
+                        ("duration", FieldValue::Float(value)),
+                        ("count", FieldValue::Int(3)),
+                    ],
                     &[("host", "ci-runner-07"), ("case", "test_login_roundtrip")],
                     Timestamp::from_nanos(1_764_000_000_123_456_789),
                     Precision::Nanoseconds,
@@ -42,10 +42,21 @@ fn main() {
             let mut buf = questdb::ingress::Buffer::new(questdb::ingress::ProtocolVersion::V1);
             for _ in 0..n {
                 buf.clear();
-                if realistic { k = (k + 1) & 1023; value = durations[k]; } else { value += 1e-9; }
-                buf.table("time-taken").unwrap().symbol("host", "ci-runner-07").unwrap().symbol("case", "test_login_roundtrip").unwrap()
-                    .column_f64("duration", value).unwrap().column_i64("count", 3).unwrap()
-                    .at(questdb::ingress::TimestampNanos::new(1_764_000_000_123_456_789)).unwrap();
+                value += 1e-9;
+                buf.table("time-taken")
+                    .unwrap()
+                    .symbol("host", "ci-runner-07")
+                    .unwrap()
+                    .symbol("case", "test_login_roundtrip")
+                    .unwrap()
+                    .column_f64("duration", value)
+                    .unwrap()
+                    .column_i64("count", 3)
+                    .unwrap()
+                    .at(questdb::ingress::TimestampNanos::new(
+                        1_764_000_000_123_456_789,
+                    ))
+                    .unwrap();
                 black_box(buf.as_bytes());
             }
         }
@@ -65,7 +76,11 @@ fn main() {
                 buf.extend_from_slice(b",count=");
                 buf.extend_from_slice(itoa::Buffer::new().format(black_box(3i64)).as_bytes());
                 buf.extend_from_slice(b"i ");
-                buf.extend_from_slice(itoa::Buffer::new().format(black_box(1_764_000_000_123_456_789i64)).as_bytes());
+                buf.extend_from_slice(
+                    itoa::Buffer::new()
+                        .format(black_box(1_764_000_000_123_456_789i64))
+                        .as_bytes(),
+                );
                 buf.push(b'\n');
                 black_box(&buf);
             }
