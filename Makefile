@@ -2,6 +2,13 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 CARGO ?= cargo
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Test tools, and the original package the differential tests compare against.
+PY_TOOLS := "maturin>=1.7,<2" "pytest>=8" "mypy>=1.10" "ruff>=0.5" "typing_extensions>=4.15"
+SEED_PACKAGE := influxdb-datalogger==2.4.2
+export INFLUXDB_DATALOGGER_SEED := $(abspath $(VENV))/seed
 
 .PHONY: help
 help: ## Show this help
@@ -21,8 +28,34 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 test-rust: ## Rust unit, property, integration and doc tests
 	$(CARGO) test --workspace
 
+$(VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check $(PY_TOOLS)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/seed "$(SEED_PACKAGE)"
+	touch $@
+
+.PHONY: python-env
+python-env: $(VENV)/.installed ## Create .venv with maturin, pytest, mypy, ruff and the original package
+
+.PHONY: wheel
+wheel: python-env ## Build the Python wheel (abi3) and install it into .venv
+	rm -rf target/wheels
+	$(VENV)/bin/maturin build --quiet --out target/wheels
+	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/*.whl
+
+.PHONY: lint-python
+lint-python: python-env ## ruff and mypy (strict)
+	$(VENV)/bin/ruff check python tests
+	$(VENV)/bin/ruff format --check python tests
+	$(VENV)/bin/mypy
+
+.PHONY: test-python
+test-python: wheel ## Python tests against the built wheel, and the stub checked by stubtest
+	cd tests && ../$(PY) -m mypy.stubtest influxdb_datalogger._native
+	$(PY) -m pytest
+
 .PHONY: test
-test: lint test-rust ## Install what is needed and run every check and test
+test: lint test-rust lint-python test-python ## Install what is needed and run every check and test
 
 .PHONY: bench
 bench: ## Criterion benchmarks against peer crates (release build; see bench/RESULTS.md)
@@ -30,6 +63,7 @@ bench: ## Criterion benchmarks against peer crates (release build; see bench/RES
 	cd bench && $(CARGO) bench --bench encode
 
 .PHONY: clean
-clean: ## Remove build output
+clean: ## Remove build output and the Python environment
 	$(CARGO) clean
 	cd bench && $(CARGO) clean
+	rm -rf $(VENV)

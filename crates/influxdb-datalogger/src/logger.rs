@@ -611,10 +611,9 @@ impl DataLogger {
         Ok(())
     }
 
-    /// Writes what is pending and makes every writer flush. Called on drop unless the builder
-    /// said otherwise.
-    pub fn close(&self) -> Result<()> {
-        self.closed.store(true, Ordering::Relaxed);
+    /// Writes what is pending and makes every writer flush what it wrote (a file writer syncs
+    /// it to disk).
+    pub fn flush(&self) -> Result<()> {
         let written = self.write_data();
         let mut flushed = Ok(());
         for slot in lock(&self.delivery).iter_mut() {
@@ -628,6 +627,18 @@ impl DataLogger {
             }
         }
         written.and(flushed)
+    }
+
+    /// [`flush`](DataLogger::flush)es; called on drop unless the builder said otherwise.
+    pub fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Relaxed);
+        self.flush()
+    }
+
+    /// A copy of the pending points (those with every value) and events, as writers would
+    /// receive them; nothing is taken.
+    pub fn pending_batch(&self) -> Batch {
+        lock(&self.pending).batch.clone()
     }
 
     /// The logger's counters.

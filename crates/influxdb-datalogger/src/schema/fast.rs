@@ -40,14 +40,18 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
 /// "no value", `UNSET` for none; `None` if a given name is not in the schema.
 #[inline(always)]
 fn map_slots<'n, 'g>(
-    names: impl Iterator<Item = &'n str> + Clone,
-    given: impl Iterator<Item = (&'g str, bool)>,
+    names: impl ExactSizeIterator<Item = &'n str> + Clone,
+    given: impl Iterator<Item = (&'g str, Option<usize>, bool)>,
 ) -> Option<[u8; MAX_SLOTS]> {
     let mut slots = [UNSET; MAX_SLOTS];
-    for (i, (key, has_value)) in given.enumerate() {
-        let j = names
-            .clone()
-            .position(|name| same_name(name.as_bytes(), key.as_bytes()))?;
+    let count = names.len();
+    for (i, (key, index, has_value)) in given.enumerate() {
+        let j = match index {
+            Some(j) if j < count => j,
+            _ => names
+                .clone()
+                .position(|name| same_name(name.as_bytes(), key.as_bytes()))?,
+        };
         slots[j] = if has_value { i as u8 } else { NULL };
     }
     Some(slots)
@@ -77,14 +81,17 @@ impl Measurement {
         let tag_names = schema.tags.iter().map(|d| d.tag.name.as_str());
         let Some(tag_slots) = map_slots(
             tag_names,
-            tags.iter().map(|t| (t.key(), t.value().is_some())),
+            tags.iter()
+                .map(|t| (t.key(), t.schema_index(), t.value().is_some())),
         ) else {
             return false;
         };
         let field_names = schema.fields.iter().map(|d| d.field.name.as_str());
         let Some(field_slots) = map_slots(
             field_names,
-            fields.iter().map(|f| (f.key(), f.value().is_some())),
+            fields
+                .iter()
+                .map(|f| (f.key(), f.schema_index(), f.value().is_some())),
         ) else {
             return false;
         };

@@ -390,11 +390,13 @@ impl Measurement {
         self.tag_index(name).is_some()
     }
 
-    fn field_index(&self, name: &str) -> Option<usize> {
+    /// The position of field `name` in [`fields`](Measurement::fields).
+    pub fn field_index(&self, name: &str) -> Option<usize> {
         self.0.fields.iter().position(|d| d.field.name == name)
     }
 
-    fn tag_index(&self, name: &str) -> Option<usize> {
+    /// The position of tag `name` in [`tags`](Measurement::tags) (sorted by name).
+    pub fn tag_index(&self, name: &str) -> Option<usize> {
         self.0.tags.iter().position(|d| d.tag.name == name)
     }
 
@@ -431,7 +433,8 @@ impl Measurement {
         resolved.encode(out, time, precision)
     }
 
-    pub(crate) fn unknown_field(&self, name: &str) -> Error {
+    /// The error for a field this measurement does not define, listing the ones it does.
+    pub fn unknown_field(&self, name: &str) -> Error {
         let known: Vec<&str> = self.fields().map(Field::name).collect();
         Error::new(
             ErrorKind::UnknownField,
@@ -443,7 +446,8 @@ impl Measurement {
         )
     }
 
-    pub(crate) fn unknown_tag(&self, name: &str) -> Error {
+    /// The error for a tag this measurement does not define, listing the ones it does.
+    pub fn unknown_tag(&self, name: &str) -> Error {
         let known: Vec<&str> = self.tags().map(Tag::name).collect();
         Error::new(
             ErrorKind::UnknownTag,
@@ -470,9 +474,12 @@ impl Measurement {
         let mut tag_slots: SmallVec<[Slot<'a, str>; 8]> =
             smallvec::smallvec![Slot::Unset; schema.tags.len()];
         for given in tags {
-            let i = self
-                .tag_index(given.key())
-                .ok_or_else(|| self.unknown_tag(given.key()))?;
+            let i = match given.schema_index() {
+                Some(i) if i < schema.tags.len() => i,
+                _ => self
+                    .tag_index(given.key())
+                    .ok_or_else(|| self.unknown_tag(given.key()))?,
+            };
             tag_slots[i] = given
                 .value()
                 .map_or(Slot::Null, |v| Slot::Value(Cow::Borrowed(v)));
@@ -489,9 +496,12 @@ impl Measurement {
         let mut field_slots: SmallVec<[Slot<'a, FieldValue>; 8]> =
             smallvec::smallvec![Slot::Unset; schema.fields.len()];
         for given in fields {
-            let i = self
-                .field_index(given.key())
-                .ok_or_else(|| self.unknown_field(given.key()))?;
+            let i = match given.schema_index() {
+                Some(i) if i < schema.fields.len() => i,
+                _ => self
+                    .field_index(given.key())
+                    .ok_or_else(|| self.unknown_field(given.key()))?,
+            };
             field_slots[i] = given
                 .value()
                 .map_or(Slot::Null, |v| Slot::Value(Cow::Borrowed(v)));
@@ -693,6 +703,11 @@ pub trait FieldInput {
     fn key(&self) -> &str;
     /// The value, or `None` for an explicit "no value".
     fn value(&self) -> Option<&FieldValue>;
+    /// The field's position in [`Measurement::fields`], when the caller already knows it (as
+    /// bindings that match fields by object identity do); the name is then not looked up.
+    fn schema_index(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A tag given to a log call: a key and a value, or an explicit "no value" (`None`).
@@ -701,6 +716,11 @@ pub trait TagInput {
     fn key(&self) -> &str;
     /// The value, or `None` for an explicit "no value".
     fn value(&self) -> Option<&str>;
+    /// The tag's position in [`Measurement::tags`] (sorted by name), when the caller already
+    /// knows it; the name is then not looked up.
+    fn schema_index(&self) -> Option<usize> {
+        None
+    }
 }
 
 macro_rules! field_input {

@@ -1,0 +1,837 @@
+//! `LoggerBase`, the native half of the Python `DataLogger` (which subclasses it), and
+//! `BlockMeasurer`. The hot calls — `log` and `measure_block` — are native methods, so a Python
+//! call goes straight to Rust.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
+use std::time::Instant;
+
+use influxdb_datalogger::{
+    Batch, DataEntry, DataLogger, DatabaseWriter, Error, ErrorKind, Event, FieldInput, FieldValue,
+    TagInput, Timestamp,
+};
+use pyo3::exceptions::PyStopIteration;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple, PyWeakrefReference};
+use smallvec::SmallVec;
+
+use crate::convert;
+use crate::errors::{to_py, type_error, IntoPyResult};
+use crate::registry::registry;
+use crate::schema::Schema;
+use crate::writers::NativeWriter;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// State shared between a logger and the Python writers and post-processors it calls back.
+#[derive(Default)]
+struct Shared {
+    /// A weak reference to the Python `DataLogger`, handed to Python writers.
+    python_logger: Mutex<Option<Py<PyAny>>>,
+    /// While a Python writer runs: the batch it is writing, which `dataset` and `events` show
+    /// to that thread.
+    view: Mutex<Option<(ThreadId, Batch)>>,
+    /// The first Python exception raised by a writer or post-processor during a write, raised
+    /// again to the caller as it was.
+    python_error: Mutex<Option<PyErr>>,
+}
+
+impl Shared {
+    fn remember_logger(&self, logger: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut slot = lock(&self.python_logger);
+        if slot.is_none() {
+            *slot = Some(PyWeakrefReference::new(logger)?.into_any().unbind());
+        }
+        Ok(())
+    }
+
+    fn logger<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        let weak = lock(&self.python_logger)
+            .as_ref()
+            .map(|w| w.clone_ref(py))?;
+        weak.bind(py).cast::<PyWeakrefReference>().ok()?.upgrade()
+    }
+
+    /// Keeps a Python exception for the caller, and returns the core error that stands for it.
+    fn keep(&self, err: PyErr, what: String) -> Error {
+        let message = format!("{what}: {err}");
+        let mut slot = lock(&self.python_error);
+        if slot.is_none() {
+            *slot = Some(err);
+        }
+        Error::new(ErrorKind::Writer, message)
+    }
+
+    fn view(&self) -> Option<Batch> {
+        let view = lock(&self.view);
+        view.as_ref()
+            .filter(|(thread, _)| *thread == std::thread::current().id())
+            .map(|(_, batch)| batch.clone())
+    }
+}
+
+/// A user's Python `DatabaseWriter`, called with the GIL on the writing thread.
+struct PythonWriter {
+    object: Py<PyAny>,
+    shared: Arc<Shared>,
+    name: String,
+}
+
+impl DatabaseWriter for PythonWriter {
+    fn write_data(&mut self, batch: &Batch) -> influxdb_datalogger::Result<()> {
+        Python::attach(|py| {
+            let logger = self.shared.logger(py);
+            *lock(&self.shared.view) = Some((std::thread::current().id(), batch.clone()));
+            let result = self
+                .object
+                .bind(py)
+                .call_method1(intern!(py, "write_data"), (logger,));
+            *lock(&self.shared.view) = None;
+            result
+                .map(drop)
+                .map_err(|e| self.shared.keep(e, format!("{} raised", self.name)))
+        })
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+/// A field resolved to its schema index by the binding.
+struct FieldIn {
+    index: usize,
+    value: Option<FieldValue>,
+}
+
+impl FieldInput for FieldIn {
+    fn key(&self) -> &str {
+        ""
+    }
+    fn value(&self) -> Option<&FieldValue> {
+        self.value.as_ref()
+    }
+    fn schema_index(&self) -> Option<usize> {
+        Some(self.index)
+    }
+}
+
+struct TagIn<'a> {
+    index: usize,
+    value: Option<Cow<'a, str>>,
+}
+
+impl TagInput for TagIn<'_> {
+    fn key(&self) -> &str {
+        ""
+    }
+    fn value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+    fn schema_index(&self) -> Option<usize> {
+        Some(self.index)
+    }
+}
+
+type Fields = SmallVec<[FieldIn; 8]>;
+
+#[pyclass(subclass, frozen, weakref, module = "influxdb_datalogger._native")]
+pub struct LoggerBase {
+    core: Arc<DataLogger>,
+    shared: Arc<Shared>,
+    writers: Py<PyTuple>,
+    continuous_write: bool,
+    /// The Measurement objects logged, by name, so that entries read back carry the very
+    /// object that was logged; `last_schema` saves the look-up when it is the same as before.
+    measurements: Mutex<Vec<(usize, String, Py<PyAny>)>>,
+    last_schema: AtomicUsize,
+}
+
+#[pymethods]
+impl LoggerBase {
+    #[new]
+    #[pyo3(signature = (*database_writers, continuous_write = false, **_kwargs))]
+    fn new(
+        py: Python<'_>,
+        database_writers: &Bound<'_, PyTuple>,
+        continuous_write: bool,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let registry = registry(py)?;
+        let shared = Arc::new(Shared::default());
+        let mut builder = DataLogger::builder()
+            .continuous_write(continuous_write)
+            .close_on_drop(false);
+        for writer in database_writers.iter() {
+            if !writer.is_instance(registry.database_writer.bind(py))? {
+                return Err(type_error(format!(
+                    "a database writer passed to a DataLogger must inherit from influxdb_datalogger.DatabaseWriter, not {}",
+                    writer.get_type().name()?
+                )));
+            }
+            let native = writer.getattr_opt(intern!(py, "_native_writer"))?;
+            match native.as_ref().and_then(|n| n.cast::<NativeWriter>().ok()) {
+                Some(native) => builder = builder.boxed_writer(native.get().to_core()),
+                None => {
+                    let name = writer.get_type().name()?.to_string();
+                    builder = builder.writer(PythonWriter {
+                        object: writer.unbind(),
+                        shared: Arc::clone(&shared),
+                        name,
+                    });
+                }
+            }
+        }
+        Ok(LoggerBase {
+            core: Arc::new(builder.build()),
+            shared,
+            writers: database_writers.clone().unbind(),
+            continuous_write,
+            measurements: Mutex::new(Vec::new()),
+            last_schema: AtomicUsize::new(0),
+        })
+    }
+
+    /// Whether every log is written at once.
+    #[getter]
+    fn continuous_write(&self) -> bool {
+        self.continuous_write
+    }
+
+    /// The writers, in the order given.
+    #[getter]
+    fn db_writers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.writers.bind(py).iter())
+    }
+
+    /// Logs one point. See the Python `DataLogger.log`.
+    #[pyo3(signature = (measurement, fields_map, tags_map = None, time = None))]
+    fn log(
+        slf: &Bound<'_, Self>,
+        measurement: &Bound<'_, PyAny>,
+        fields_map: &Bound<'_, PyAny>,
+        tags_map: Option<&Bound<'_, PyAny>>,
+        time: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let registry = registry(py)?;
+        if !fields_map.is_instance(registry.field_map.bind(py))? {
+            return Err(type_error(format!(
+                "'fields_map' must be of type FieldMap, not {}",
+                fields_map.get_type().name()?
+            )));
+        }
+        let schema = schema_of(measurement)?;
+        let schema = schema.get();
+        let fields_dict = fields_map.cast::<PyDict>()?;
+        let mut fields = Fields::new();
+        for (key, value) in fields_dict.iter() {
+            fields.push(FieldIn {
+                index: schema.field_slot(&key)?,
+                value: convert::field_value(&value, || field_context(schema, &key))?,
+            });
+        }
+        let time = time
+            .filter(|t| !t.is_none())
+            .map(convert::timestamp)
+            .transpose()?;
+        slf.get().log_point(
+            slf,
+            measurement,
+            schema,
+            fields,
+            Some(fields_dict),
+            tags_map,
+            time,
+        )
+    }
+
+    /// Records an event; `start_time` and `stop_time` are datetimes (naive means UTC) or
+    /// seconds since the epoch.
+    #[pyo3(signature = (measurement, start_time, stop_time, event_tags_map = None))]
+    fn log_event(
+        &self,
+        measurement: &Bound<'_, PyAny>,
+        start_time: &Bound<'_, PyAny>,
+        stop_time: &Bound<'_, PyAny>,
+        event_tags_map: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let start = convert::timestamp(start_time)?;
+        let stop = convert::timestamp(stop_time)?;
+        self.record_event(&measurement.str()?.to_cow()?, start, stop, event_tags_map)
+    }
+
+    /// `log_event` with times in nanoseconds since the epoch.
+    fn _log_event_ns(
+        &self,
+        measurement: &Bound<'_, PyAny>,
+        start_ns: i64,
+        stop_ns: i64,
+        event_tags_map: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let name = measurement.str()?.to_cow()?.into_owned();
+        self.record_event(
+            &name,
+            Timestamp::from_nanos(start_ns),
+            Timestamp::from_nanos(stop_ns),
+            event_tags_map,
+        )
+    }
+
+    /// A context manager that logs the duration of its block (also when the block raises).
+    #[pyo3(signature = (
+        measurement, field, tags_map = None, event_tags = None, logger = None, log_lvl = 20,
+        log_start = None, log_end = None, outcome_tag = None, tag_map = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn measure_block(
+        slf: &Bound<'_, Self>,
+        measurement: &Bound<'_, PyAny>,
+        field: &Bound<'_, PyAny>,
+        tags_map: Option<&Bound<'_, PyAny>>,
+        event_tags: Option<&Bound<'_, PyAny>>,
+        logger: Option<&Bound<'_, PyAny>>,
+        log_lvl: i32,
+        log_start: Option<&Bound<'_, PyAny>>,
+        log_end: Option<&Bound<'_, PyAny>>,
+        outcome_tag: Option<&Bound<'_, PyAny>>,
+        tag_map: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<BlockMeasurer> {
+        let py = slf.py();
+        let schema = schema_of(measurement)?;
+        let field_index = schema.get().field_slot(field)?;
+        let outcome_index = outcome_tag.map(|t| schema.get().tag_slot(t)).transpose()?;
+        let keep =
+            |o: Option<&Bound<'_, PyAny>>| o.filter(|o| !o.is_none()).map(|o| o.clone().unbind());
+        let default_message = |verb: &str| -> PyResult<Py<PyAny>> {
+            Ok(pyo3::types::PyString::new(
+                py,
+                &format!("{verb} block-measurement for {}", measurement.str()?),
+            )
+            .into_any()
+            .unbind())
+        };
+        let logger = keep(logger);
+        let (log_start, log_end) = match &logger {
+            Some(_) => (
+                Some(keep(log_start).map_or_else(|| default_message("Starting"), Ok)?),
+                Some(keep(log_end).map_or_else(|| default_message("Stopping"), Ok)?),
+            ),
+            None => (keep(log_start), keep(log_end)),
+        };
+        Ok(BlockMeasurer {
+            datalogger: slf.clone().unbind(),
+            measurement: measurement.clone().unbind(),
+            field: field.clone().unbind(),
+            field_index,
+            tags_map: keep(tags_map).or_else(|| keep(tag_map)),
+            event_tags: keep(event_tags),
+            logger,
+            log_lvl,
+            log_start,
+            log_end,
+            outcome_index,
+            started: Mutex::new(None),
+        })
+    }
+
+    /// Validates, post-processes and hands everything pending to every writer.
+    fn write_data(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.get();
+        this.shared.remember_logger(slf.as_any())?;
+        let core = Arc::clone(&this.core);
+        let result = slf.py().detach(|| core.write_data());
+        this.raise(result)
+    }
+
+    /// Writes what is pending and flushes every writer.
+    fn flush(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.get();
+        this.shared.remember_logger(slf.as_any())?;
+        let core = Arc::clone(&this.core);
+        let result = slf.py().detach(|| core.flush());
+        this.raise(result)
+    }
+
+    /// Registers a Python post-processor, run by the Python `_run_post_processing`.
+    fn _add_post_processing(slf: &Bound<'_, Self>, func: Py<PyAny>) -> PyResult<()> {
+        let this = slf.get();
+        this.shared.remember_logger(slf.as_any())?;
+        let shared = Arc::clone(&this.shared);
+        this.core.add_post_processing(&[], move |_, _| {
+            Python::attach(|py| {
+                let logger = shared.logger(py).ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidArgument, "the DataLogger is gone")
+                })?;
+                logger
+                    .call_method1(intern!(py, "_run_post_processing"), (func.bind(py),))
+                    .map(drop)
+                    .map_err(|e| shared.keep(e, "a post-processing function raised".into()))
+            })
+        });
+        Ok(())
+    }
+
+    /// The pending points (or, inside a Python writer, the points it is writing), grouped by
+    /// measurement, as `(measurement, fields, tags, time_ns)` tuples.
+    fn _rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let entries = match self.shared.view() {
+            Some(batch) => group_by_measurement(batch.entries()),
+            None => self.core.dataset(),
+        };
+        let rows = PyList::empty(py);
+        for entry in entries {
+            rows.append(entry_row(py, entry)?)?;
+        }
+        Ok(rows)
+    }
+
+    /// The pending events (or those a Python writer is writing) as
+    /// `(measurement, start_ns, stop_ns, tags)` tuples.
+    fn _event_rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let events = match self.shared.view() {
+            Some(batch) => batch.events().to_vec(),
+            None => self.core.events(),
+        };
+        let rows = PyList::empty(py);
+        for event in events {
+            rows.append(event_row(py, &event)?)?;
+        }
+        Ok(rows)
+    }
+
+    /// Writes what is pending (or being written) with a built-in writer, purging nothing: what
+    /// a built-in writer's `write_data(datalogger)` does when called directly.
+    fn _write_with(&self, py: Python<'_>, writer: &Bound<'_, NativeWriter>) -> PyResult<()> {
+        let batch = self
+            .shared
+            .view()
+            .unwrap_or_else(|| self.core.pending_batch());
+        let mut core_writer = writer.get().to_core();
+        py.detach(|| core_writer.write_data(&batch)).py_err()
+    }
+
+    /// The Measurement objects logged, by name.
+    fn _measurements<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (_, name, object) in lock(&self.measurements).iter() {
+            out.set_item(name, object.bind(py))?;
+        }
+        Ok(out)
+    }
+
+    /// Counters: points logged, pending, written per writer, failures, the last error.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let stats = self.core.stats();
+        let out = PyDict::new(py);
+        out.set_item("points_logged", stats.points_logged)?;
+        out.set_item("events_logged", stats.events_logged)?;
+        out.set_item("log_errors", stats.log_errors)?;
+        out.set_item("pending_points", stats.pending_points)?;
+        out.set_item("pending_events", stats.pending_events)?;
+        out.set_item("last_error", stats.last_error)?;
+        let writers = PyList::empty(py);
+        for w in stats.writers {
+            let d = PyDict::new(py);
+            d.set_item("name", w.name)?;
+            d.set_item("points_written", w.points_written)?;
+            d.set_item("failures", w.failures)?;
+            d.set_item("backlog_points", w.backlog_points)?;
+            writers.append(d)?;
+        }
+        out.set_item("writers", writers)?;
+        Ok(out)
+    }
+}
+
+fn schema_of<'py>(measurement: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Schema>> {
+    let py = measurement.py();
+    let registry = registry(py)?;
+    if !measurement.is_instance(registry.measurement.bind(py))? {
+        return Err(type_error(format!(
+            "'measurement' must be of type Measurement, not {}",
+            measurement.get_type().name()?
+        )));
+    }
+    Ok(measurement
+        .getattr(intern!(py, "_schema"))?
+        .cast_into::<Schema>()?)
+}
+
+fn field_context(schema: &Schema, key: &Bound<'_, PyAny>) -> String {
+    format!(
+        "measurement {:?}, field {}",
+        schema.measurement.name(),
+        key.repr().map(|r| r.to_string()).unwrap_or_default()
+    )
+}
+
+impl LoggerBase {
+    /// The common end of `log` and a finished block: merges in Python-computed values, converts
+    /// the tags, and logs (releasing the GIL when the log may write).
+    #[allow(clippy::too_many_arguments)]
+    fn log_point(
+        &self,
+        slf: &Bound<'_, Self>,
+        measurement: &Bound<'_, PyAny>,
+        schema: &Schema,
+        mut fields: Fields,
+        fields_map: Option<&Bound<'_, PyDict>>,
+        tags_map: Option<&Bound<'_, PyAny>>,
+        time: Option<Timestamp>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        self.remember_measurement(schema, measurement);
+        let tags_map = tags_map.filter(|t| !t.is_none());
+        if let Some(tags) = tags_map {
+            if !tags.is_instance(registry(py)?.tag_map.bind(py))? {
+                return Err(type_error(format!(
+                    "'tags_map' must be None or of type TagMap, not {}",
+                    tags.get_type().name()?
+                )));
+            }
+        }
+        // Values computed by Python functions come first, so that given values win.
+        let computed = if schema.has_funcs {
+            let pair =
+                measurement.call_method1(intern!(py, "_func_values"), (fields_map, tags_map))?;
+            Some(pair.cast_into::<PyTuple>()?)
+        } else {
+            None
+        };
+        let computed_tags = match &computed {
+            Some(pair) => {
+                let computed_fields = pair.get_item(0)?.cast_into::<PyDict>()?;
+                let mut merged = Fields::new();
+                for (key, value) in computed_fields.iter() {
+                    merged.push(FieldIn {
+                        index: schema.field_slot(&key)?,
+                        value: convert::field_value(&value, || field_context(schema, &key))?,
+                    });
+                }
+                merged.extend(fields.drain(..));
+                fields = merged;
+                Some(pair.get_item(1)?.cast_into::<PyDict>()?)
+            }
+            None => None,
+        };
+        let mut keys: SmallVec<[(usize, Bound<'_, PyAny>); 8]> = SmallVec::new();
+        for dict in [computed_tags.as_ref().map(|d| d.as_any()), tags_map]
+            .into_iter()
+            .flatten()
+        {
+            for (key, value) in dict.cast::<PyDict>()?.iter() {
+                keys.push((schema.tag_slot(&key)?, value));
+            }
+        }
+        let tags: SmallVec<[TagIn<'_>; 8]> = keys
+            .iter()
+            .map(|(index, value)| {
+                Ok(TagIn {
+                    index: *index,
+                    value: convert::tag_value(value)?,
+                })
+            })
+            .collect::<PyResult<_>>()?;
+        let time = time.unwrap_or_else(Timestamp::now);
+        let result = if self.continuous_write {
+            // A continuous write calls writers, which may need the GIL on this or another thread.
+            self.shared.remember_logger(slf.as_any())?;
+            let core = &self.core;
+            py.detach(|| core.log_at(&schema.measurement, &fields, &tags, time))
+        } else {
+            self.core.log_at(&schema.measurement, &fields, &tags, time)
+        };
+        self.raise(result)
+    }
+
+    fn remember_measurement(&self, schema: &Schema, measurement: &Bound<'_, PyAny>) {
+        let key = schema as *const Schema as usize;
+        if self.last_schema.load(Ordering::Relaxed) == key {
+            return;
+        }
+        let mut known = lock(&self.measurements);
+        if !known.iter().any(|(k, _, _)| *k == key) {
+            let name = schema.measurement.name().to_string();
+            known.retain(|(_, n, _)| *n != name);
+            known.push((key, name, measurement.clone().unbind()));
+        }
+        self.last_schema.store(key, Ordering::Relaxed);
+    }
+
+    fn record_event(
+        &self,
+        name: &str,
+        start: Timestamp,
+        stop: Timestamp,
+        tags_map: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let mut tags: Vec<(String, Option<String>)> = Vec::new();
+        if let Some(map) = tags_map.filter(|t| !t.is_none()) {
+            for (key, value) in map.cast::<PyDict>()?.iter() {
+                tags.push((
+                    convert::name(&key)?.into_owned(),
+                    convert::tag_value(&value)?.map(Cow::into_owned),
+                ));
+            }
+        }
+        self.core.log_event(name, start, stop, &tags).py_err()
+    }
+
+    /// Raises the Python exception a writer or post-processor raised, as it was, or else the
+    /// core error.
+    fn raise<T>(&self, result: influxdb_datalogger::Result<T>) -> PyResult<T> {
+        let kept = lock(&self.shared.python_error).take();
+        match (result, kept) {
+            (Ok(value), _) => Ok(value),
+            (Err(_), Some(original)) => Err(original),
+            (Err(e), None) => Err(to_py(e)),
+        }
+    }
+}
+
+fn group_by_measurement(entries: Vec<DataEntry>) -> Vec<DataEntry> {
+    let mut order: Vec<String> = Vec::new();
+    for e in &entries {
+        if !order.contains(&e.measurement) {
+            order.push(e.measurement.clone());
+        }
+    }
+    let mut grouped: Vec<(usize, DataEntry)> = entries
+        .into_iter()
+        .map(|e| {
+            (
+                order.iter().position(|m| *m == e.measurement).unwrap_or(0),
+                e,
+            )
+        })
+        .collect();
+    grouped.sort_by_key(|(rank, _)| *rank);
+    grouped.into_iter().map(|(_, e)| e).collect()
+}
+
+fn field_object<'py>(py: Python<'py>, value: Option<&FieldValue>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        None => py.None().into_bound(py),
+        Some(FieldValue::Float(v)) => v.into_pyobject(py)?.into_any(),
+        Some(FieldValue::Int(v)) => v.into_pyobject(py)?.into_any(),
+        Some(FieldValue::UInt(v)) => v.into_pyobject(py)?.into_any(),
+        Some(FieldValue::Bool(v)) => v.into_pyobject(py)?.to_owned().into_any(),
+        Some(FieldValue::Str(v)) => v.into_pyobject(py)?.into_any(),
+    })
+}
+
+fn entry_row<'py>(py: Python<'py>, entry: DataEntry) -> PyResult<Bound<'py, PyTuple>> {
+    let fields = PyDict::new(py);
+    for (k, v) in &entry.fields {
+        fields.set_item(k, field_object(py, v.as_ref())?)?;
+    }
+    let tags = PyDict::new(py);
+    for (k, v) in &entry.tags {
+        tags.set_item(k, v)?;
+    }
+    PyTuple::new(
+        py,
+        [
+            entry.measurement.into_pyobject(py)?.into_any(),
+            fields.into_any(),
+            tags.into_any(),
+            entry.time.as_nanos().into_pyobject(py)?.into_any(),
+        ],
+    )
+}
+
+fn event_row<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyTuple>> {
+    let tags = PyDict::new(py);
+    for (k, v) in &event.tags {
+        tags.set_item(k, v)?;
+    }
+    PyTuple::new(
+        py,
+        [
+            event.measurement.as_str().into_pyobject(py)?.into_any(),
+            event.start.as_nanos().into_pyobject(py)?.into_any(),
+            event.stop.as_nanos().into_pyobject(py)?.into_any(),
+            tags.into_any(),
+        ],
+    )
+}
+
+/// Times a `with` block (or `async with`) and logs its duration in seconds when it ends, also
+/// when it raises; with `outcome_tag`, the outcome (`ok` or `error`) goes into that tag.
+#[pyclass(frozen, module = "influxdb_datalogger._native")]
+pub struct BlockMeasurer {
+    #[pyo3(get)]
+    datalogger: Py<LoggerBase>,
+    #[pyo3(get)]
+    measurement: Py<PyAny>,
+    #[pyo3(get)]
+    field: Py<PyAny>,
+    field_index: usize,
+    #[pyo3(get)]
+    tags_map: Option<Py<PyAny>>,
+    #[pyo3(get)]
+    event_tags: Option<Py<PyAny>>,
+    #[pyo3(get)]
+    logger: Option<Py<PyAny>>,
+    #[pyo3(get)]
+    log_lvl: i32,
+    #[pyo3(get)]
+    log_start: Option<Py<PyAny>>,
+    #[pyo3(get)]
+    log_end: Option<Py<PyAny>>,
+    outcome_index: Option<usize>,
+    started: Mutex<Option<(Instant, Timestamp)>>,
+}
+
+impl BlockMeasurer {
+    fn say(&self, py: Python<'_>, message: &Option<Py<PyAny>>) -> PyResult<()> {
+        if let (Some(logger), Some(message)) = (&self.logger, message) {
+            logger
+                .bind(py)
+                .call_method1(intern!(py, "log"), (self.log_lvl, message.bind(py)))?;
+        }
+        Ok(())
+    }
+
+    fn start(&self, py: Python<'_>) -> PyResult<()> {
+        self.say(py, &self.log_start)?;
+        *lock(&self.started) = Some((Instant::now(), Timestamp::now()));
+        Ok(())
+    }
+
+    fn stop(&self, py: Python<'_>, failed: bool) -> PyResult<()> {
+        let (started, started_at) = lock(&self.started).take().ok_or_else(|| {
+            crate::errors::ArgumentError::new_err("the block measurement was not started")
+        })?;
+        let elapsed = started.elapsed();
+        let datalogger = self.datalogger.bind(py);
+        let logger = datalogger.get();
+        let measurement = self.measurement.bind(py);
+        if let Some(event_tags) = self
+            .event_tags
+            .as_ref()
+            .map(|t| t.bind(py))
+            .filter(|t| t.is_truthy().unwrap_or(false))
+        {
+            let stop = started_at.saturating_add(elapsed);
+            logger.record_event(
+                &measurement.str()?.to_cow()?,
+                started_at,
+                stop,
+                Some(event_tags),
+            )?;
+        }
+        let schema = schema_of(measurement)?;
+        let fields: Fields = smallvec::smallvec![FieldIn {
+            index: self.field_index,
+            value: Some(FieldValue::Float(elapsed.as_secs_f64()))
+        }];
+        let fields_map = if schema.get().has_funcs {
+            let map = PyDict::new(py);
+            map.set_item(self.field.bind(py), elapsed.as_secs_f64())?;
+            Some(map)
+        } else {
+            None
+        };
+        let tags = match self.outcome_index {
+            None => self.tags_map.as_ref().map(|t| t.bind(py).clone()),
+            Some(index) => {
+                let registry = registry(py)?;
+                let map = registry.tag_map.bind(py).call0()?;
+                if let Some(given) = &self.tags_map {
+                    map.call_method1(intern!(py, "update"), (given.bind(py),))?;
+                }
+                let tag = schema
+                    .get()
+                    .measurement
+                    .tags()
+                    .nth(index)
+                    .map(|t| t.name().to_string())
+                    .unwrap_or_default();
+                map.set_item(tag, if failed { "error" } else { "ok" })?;
+                Some(map)
+            }
+        };
+        logger.log_point(
+            datalogger,
+            measurement,
+            schema.get(),
+            fields,
+            fields_map.as_ref(),
+            tags.as_ref(),
+            None,
+        )?;
+        self.say(py, &self.log_end)
+    }
+}
+
+#[pymethods]
+impl BlockMeasurer {
+    fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
+        slf.get().start(slf.py())?;
+        Ok(slf.clone().unbind())
+    }
+
+    #[pyo3(signature = (exc_type = None, _exc = None, _traceback = None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        self.stop(py, exc_type.is_some_and(|t| !t.is_none()))?;
+        Ok(false)
+    }
+
+    fn __aenter__(slf: &Bound<'_, Self>) -> PyResult<Ready> {
+        slf.get().start(slf.py())?;
+        Ok(Ready {
+            value: Mutex::new(Some(slf.clone().into_any().unbind())),
+        })
+    }
+
+    #[pyo3(signature = (exc_type = None, _exc = None, _traceback = None))]
+    fn __aexit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Ready> {
+        self.stop(py, exc_type.is_some_and(|t| !t.is_none()))?;
+        Ok(Ready {
+            value: Mutex::new(Some(
+                false.into_pyobject(py)?.to_owned().into_any().unbind(),
+            )),
+        })
+    }
+}
+
+/// An awaitable that is done at once with a value: what `__aenter__`/`__aexit__` return.
+#[pyclass(frozen, module = "influxdb_datalogger._native")]
+pub struct Ready {
+    value: Mutex<Option<Py<PyAny>>>,
+}
+
+#[pymethods]
+impl Ready {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let value = lock(&self.value).take().unwrap_or_else(|| py.None());
+        Err(PyStopIteration::new_err((value,)))
+    }
+}

@@ -1,0 +1,55 @@
+"""Record test measurements and events, and deliver them to InfluxDB and Grafana.
+
+A drop-in replacement for the ``influxdb-datalogger`` 2.4.2 package, on a Rust core.
+"""
+
+from __future__ import annotations
+
+from . import _native
+from ._datalogger import (
+    BlockMeasurer,
+    DatabaseWriter,
+    DataEntry,
+    DataLogger,
+    Dataset,
+    Event,
+    Events,
+    PostProcessing,
+)
+from ._schema import DataLoggerMap, Field, FieldMap, Measurement, Tag, TagMap
+from ._writers import JSONLinesFileWriter, LineProtocolFileWriter
+from .exceptions import (
+    DataLoggerError,
+    DataLoggerTypeError,
+    IncompletePointError,
+    ValidationError,
+    WriterError,
+)
+
+_native._register(Measurement, FieldMap, TagMap, DatabaseWriter)
+
+__version__ = "3.0.0a1"
+
+__all__ = [
+    "BlockMeasurer",
+    "DataEntry",
+    "DataLogger",
+    "DataLoggerError",
+    "DataLoggerMap",
+    "DataLoggerTypeError",
+    "DatabaseWriter",
+    "Dataset",
+    "Event",
+    "Events",
+    "Field",
+    "FieldMap",
+    "IncompletePointError",
+    "JSONLinesFileWriter",
+    "LineProtocolFileWriter",
+    "Measurement",
+    "PostProcessing",
+    "Tag",
+    "TagMap",
+    "ValidationError",
+    "WriterError",
+]

@@ -1,0 +1,338 @@
+"""The DataLogger and what it hands to writers: entries, events, post-processing."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+import logging
+import time as _time
+from abc import ABC, abstractmethod
+from typing import Any, Callable, Dict, List, Optional, TypeVar
+
+from . import _native
+from ._schema import FieldMap, Measurement, Tag, TagMap, _measurement_named
+from .exceptions import DataLoggerTypeError, ValidationError
+
+__all__ = [
+    "BlockMeasurer",
+    "DataEntry",
+    "DataLogger",
+    "DatabaseWriter",
+    "Dataset",
+    "Event",
+    "Events",
+    "PostProcessing",
+]
+
+BlockMeasurer = _native.BlockMeasurer
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _naive_utc(nanos: int) -> datetime.datetime:
+    return _EPOCH + datetime.timedelta(microseconds=nanos // 1000)
+
+
+class DatabaseWriter(ABC):
+    """Where a DataLogger's data goes: implement ``write_data``, which reads
+    ``datalogger.dataset`` and ``datalogger.events``."""
+
+    @abstractmethod
+    def write_data(self, datalogger: DataLogger) -> None:
+        """Writes the data of ``datalogger`` to the database."""
+
+
+class PostProcessing:
+    @staticmethod
+    def register(*measurements: Measurement) -> Callable[[_F], _F]:
+        """Marks ``f(datalogger, **entries)`` as a post-processor of ``measurements``; ``entries``
+        maps each measurement to its list of entries (or None)."""
+
+        def wrap_outer(func: _F) -> _F:
+            func.post_processing = True  # type: ignore[attr-defined]
+            func.measurements = measurements  # type: ignore[attr-defined]
+
+            @functools.wraps(func)
+            def wrap_inner(*args: Any, **kwargs: Any) -> Any:
+                return func(*args, **kwargs)
+
+            return wrap_inner  # type: ignore[return-value]
+
+        return wrap_outer
+
+
+class DataEntry(dict):  # type: ignore[type-arg]
+    """One logged point; a ``dict`` whose keys mirror its attributes."""
+
+    measurement: Measurement
+    fields: FieldMap
+    tags: TagMap
+    time: str
+
+    def __init__(
+        self,
+        measurement: Measurement,
+        fields_map: Optional[FieldMap],
+        tags_map: Optional[TagMap] = None,
+        time: Optional[datetime.datetime] = None,
+    ) -> None:
+        super().__init__()
+        self.measurement = measurement
+        self.fields = fields_map or FieldMap()
+        self.tags = tags_map or TagMap()
+        self.time = str(time or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None))
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        super().__setattr__(key, value)
+        self[key] = value
+
+
+class Dataset(dict):  # type: ignore[type-arg]
+    """Entries grouped by measurement."""
+
+    def append(self, entry: DataEntry) -> None:
+        self.setdefault(entry.measurement, []).append(entry)
+
+    def get_entries_for_measurement(self, measurement: Measurement) -> Optional[List[DataEntry]]:
+        return self.get(measurement)
+
+    def as_list(self) -> List[DataEntry]:
+        return [entry for entries in self.values() for entry in entries]
+
+
+class Event(dict):  # type: ignore[type-arg]
+    """A span of time to mark in Grafana; ``start`` and ``stop`` are epoch seconds (UTC)."""
+
+    measurement: Any
+    start: float
+    stop: float
+    tags_map: Optional[Dict[Any, Any]]
+
+    def __init__(self, measurement: Any, start: float, stop: float, tags_map: Optional[Dict[Any, Any]]) -> None:
+        super().__init__()
+        self.measurement = measurement
+        self.start = start
+        self.stop = stop
+        self.tags_map = tags_map
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key == "tag_map":
+            key = "tags_map"
+        super().__setattr__(key, value)
+        self[key] = value
+
+    @property
+    def tag_map(self) -> Optional[Dict[Any, Any]]:
+        """The tags; the spelling the original package's README used."""
+        return self.tags_map
+
+
+class Events(dict):  # type: ignore[type-arg]
+    """Events grouped by measurement."""
+
+    def append(self, event: Event) -> None:
+        self.setdefault(event.measurement, []).append(event)
+
+    def get_entries_for_measurement(self, measurement: Measurement) -> Optional[List[Event]]:
+        return self.get(measurement)
+
+    def as_list(self) -> List[Event]:
+        return [event for events in self.values() for event in events]
+
+
+def _entry(row: Any, logged: Dict[str, Any]) -> DataEntry:
+    name, fields, tags, nanos = row
+    measurement = logged.get(name) or _measurement_named(name)
+    if isinstance(measurement, Measurement):
+        by_name = {str(f): f for f in measurement.fields}
+        tag_by_name = {str(t): t for t in measurement.tags}
+        fields = {by_name.get(k, k): v for k, v in fields.items()}
+        tags = {tag_by_name.get(k, k): v for k, v in tags.items()}
+    return DataEntry(measurement, FieldMap(fields), TagMap(tags), time=_naive_utc(nanos))
+
+
+class DataLogger(_native.LoggerBase):
+    """Records measurements and events, and hands them to its writers.
+
+    ``DataLogger(*writers, continuous_write=False)``. Every writer is a ``DatabaseWriter``.
+    ``log`` and ``measure_block`` run in Rust; usable from many threads at once; a context
+    manager whose exit writes what is pending.
+    """
+
+    postprocessing_functions: List[Any]
+
+    def __init__(self, *database_writers: DatabaseWriter, continuous_write: bool = False) -> None:
+        self.postprocessing_functions = []
+
+    def __str__(self) -> str:
+        return json.dumps(self._dataset, indent=2)
+
+    def __enter__(self) -> DataLogger:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Writes what is pending and flushes every writer."""
+        self.flush()
+
+    @property
+    def dataset(self) -> List[DataEntry]:
+        """The pending entries, grouped by measurement (inside a writer: what it writes)."""
+        logged = self._measurements()
+        return [_entry(row, logged) for row in self._rows()]
+
+    @property
+    def _dataset(self) -> Dataset:
+        dataset = Dataset()
+        for entry in self.dataset:
+            dataset.append(entry)
+        return dataset
+
+    @property
+    def events(self) -> List[Event]:
+        """The pending events (inside a writer: what it writes)."""
+        return self._events.as_list()
+
+    @property
+    def _events(self) -> Events:
+        events = Events()
+        logged = self._measurements()
+        for name, start, stop, tags in self._event_rows():
+            measurement = logged.get(name) or _measurement_named(name)
+            events.append(Event(measurement, start / 1e9, stop / 1e9, TagMap(tags)))
+        return events
+
+    @property
+    def last_data_entry(self) -> DataEntry:
+        return self.dataset[-1]
+
+    @property
+    def last_event(self) -> Event:
+        return self.events[-1]
+
+    def add_post_processing(self, func: Callable[..., Any]) -> None:
+        """Adds a function decorated with ``PostProcessing.register``; it runs at every
+        ``write_data()``, before the writers, and may log derived points."""
+        if not getattr(func, "post_processing", False):
+            raise ValidationError(
+                f"{getattr(func, '__name__', func)!r} is not registered as a post-processing "
+                "function; decorate it with @PostProcessing.register(measurement, ...)"
+            )
+        self.postprocessing_functions.append(func)
+        self._add_post_processing(func)
+
+    def _run_post_processing(self, func: Any) -> None:
+        dataset = self._dataset
+        entries = {m: dataset.get_entries_for_measurement(m) for m in func.measurements}
+        func(self, **entries)
+
+    def measure(
+        self,
+        func: Any = None,
+        measurement: Any = None,
+        field: Any = None,
+        tags_map: Optional[TagMap] = None,
+        event_tags: Optional[TagMap] = None,
+        logger: Optional[logging.Logger] = None,
+        log_start: Optional[str] = None,
+        log_end: Optional[str] = None,
+        args: Optional[tuple] = None,  # type: ignore[type-arg]
+        kwargs: Optional[Dict[str, Any]] = None,
+        *,
+        tag_map: Optional[TagMap] = None,
+        outcome_tag: Optional[Tag] = None,
+    ) -> Any:
+        """Runs ``func(*args, **kwargs)``, logs its duration in seconds to ``field`` and returns
+        what it returned. Also a decorator: ``@datalogger.measure(measurement, field, tags_map)``
+        (other options by keyword).
+
+        If ``func`` raises, nothing is logged and the exception propagates — unless
+        ``outcome_tag`` is given: then the duration is logged with that tag set to ``error``
+        (and to ``ok`` on success).
+        """
+        if tags_map is None:
+            tags_map = tag_map
+        if func is None or isinstance(func, Measurement):
+            if isinstance(func, Measurement):
+                # @datalogger.measure(measurement, field[, tags_map], **keywords)
+                measurement, field, positional_tags = func, measurement, field
+                if positional_tags is not None:
+                    if tags_map is not None:
+                        raise DataLoggerTypeError("measure() got the tags twice")
+                    tags_map = positional_tags
+            return self._measure_decorator(
+                measurement, field, tags_map, event_tags, logger, log_start, log_end, outcome_tag
+            )
+        if not callable(func):
+            raise DataLoggerTypeError(f"'func' must be callable, not {type(func).__name__}")
+        if args is None:
+            args = ()
+        elif not isinstance(args, tuple):
+            raise DataLoggerTypeError(f"'args' must be a tuple, not {type(args).__name__}")
+        if kwargs is None:
+            kwargs = {}
+        elif not isinstance(kwargs, dict):
+            raise DataLoggerTypeError(f"'kwargs' must be a dict, not {type(kwargs).__name__}")
+        if (log_start is not None or log_end is not None) and not isinstance(logger, logging.Logger):
+            raise DataLoggerTypeError("if 'log_start' or 'log_end' is given, 'logger' must be a logging.Logger")
+        if log_start and logger is not None:
+            logger.info(log_start)
+        started_at = _time.time_ns()
+        started = _time.perf_counter_ns()
+        try:
+            result = func(*args, **kwargs)
+        except BaseException:
+            if outcome_tag is not None:
+                elapsed = _time.perf_counter_ns() - started
+                self._record(measurement, field, tags_map, event_tags, started_at, elapsed, outcome_tag, "error")
+            raise
+        elapsed = _time.perf_counter_ns() - started
+        self._record(measurement, field, tags_map, event_tags, started_at, elapsed, outcome_tag, "ok")
+        if log_end and logger is not None:
+            logger.info(log_end)
+        return result
+
+    def _record(
+        self,
+        measurement: Any,
+        field: Any,
+        tags_map: Optional[TagMap],
+        event_tags: Optional[TagMap],
+        started_at: int,
+        elapsed: int,
+        outcome_tag: Optional[Tag],
+        outcome: str,
+    ) -> None:
+        if event_tags:
+            self._log_event_ns(measurement, started_at, started_at + elapsed, event_tags)
+        if outcome_tag is not None:
+            tags_map = TagMap({**(tags_map or {}), outcome_tag: outcome})
+        self.log(measurement, FieldMap.build(field, elapsed / 1e9), tags_map=tags_map)
+
+    def _measure_decorator(self, *options: Any) -> Callable[[_F], _F]:
+        measurement, field, tags_map, event_tags, logger, log_start, log_end, outcome_tag = options
+
+        def decorate(func: _F) -> _F:
+            @functools.wraps(func)
+            def measured(*args: Any, **kwargs: Any) -> Any:
+                return self.measure(
+                    func,
+                    measurement,
+                    field,
+                    tags_map,
+                    event_tags,
+                    logger,
+                    log_start,
+                    log_end,
+                    args=args,
+                    kwargs=kwargs,
+                    outcome_tag=outcome_tag,
+                )
+
+            return measured  # type: ignore[return-value]
+
+        return decorate
