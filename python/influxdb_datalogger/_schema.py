@@ -13,6 +13,15 @@ __all__ = ["DataLoggerMap", "Field", "FieldMap", "Measurement", "Tag", "TagMap"]
 _MEASUREMENTS: Dict[str, Measurement] = {}
 
 
+def _set_options(
+    obj: Any, args_func: Tuple[Any, ...], func: Optional[Callable[..., Any]], desc: Optional[str], default: Any
+) -> None:
+    obj.func = func
+    obj.desc = desc
+    obj.default = default
+    obj.args_func = tuple(args_func)
+
+
 class Field(str):
     """A field of a measurement; a ``str`` (it compares and hashes as its name).
 
@@ -36,10 +45,7 @@ class Field(str):
     ) -> Field:
         obj = super().__new__(cls, field_name)
         obj.field_name = field_name
-        obj.func = func
-        obj.desc = desc
-        obj.default = default
-        obj.args_func = tuple(args_func)
+        _set_options(obj, args_func, func, desc, default)
         return obj
 
 
@@ -64,10 +70,7 @@ class Tag(str):
             raise SchemaError(f"tag {tag_name!r}: both 'func' and 'default' cannot be configured at the same time")
         obj = super().__new__(cls, tag_name)
         obj.tag_name = tag_name
-        obj.func = func
-        obj.desc = desc
-        obj.default = default
-        obj.args_func = tuple(args_func)
+        _set_options(obj, args_func, func, desc, default)
         return obj
 
 

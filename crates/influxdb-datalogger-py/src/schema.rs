@@ -89,31 +89,34 @@ impl Schema {
     /// The core index of field `key`: by identity with the schema's own `Field` objects (no
     /// decoding), else by name.
     pub(crate) fn field_slot(&self, key: &Bound<'_, PyAny>) -> PyResult<usize> {
-        if let Some(i) = self
-            .field_objects
-            .iter()
-            .position(|f| f.as_ptr() == key.as_ptr())
-        {
-            return Ok(i);
-        }
-        let name = convert::name(key)?;
-        self.measurement
-            .field_index(&name)
-            .ok_or_else(|| crate::errors::to_py(self.measurement.unknown_field(&name)))
+        slot(
+            &self.field_objects,
+            key,
+            |name| self.measurement.field_index(name),
+            |name| self.measurement.unknown_field(name),
+        )
     }
 
     /// The core index of tag `key`, as [`field_slot`](Schema::field_slot).
     pub(crate) fn tag_slot(&self, key: &Bound<'_, PyAny>) -> PyResult<usize> {
-        if let Some(i) = self
-            .tag_objects
-            .iter()
-            .position(|t| t.as_ptr() == key.as_ptr())
-        {
-            return Ok(i);
-        }
-        let name = convert::name(key)?;
-        self.measurement
-            .tag_index(&name)
-            .ok_or_else(|| crate::errors::to_py(self.measurement.unknown_tag(&name)))
+        slot(
+            &self.tag_objects,
+            key,
+            |name| self.measurement.tag_index(name),
+            |name| self.measurement.unknown_tag(name),
+        )
     }
+}
+
+fn slot(
+    objects: &[Py<PyAny>],
+    key: &Bound<'_, PyAny>,
+    by_name: impl FnOnce(&str) -> Option<usize>,
+    unknown: impl FnOnce(&str) -> influxdb_datalogger::Error,
+) -> PyResult<usize> {
+    if let Some(i) = objects.iter().position(|o| o.as_ptr() == key.as_ptr()) {
+        return Ok(i);
+    }
+    let name = convert::name(key)?;
+    by_name(&name).ok_or_else(|| crate::errors::to_py(unknown(&name)))
 }
