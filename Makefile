@@ -62,6 +62,14 @@ bench: ## Criterion benchmarks against peer crates (release build; see bench/RES
 	cd bench && $(CARGO) clippy --all-targets -- -D warnings
 	cd bench && $(CARGO) bench --bench encode
 
+.PHONY: bench-python
+bench-python: python-env ## Python benchmarks against the original package and peers (release wheel)
+	rm -rf target/wheels
+	$(VENV)/bin/maturin build --release --quiet --out target/wheels
+	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/*.whl
+	$(PY) -m pip install --quiet --disable-pip-version-check "influxdb-client==1.50.0" "questdb==6.0.0"
+	$(PY) bench/python_bench.py
+
 .PHONY: clean
 clean: ## Remove build output and the Python environment
 	$(CARGO) clean

@@ -583,3 +583,14 @@ def test_eight_threads_logging_at_once_lose_and_duplicate_nothing():
     dl.write_data()
     seen = sorted((e.tags["thread"], e.fields["seq"]) for e in rec.entries)
     assert seen == sorted((str(n), i) for n in range(8) for i in range(per_thread))
+
+
+def test_tag_values_change_between_calls_that_reuse_a_map():
+    dl = DataLogger()
+    tags = tm(T, "first")
+    seen = []
+    for value in ["first", "second", "".join(["th", "ird"]), "".join(["th", "ird"]), 7, "first"]:
+        tags[T] = value
+        dl.log(M, fm(F, 1.0), tags)
+        seen.append(dl.last_data_entry.tags["identifier"])
+    assert seen == ["first", "second", "third", "third", "7", "first"]

@@ -325,6 +325,7 @@ impl LoggerBase {
             None => (keep(log_start), keep(log_end)),
         };
         Ok(BlockMeasurer {
+            schema: schema.clone().unbind(),
             datalogger: slf.clone().unbind(),
             measurement: measurement.clone().unbind(),
             field: field.clone().unbind(),
@@ -529,22 +530,40 @@ impl LoggerBase {
                 keys.push((schema.tag_slot(&key)?, value));
             }
         }
-        let tags: SmallVec<[TagIn<'_>; 8]> = keys
-            .iter()
-            .map(|(index, value)| {
-                Ok(TagIn {
-                    index: *index,
-                    value: convert::tag_value(value)?,
-                })
-            })
-            .collect::<PyResult<_>>()?;
         let time = time.unwrap_or_else(Timestamp::now);
         let result = if self.continuous_write {
-            // A continuous write calls writers, which may need the GIL on this or another thread.
+            // A continuous write calls writers, which may need the GIL on this or another thread
+            // and may log this measurement again: no lock may be held.
+            let tags = keys
+                .iter()
+                .map(|(index, value)| {
+                    Ok(TagIn {
+                        index: *index,
+                        value: convert::tag_value(value)?,
+                    })
+                })
+                .collect::<PyResult<SmallVec<[TagIn<'_>; 8]>>>()?;
             self.shared.remember_logger(slf.as_any())?;
             let core = &self.core;
             py.detach(|| core.log_at(&schema.measurement, &fields, &tags, time))
         } else {
+            let texts = schema.tag_texts(&keys)?;
+            let tags = keys
+                .iter()
+                .map(|(index, value)| {
+                    let cached = texts[*index]
+                        .as_ref()
+                        .filter(|(object, _)| object.as_ptr() == value.as_ptr());
+                    let value = match cached {
+                        Some((_, text)) => Some(Cow::Borrowed(text.as_str())),
+                        None => convert::tag_value(value)?,
+                    };
+                    Ok(TagIn {
+                        index: *index,
+                        value,
+                    })
+                })
+                .collect::<PyResult<SmallVec<[TagIn<'_>; 8]>>>()?;
             self.core.log_at(&schema.measurement, &fields, &tags, time)
         };
         self.raise(result)
@@ -666,6 +685,7 @@ fn event_row<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyTuple
 /// when it raises; with `outcome_tag`, the outcome (`ok` or `error`) goes into that tag.
 #[pyclass(frozen, module = "influxdb_datalogger._native")]
 pub struct BlockMeasurer {
+    schema: Py<Schema>,
     #[pyo3(get)]
     datalogger: Py<LoggerBase>,
     #[pyo3(get)]
@@ -727,7 +747,7 @@ impl BlockMeasurer {
                 Some(event_tags),
             )?;
         }
-        let schema = schema_of(measurement)?;
+        let schema = self.schema.bind(py);
         let fields: Fields = smallvec::smallvec![FieldIn {
             index: self.field_index,
             value: Some(FieldValue::Float(elapsed.as_secs_f64()))
