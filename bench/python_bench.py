@@ -161,7 +161,7 @@ def main() -> None:
     print(f"{'':30} {'log ns':>10} {'vs ours':>8} {'block ns':>10} {'write 100k s':>13} {'bytes/pt':>9}")
     for name in names:
         r = results[name]
-        cell = lambda key, fmt: format(r[key], fmt) if key in r else "-"  # noqa: E731
+        cell = lambda key, fmt, r=r: format(r[key], fmt) if key in r else "-"  # noqa: E731
         ratio = f"{r['log'] / ours_log:.1f}x" if "log" in r else "-"
         print(
             f"{name:30} {cell('log', '10.0f')} {ratio:>8} {cell('measure_block', '10.0f')} "

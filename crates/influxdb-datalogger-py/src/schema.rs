@@ -24,10 +24,13 @@ pub struct Schema {
     /// same objects at every call, and decoding a `str` allocates under the 3.9 stable ABI.
     /// The cache holds the object, so its address cannot be reused while cached, and `str` is
     /// immutable: the same object means the same text.
-    tag_texts: Mutex<Vec<Option<(Py<PyAny>, String)>>>,
+    tag_texts: Mutex<Vec<CachedText>>,
 }
 
-pub(crate) type TagTexts<'a> = MutexGuard<'a, Vec<Option<(Py<PyAny>, String)>>>;
+/// A `str` object and its text.
+type CachedText = Option<(Py<PyAny>, String)>;
+
+pub(crate) type TagTexts<'a> = MutexGuard<'a, Vec<CachedText>>;
 
 #[pymethods]
 impl Schema {
