@@ -83,9 +83,9 @@ def bench_log(results: Dict[str, Dict[str, float]], seed: ModuleType) -> None:
     from influxdb_client import Point  # the official client: build a point, render line protocol
 
     def point() -> None:
-        Point("time-taken").tag("host", HOST).tag("case", CASE).field("duration", 0.001234567).field(
-            "count", 3
-        ).time(time.time_ns()).to_line_protocol()
+        Point("time-taken").tag("host", HOST).tag("case", CASE).field("duration", 0.001234567).field("count", 3).time(
+            time.time_ns()
+        ).to_line_protocol()
 
     results["influxdb-client Point"]["log"] = per_call_ns(point, 5_000)
 
