@@ -209,17 +209,19 @@ impl Batch {
         out
     }
 
-    /// Appends an already-encoded line; `line` must end with a newline.
-    pub(crate) fn push_line_end(&mut self) {
-        self.ends.push(self.lines.len());
-    }
-
-    pub(crate) fn buffer_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.lines
-    }
-
-    pub(crate) fn push_event(&mut self, event: Event) {
-        self.events.push(event);
+    /// A batch from encoded lines (`ends[i]` is where line `i` ends, after its newline).
+    pub(crate) fn from_parts(
+        lines: Vec<u8>,
+        ends: Vec<usize>,
+        events: Vec<Event>,
+        precision: Precision,
+    ) -> Self {
+        Batch {
+            lines,
+            ends,
+            events,
+            precision,
+        }
     }
 
     /// Moves everything of `other` to the end of this batch.
@@ -277,12 +279,13 @@ mod tests {
     use super::*;
 
     fn batch_of(lines: &[&str]) -> Batch {
-        let mut b = Batch::new(Precision::Nanoseconds);
+        let mut text = Vec::new();
+        let mut ends = Vec::new();
         for l in lines {
-            b.buffer_mut().extend_from_slice(l.as_bytes());
-            b.push_line_end();
+            text.extend_from_slice(l.as_bytes());
+            ends.push(text.len());
         }
-        b
+        Batch::from_parts(text, ends, Vec::new(), Precision::Nanoseconds)
     }
 
     #[test]

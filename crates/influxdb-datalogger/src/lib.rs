@@ -32,6 +32,7 @@ mod error;
 mod logger;
 mod measure;
 mod schema;
+mod store;
 mod value;
 mod writer;
 

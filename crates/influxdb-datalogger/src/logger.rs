@@ -10,6 +10,7 @@ use crate::entry::{Batch, DataEntry, Event};
 use crate::error::{Error, ErrorKind, Result};
 use crate::measure::Timer;
 use crate::schema::{FieldInput, Measurement, TagInput};
+use crate::store::PointStore;
 use crate::value::{Precision, Timestamp};
 use crate::writer::DatabaseWriter;
 
@@ -22,7 +23,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// What has been logged and not yet handed to the writers.
 #[derive(Debug)]
 struct Pending {
-    batch: Batch,
+    points: PointStore,
+    events: Vec<Event>,
     /// Points that still lack a value, with the number of complete points logged before each
     /// (so that [`DataLogger::dataset`] shows them in logging order) and what they lack.
     incomplete: Vec<Incomplete>,
@@ -39,6 +41,20 @@ struct Incomplete {
 }
 
 impl Pending {
+    /// A copy of the complete points and the events, as a batch.
+    fn batch(&self, precision: Precision) -> Batch {
+        self.points.to_batch(self.events.clone(), precision)
+    }
+
+    /// Takes the complete points and the events as a batch, leaving none pending.
+    fn take(&mut self, precision: Precision) -> Batch {
+        let batch = self
+            .points
+            .to_batch(std::mem::take(&mut self.events), precision);
+        self.points = PointStore::default();
+        batch
+    }
+
     fn check_complete(&self) -> Result<()> {
         let Some(first) = self.incomplete.first() else {
             return Ok(());
@@ -184,7 +200,8 @@ impl DataLoggerBuilder {
     pub fn build(self) -> DataLogger {
         DataLogger {
             pending: Mutex::new(Pending {
-                batch: Batch::new(self.precision),
+                points: PointStore::default(),
+                events: Vec::new(),
                 incomplete: Vec::new(),
                 points_logged: 0,
             }),
@@ -356,23 +373,21 @@ impl DataLogger {
         if measurement.has_funcs() {
             // Functions are user code: run them outside the lock (one may log, or be slow).
             let mut line = Vec::with_capacity(128);
-            if measurement.encode_fast(&mut line, fields, tags, time, self.precision) {
+            if let Some(split) =
+                measurement.encode_fast(&mut line, fields, tags, time, self.precision)
+            {
                 let mut pending = lock(&self.pending);
-                pending.batch.buffer_mut().extend_from_slice(&line);
-                pending.batch.push_line_end();
+                pending.points.push_line(&line, split);
                 pending.points_logged += 1;
                 return Ok(());
             }
         } else {
             let mut pending = lock(&self.pending);
-            if measurement.encode_fast(
-                pending.batch.buffer_mut(),
-                fields,
-                tags,
-                time,
-                self.precision,
-            ) {
-                pending.batch.push_line_end();
+            let start = pending.points.buffer().len();
+            if let Some(split) =
+                measurement.encode_fast(pending.points.buffer(), fields, tags, time, self.precision)
+            {
+                pending.points.commit(start, split);
                 pending.points_logged += 1;
                 return Ok(());
             }
@@ -380,8 +395,9 @@ impl DataLogger {
         let resolved = measurement.resolve(fields, tags)?;
         if resolved.first_missing().is_none() {
             let mut pending = lock(&self.pending);
-            resolved.encode(pending.batch.buffer_mut(), time, self.precision)?;
-            pending.batch.push_line_end();
+            let start = pending.points.buffer().len();
+            let split = resolved.encode(pending.points.buffer(), time, self.precision)?;
+            pending.points.commit(start, split);
             pending.points_logged += 1;
         } else {
             resolved.check_values()?;
@@ -392,7 +408,7 @@ impl DataLogger {
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut pending = lock(&self.pending);
-            let position = pending.batch.point_count();
+            let position = pending.points.len();
             pending.points_logged += 1;
             pending.incomplete.push(Incomplete {
                 position,
@@ -417,7 +433,7 @@ impl DataLogger {
             .collect();
         let event =
             Event::new(measurement, start, stop, owned).inspect_err(|e| self.note_error(e))?;
-        lock(&self.pending).batch.push_event(event);
+        lock(&self.pending).events.push(event);
         self.events_logged.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -487,7 +503,7 @@ impl DataLogger {
     fn pending_entries(&self) -> Vec<DataEntry> {
         let (batch, incomplete) = {
             let pending = lock(&self.pending);
-            (pending.batch.clone(), pending.incomplete.clone())
+            (pending.batch(self.precision), pending.incomplete.clone())
         };
         let mut entries = batch.entries();
         for Incomplete {
@@ -501,7 +517,7 @@ impl DataLogger {
 
     /// The pending events, in logging order.
     pub fn events(&self) -> Vec<Event> {
-        lock(&self.pending).batch.events().to_vec()
+        lock(&self.pending).events.clone()
     }
 
     /// The most recently logged pending point of the dataset's last measurement group.
@@ -511,7 +527,7 @@ impl DataLogger {
 
     /// The most recently logged pending event.
     pub fn last_event(&self) -> Option<Event> {
-        lock(&self.pending).batch.events().last().cloned()
+        lock(&self.pending).events.last().cloned()
     }
 
     /// Hands everything pending to every writer.
@@ -540,7 +556,7 @@ impl DataLogger {
             pending
                 .check_complete()
                 .inspect_err(|e| self.note_error(e))?;
-            std::mem::replace(&mut pending.batch, Batch::new(self.precision))
+            pending.take(self.precision)
         };
         if batch.is_empty() && writers.iter().all(|w| w.backlog.is_none()) {
             return Ok(());
@@ -638,7 +654,7 @@ impl DataLogger {
     /// A copy of the pending points (those with every value) and events, as writers would
     /// receive them; nothing is taken.
     pub fn pending_batch(&self) -> Batch {
-        lock(&self.pending).batch.clone()
+        lock(&self.pending).batch(self.precision)
     }
 
     /// The logger's counters.
@@ -646,8 +662,8 @@ impl DataLogger {
         let (pending_points, pending_events, points_logged) = {
             let pending = lock(&self.pending);
             (
-                pending.batch.point_count() + pending.incomplete.len(),
-                pending.batch.events().len(),
+                pending.points.len() + pending.incomplete.len(),
+                pending.events.len(),
                 pending.points_logged,
             )
         };
@@ -695,7 +711,7 @@ impl Drop for DataLogger {
         }
         let pending = {
             let pending = lock(&self.pending);
-            pending.batch.point_count() + pending.incomplete.len() + pending.batch.events().len()
+            pending.points.len() + pending.incomplete.len() + pending.events.len()
         };
         let backlog: usize = lock(&self.delivery)
             .iter()

@@ -58,8 +58,8 @@ fn map_slots<'n, 'g>(
 }
 
 impl Measurement {
-    /// Tries the fast path; `true` if the point was appended to `out`, `false` if the general
-    /// path must run (`out` is then as it was).
+    /// Tries the fast path; `Some(length of the series key)` if the point was appended to `out`,
+    /// `None` if the general path must run (`out` is then as it was).
     #[inline]
     pub(crate) fn encode_fast<F: FieldInput, T: TagInput>(
         &self,
@@ -68,7 +68,7 @@ impl Measurement {
         tags: &[T],
         time: Timestamp,
         precision: Precision,
-    ) -> bool {
+    ) -> Option<usize> {
         let schema = &*self.0;
         if schema.tags.len() > MAX_SLOTS
             || schema.fields.len() > MAX_SLOTS
@@ -76,29 +76,25 @@ impl Measurement {
             || tags.len() >= NULL as usize
             || fields.len() >= NULL as usize
         {
-            return false;
+            return None;
         }
         let tag_names = schema.tags.iter().map(|d| d.tag.name.as_str());
-        let Some(tag_slots) = map_slots(
+        let tag_slots = map_slots(
             tag_names,
             tags.iter()
                 .map(|t| (t.key(), t.schema_index(), t.value().is_some())),
-        ) else {
-            return false;
-        };
+        )?;
         let field_names = schema.fields.iter().map(|d| d.field.name.as_str());
-        let Some(field_slots) = map_slots(
+        let field_slots = map_slots(
             field_names,
             fields
                 .iter()
                 .map(|f| (f.key(), f.schema_index(), f.value().is_some())),
-        ) else {
-            return false;
-        };
+        )?;
         let mark = out.len();
         let appended =
             self.append_fast(out, fields, tags, &tag_slots, &field_slots, time, precision);
-        if !appended {
+        if appended.is_none() {
             out.truncate(mark);
         }
         appended
@@ -115,8 +111,9 @@ impl Measurement {
         field_slots: &[u8; MAX_SLOTS],
         time: Timestamp,
         precision: Precision,
-    ) -> bool {
+    ) -> Option<usize> {
         let schema = &*self.0;
+        let start = out.len();
         out.extend_from_slice(&schema.encoded_name);
         for (def, &slot) in schema.tags.iter().zip(tag_slots.iter()) {
             let value: Cow<'_, str> = match slot {
@@ -124,29 +121,30 @@ impl Measurement {
                     (Some(func), _) => Cow::Owned(func()),
                     (None, Some(default)) => Cow::Borrowed(default),
                     (None, None) if def.optional => continue,
-                    (None, None) => return false,
+                    (None, None) => return None,
                 },
                 NULL if def.optional => continue,
-                NULL => return false,
+                NULL => return None,
                 i => Cow::Borrowed(tags[i as usize].value().expect("slot holds a value")),
             };
             if value.is_empty() {
                 continue;
             }
             if !is_plain(value.as_bytes()) {
-                return false;
+                return None;
             }
             out.extend_from_slice(&def.encoded_key);
             out.extend_from_slice(value.as_bytes());
         }
+        let series_len = out.len() - start;
         for (n, (def, &slot)) in schema.fields.iter().zip(field_slots.iter()).enumerate() {
             let value: Cow<'_, FieldValue> = match slot {
                 UNSET => match (&def.field.func, &def.field.default) {
                     (Some(func), _) => Cow::Owned(func()),
                     (None, Some(default)) => Cow::Borrowed(default),
-                    (None, None) => return false,
+                    (None, None) => return None,
                 },
-                NULL => return false,
+                NULL => return None,
                 i => Cow::Borrowed(fields[i as usize].value().expect("slot holds a value")),
             };
             out.push(if n == 0 { b' ' } else { b',' });
@@ -165,11 +163,11 @@ impl Measurement {
                 }
                 FieldValue::Bool(v) => out.extend_from_slice(if v { b"true" } else { b"false" }),
                 // NaN and infinity are refused, strings need escaping: the general path does both.
-                FieldValue::Float(_) | FieldValue::Str(_) => return false,
+                FieldValue::Float(_) | FieldValue::Str(_) => return None,
             }
         }
         crate::line_protocol::write_timestamp_and_newline(out, time, precision);
-        true
+        Some(series_len)
     }
 }
 
@@ -261,12 +259,19 @@ mod tests {
                     tags.iter().map(|(k, v)| (*k, v.as_deref())).collect();
                 let time = Timestamp::from_nanos(time);
                 let mut line = b"kept".to_vec();
-                if m.encode_fast(&mut line, &fields, &tags, time, Precision::Microseconds) {
+                if let Some(series_len) =
+                    m.encode_fast(&mut line, &fields, &tags, time, Precision::Microseconds)
+                {
                     fast_taken.set(fast_taken.get() + 1);
                     let mut general = Vec::new();
                     m.encode_general(&mut general, &fields, &tags, time, Precision::Microseconds)
                         .unwrap();
                     prop_assert_eq!(&line[4..], general.as_slice());
+                    prop_assert_eq!(
+                        line[4 + series_len],
+                        b' ',
+                        "the series key ends before the fields"
+                    );
                 } else {
                     prop_assert_eq!(
                         line.as_slice(),
@@ -307,13 +312,14 @@ mod tests {
         let m = schema();
         let mut line = Vec::new();
         let fields = [("f", FieldValue::Float(0.5))];
-        assert!(m.encode_fast(
+        let series_len = m.encode_fast(
             &mut line,
             &fields,
             &[("zone", "a")],
             Timestamp::from_nanos(1),
-            Precision::Nanoseconds
-        ));
+            Precision::Nanoseconds,
+        );
+        assert_eq!(series_len, Some(29));
         assert_eq!(
             line.as_slice(),
             b"m\\ e\\,as,dc=eu,host=h1,zone=a f=0.5,count=1i,seq=7u 1\n".as_slice()

@@ -411,7 +411,10 @@ impl Measurement {
         time: Timestamp,
         precision: Precision,
     ) -> Result<()> {
-        if self.encode_fast(out, fields, tags, time, precision) {
+        if self
+            .encode_fast(out, fields, tags, time, precision)
+            .is_some()
+        {
             return Ok(());
         }
         self.encode_general(out, fields, tags, time, precision)
@@ -430,7 +433,7 @@ impl Measurement {
         if let Some(missing) = resolved.first_missing() {
             return Err(missing);
         }
-        resolved.encode(out, time, precision)
+        resolved.encode(out, time, precision).map(drop)
     }
 
     /// The error for a field this measurement does not define, listing the ones it does.
@@ -594,16 +597,21 @@ impl Resolved<'_> {
         self.write_fields(&mut scratch).map(|_| ())
     }
 
-    /// Appends the point as one line. On error `out` is left as it was.
+    /// Appends the point as one line and returns the length of its series key (measurement and
+    /// tags). On error `out` is left as it was.
     pub(crate) fn encode(
         &self,
         out: &mut Vec<u8>,
         time: Timestamp,
         precision: Precision,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let mark = out.len();
         out.extend_from_slice(&self.measurement.0.encoded_name);
-        let result = self.write_tags(out).and_then(|()| self.write_fields(out));
+        let mut series_len = 0;
+        let result = self.write_tags(out).and_then(|()| {
+            series_len = out.len() - mark;
+            self.write_fields(out)
+        });
         match result {
             Ok(0) => {
                 out.truncate(mark);
@@ -617,7 +625,7 @@ impl Resolved<'_> {
             }
             Ok(_) => {
                 lp::write_timestamp_and_newline(out, time, precision);
-                Ok(())
+                Ok(series_len)
             }
             Err(e) => {
                 out.truncate(mark);

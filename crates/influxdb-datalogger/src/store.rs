@@ -1,0 +1,162 @@
+//! Where logged points wait for `write_data`: compactly. A test logs the same few series (a
+//! measurement with the same tags) over and over, and the series key — `measurement,tag=value…`,
+//! the part of a line before the fields — is often half of the line. So each distinct series
+//! key is kept once, and each point keeps only the rest of its line (` fields timestamp\n`)
+//! and the number of its series. The contiguous line protocol that writers receive is put
+//! together when a batch is taken.
+
+use std::collections::HashMap;
+
+use crate::entry::{Batch, Event};
+use crate::value::Precision;
+
+#[derive(Debug, Default)]
+pub(crate) struct PointStore {
+    /// Distinct series keys, by number.
+    series: Vec<Box<[u8]>>,
+    numbers: HashMap<Box<[u8]>, u32>,
+    /// The series of the last point, checked first: consecutive points usually share it.
+    last: Option<u32>,
+    /// The rest of each point's line, one after the other.
+    rest: Vec<u8>,
+    /// Per point: its series and where its rest ends in `rest`.
+    series_of: Vec<u32>,
+    ends: Vec<usize>,
+}
+
+impl PointStore {
+    /// The buffer a line is encoded into, at its end; then call [`commit`](Self::commit) with
+    /// the length the buffer had before.
+    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.rest
+    }
+
+    /// Takes the complete line encoded at `start..` of the buffer, whose series key is
+    /// `split` bytes long: keeps the series key once and the rest of the line.
+    pub(crate) fn commit(&mut self, start: usize, split: usize) {
+        let number = self.number_of(start, split);
+        self.rest.copy_within(start + split.., start);
+        self.rest.truncate(self.rest.len() - split);
+        self.series_of.push(number);
+        self.ends.push(self.rest.len());
+    }
+
+    /// Appends a complete line encoded elsewhere, whose series key is `split` bytes long.
+    pub(crate) fn push_line(&mut self, line: &[u8], split: usize) {
+        let start = self.rest.len();
+        self.rest.extend_from_slice(line);
+        self.commit(start, split);
+    }
+
+    fn number_of(&mut self, start: usize, len: usize) -> u32 {
+        let key = &self.rest[start..start + len];
+        if let Some(last) = self.last {
+            if *self.series[last as usize] == *key {
+                return last;
+            }
+        }
+        let number = match self.numbers.get(key) {
+            Some(&number) => number,
+            None => {
+                let number =
+                    u32::try_from(self.series.len()).expect("fewer than 2^32 distinct series");
+                self.series.push(key.into());
+                self.numbers.insert(key.into(), number);
+                number
+            }
+        };
+        self.last = Some(number);
+        number
+    }
+
+    /// How many points are stored.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The points as a batch of contiguous line protocol, with `events`.
+    pub(crate) fn to_batch(&self, events: Vec<Event>, precision: Precision) -> Batch {
+        let total = self.rest.len()
+            + self
+                .series_of
+                .iter()
+                .map(|&s| self.series[s as usize].len())
+                .sum::<usize>();
+        let mut lines = Vec::with_capacity(total);
+        let mut ends = Vec::with_capacity(self.ends.len());
+        let mut start = 0;
+        for (&series, &end) in self.series_of.iter().zip(&self.ends) {
+            lines.extend_from_slice(&self.series[series as usize]);
+            lines.extend_from_slice(&self.rest[start..end]);
+            ends.push(lines.len());
+            start = end;
+        }
+        Batch::from_parts(lines, ends, events, precision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_keys_are_kept_once_and_lines_come_back_whole() {
+        let mut store = PointStore::default();
+        let lines: [&[u8]; 5] = [
+            b"m,host=a f=1i 1\n",
+            b"m,host=a f=2i 2\n",
+            b"m,host=b f=3i 3\n",
+            b"m\\ x,host=a\\ b f=\"s p\" 4\n",
+            b"m,host=a f=5i 5\n",
+        ];
+        for line in lines {
+            store.push_line(line, series_key_len(line));
+        }
+        assert_eq!(store.len(), 5);
+        assert_eq!(store.series.len(), 3, "three distinct series");
+        assert_eq!(
+            store.rest,
+            b" f=1i 1\n f=2i 2\n f=3i 3\n f=\"s p\" 4\n f=5i 5\n"
+        );
+        let batch = store.to_batch(Vec::new(), Precision::Nanoseconds);
+        assert_eq!(batch.line_protocol(), lines.concat().as_slice());
+        assert_eq!(batch.lines().collect::<Vec<_>>(), lines.to_vec());
+    }
+
+    #[test]
+    fn commit_takes_a_line_encoded_in_place() {
+        let mut store = PointStore::default();
+        store.push_line(b"a,t=1 f=1i 1\n", 5);
+        let start = store.buffer().len();
+        store.buffer().extend_from_slice(b"a,t=1 f=2i 2\n");
+        store.commit(start, 5);
+        assert_eq!(store.series.len(), 1);
+        assert_eq!(
+            store
+                .to_batch(Vec::new(), Precision::Nanoseconds)
+                .line_protocol(),
+            b"a,t=1 f=1i 1\na,t=1 f=2i 2\n"
+        );
+    }
+
+    /// The length of the series key of an encoded line: up to its first space that is not
+    /// escaped (the encoder never lets a backslash end a name or a tag value).
+    fn series_key_len(line: &[u8]) -> usize {
+        let mut i = 0;
+        while i < line.len() {
+            match line[i] {
+                b'\\' => i += 2,
+                b' ' => return i,
+                _ => i += 1,
+            }
+        }
+        line.len()
+    }
+
+    #[test]
+    fn the_series_key_ends_at_the_first_unescaped_space() {
+        assert_eq!(series_key_len(b"m f=1"), 1);
+        assert_eq!(series_key_len(b"m\\ n,t=a\\ b f=1"), 11);
+        assert_eq!(series_key_len(b"m,t=a\\,b f=\"x y\""), 8);
+    }
+}
