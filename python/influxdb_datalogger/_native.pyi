@@ -7,8 +7,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union, fina
 
 from typing_extensions import disjoint_base
 
-__all__ = ["BlockMeasurer", "LoggerBase", "NativeWriter", "Ready", "Schema", "__version__", "_register"]
-__version__: str
+__all__ = ["BlockMeasurer", "LoggerBase", "NativeWriter", "Ready", "Schema", "_register"]
 
 @final
 class Schema:

@@ -21,6 +21,5 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<logger::Ready>()?;
     m.add_class::<writers::NativeWriter>()?;
     m.add_function(wrap_pyfunction!(registry::_register, m)?)?;
-    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
