@@ -54,8 +54,25 @@ test-python: wheel ## Python tests against the built wheel, and the stub checked
 	cd tests && ../$(PY) -m mypy.stubtest influxdb_datalogger._native
 	$(PY) -m pytest
 
+.PHONY: servers-deps
+servers-deps: ## Install Debian's influxdb (1.6) and victoria-metrics, if missing
+	@if command -v influxd >/dev/null && command -v victoria-metrics >/dev/null; then :; else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb victoria-metrics; fi
+
+.PHONY: servers-up
+servers-up: servers-deps ## Start InfluxDB 1.6 and VictoriaMetrics on free loopback ports (see .servers/state.json)
+	python3 scripts/servers.py up
+
+.PHONY: servers-down
+servers-down: ## Stop the servers servers-up started
+	python3 scripts/servers.py down
+
+.PHONY: test-integration
+test-integration: servers-deps ## Tests against real InfluxDB 1.6 and VictoriaMetrics (each test starts its own)
+	$(CARGO) test -p influxdb-datalogger --test influx_real -- --ignored
+
 .PHONY: test
-test: lint test-rust lint-python test-python ## Install what is needed and run every check and test
+test: lint test-rust lint-python test-python test-integration ## Install what is needed and run every check and test
 
 .PHONY: bench
 bench: ## Criterion benchmarks against peer crates (release build; see bench/RESULTS.md)

@@ -40,6 +40,7 @@ pub struct Error {
     message: String,
     status: Option<u16>,
     retriable: bool,
+    retry_after: Option<std::time::Duration>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -51,6 +52,7 @@ impl Error {
             message: message.into(),
             status: None,
             retriable: matches!(kind, ErrorKind::Io | ErrorKind::Writer),
+            retry_after: None,
             source: None,
         }
     }
@@ -73,6 +75,17 @@ impl Error {
     /// Whether trying the same operation again may succeed.
     pub fn is_retriable(&self) -> bool {
         self.retriable
+    }
+
+    /// How long the server asked to wait before trying again (`Retry-After`).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
+    }
+
+    /// Attaches the server's `Retry-After`.
+    pub fn with_retry_after(mut self, after: std::time::Duration) -> Self {
+        self.retry_after = Some(after);
+        self
     }
 
     /// Attaches an HTTP status.

@@ -36,10 +36,12 @@ mod store;
 mod value;
 mod writer;
 
+pub mod influx;
 pub mod line_protocol;
 
 pub use entry::{Batch, DataEntry, Event, EVENTS_MEASUREMENT};
 pub use error::{Error, ErrorKind, Result};
+pub use influx::{Api, InfluxConfig, InfluxDBWriter, Secret};
 pub use logger::{DataLogger, DataLoggerBuilder, Entries, Stats, WriterStats};
 pub use measure::{BlockGuard, Outcome, Timer};
 pub use schema::{Field, FieldInput, Measurement, MeasurementBuilder, Tag, TagInput};

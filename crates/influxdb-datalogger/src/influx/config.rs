@@ -1,0 +1,519 @@
+//! Where and how to write: one configuration model, built from arguments, from a URL-like
+//! connection string, or from the environment variables InfluxDB's own clients use.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::value::Precision;
+
+/// Which write API a server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// InfluxDB 1.x `POST /write` (database, retention policy, Basic auth); also VictoriaMetrics.
+    V1,
+    /// InfluxDB 2.x `POST /api/v2/write` (org, bucket, `Token` auth); also VictoriaMetrics.
+    V2,
+    /// InfluxDB 3 `POST /api/v3/write_lp` (database, `Bearer` token).
+    V3,
+}
+
+impl std::str::FromStr for Api {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "v1" | "1" => Ok(Api::V1),
+            "v2" | "2" => Ok(Api::V2),
+            "v3" | "3" => Ok(Api::V3),
+            other => Err(config_error(format!(
+                "unknown api {other:?}: expected v1, v2 or v3"
+            ))),
+        }
+    }
+}
+
+/// A secret (token, password): shown as `***` in `Debug` and never put in messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the request that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How to reach a server and what to write into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InfluxConfig {
+    /// The server's base URL, e.g. `http://127.0.0.1:8086` (no credentials in it).
+    pub url: String,
+    /// The write API; `None` picks from what is given (see [`InfluxConfig::api`]).
+    pub api: Option<Api>,
+    /// v1 and v3: the database.
+    pub database: Option<String>,
+    /// v1: the retention policy.
+    pub retention_policy: Option<String>,
+    /// v2: the bucket.
+    pub bucket: Option<String>,
+    /// v2: the organisation.
+    pub org: Option<String>,
+    /// v2 and v3: the token.
+    pub token: Option<Secret>,
+    /// v1: the user name.
+    pub username: Option<String>,
+    /// v1: the password.
+    pub password: Option<Secret>,
+    /// Bodies at least this long are sent gzip-compressed; `None` never compresses.
+    pub gzip_threshold: Option<usize>,
+    /// The time budget of one request.
+    pub timeout: Duration,
+    /// A PEM file of CA certificates to trust instead of the built-in roots.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any TLS certificate. Only for test set-ups: it removes the protection TLS gives.
+    pub insecure_skip_verify: bool,
+    /// An HTTP proxy, e.g. `http://proxy:3128`.
+    pub proxy: Option<String>,
+    /// v3: let the good lines of a batch land when others are refused (on by default).
+    pub accept_partial: bool,
+    /// v3: acknowledge before the write-ahead log is synced.
+    pub no_sync: bool,
+    /// Where lines the server refuses are appended, with its reason.
+    pub dead_letter: PathBuf,
+}
+
+impl InfluxConfig {
+    /// A configuration for the server at `url`, with the defaults.
+    pub fn new(url: impl Into<String>) -> Self {
+        InfluxConfig {
+            url: url.into().trim_end_matches('/').to_string(),
+            api: None,
+            database: None,
+            retention_policy: None,
+            bucket: None,
+            org: None,
+            token: None,
+            username: None,
+            password: None,
+            gzip_threshold: Some(4096),
+            timeout: Duration::from_secs(10),
+            ca_file: None,
+            insecure_skip_verify: false,
+            proxy: None,
+            accept_partial: true,
+            no_sync: false,
+            dead_letter: PathBuf::from("influxdb-datalogger.dead-letter.lp"),
+        }
+    }
+
+    /// The write API: the one set, else v2 when a bucket is given, v3 when a database and a
+    /// token (and no user name) are, v1 otherwise.
+    pub fn api(&self) -> Api {
+        match self.api {
+            Some(api) => api,
+            None if self.bucket.is_some() => Api::V2,
+            None if self.database.is_some() && self.token.is_some() && self.username.is_none() => {
+                Api::V3
+            }
+            None => Api::V1,
+        }
+    }
+
+    /// Checks that the configuration names everything its API needs.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return Err(config_error(format!(
+                "url {:?} must start with http:// or https://",
+                self.url
+            )));
+        }
+        let missing = match self.api() {
+            Api::V1 | Api::V3 if self.database.is_none() => Some("a database"),
+            Api::V2 if self.bucket.is_none() => Some("a bucket"),
+            Api::V2 if self.org.is_none() => Some("an org"),
+            Api::V3 if self.token.is_none() => Some("a token"),
+            _ => None,
+        };
+        match missing {
+            Some(what) => Err(config_error(format!(
+                "the {:?} write API needs {what}",
+                self.api()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Parses a connection string: `http[s]://[user[:password]@]host[:port][/path][?key=value&…]`.
+    ///
+    /// Keys: `api` (v1/v2/v3), `db` or `database`, `rp`, `bucket`, `org`, `token`, `precision`
+    /// is not a key (the logger decides it), `gzip` (a byte threshold, or `off`), `timeout`
+    /// (seconds, or with `ms`/`s`), `ca`, `insecure` (`true`), `proxy`, `accept_partial`,
+    /// `no_sync`, `dead_letter`. User and password go to v1 Basic authentication.
+    pub fn from_conn_str(text: &str) -> Result<Self> {
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| {
+            config_error("a connection string starts with http:// or https://".to_string())
+        })?;
+        let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (userinfo, host) = match address.rsplit_once('@') {
+            Some((userinfo, host)) => (Some(userinfo), host),
+            None => (None, address),
+        };
+        let mut config = InfluxConfig::new(format!("{scheme}://{host}"));
+        if let Some(userinfo) = userinfo {
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            config.username = Some(percent_decode(user)?);
+            if !password.is_empty() {
+                config.password = Some(Secret::new(percent_decode(password)?));
+            }
+        }
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            config.set(&percent_decode(key)?, &percent_decode(value)?)?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Sets one option by its connection-string key.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let text = || Some(value.to_string());
+        match key {
+            "api" => self.api = Some(value.parse()?),
+            "db" | "database" => self.database = text(),
+            "rp" | "retention_policy" => self.retention_policy = text(),
+            "bucket" => self.bucket = text(),
+            "org" => self.org = text(),
+            "token" => self.token = Some(Secret::new(value)),
+            "username" | "user" => self.username = text(),
+            "password" => self.password = Some(Secret::new(value)),
+            "gzip" => {
+                self.gzip_threshold = match value {
+                    "off" | "false" | "no" => None,
+                    "on" | "true" | "yes" => Some(0),
+                    n => Some(n.parse().map_err(|_| {
+                        config_error(format!("gzip: {n:?} is not a byte count or on/off"))
+                    })?),
+                }
+            }
+            "timeout" => self.timeout = parse_duration(value)?,
+            "ca" | "ca_file" => self.ca_file = Some(PathBuf::from(value)),
+            "insecure" | "insecure_skip_verify" => {
+                self.insecure_skip_verify = parse_bool(key, value)?
+            }
+            "proxy" => self.proxy = text(),
+            "accept_partial" => self.accept_partial = parse_bool(key, value)?,
+            "no_sync" => self.no_sync = parse_bool(key, value)?,
+            "dead_letter" => self.dead_letter = PathBuf::from(value),
+            other => return Err(config_error(format!("unknown option {other:?}"))),
+        }
+        Ok(())
+    }
+
+    /// Reads the environment variables InfluxDB's clients use: `INFLUX_HOST`, `INFLUX_TOKEN`,
+    /// `INFLUX_DATABASE`, `INFLUX_ORG` (InfluxDB 3 clients); `INFLUXDB_V2_URL`, `_ORG`, `_TOKEN`,
+    /// `_BUCKET` (v2 clients); `INFLUX_USERNAME`, `INFLUX_PASSWORD` (v1).
+    pub fn from_env() -> Result<Self> {
+        Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// [`from_env`](Self::from_env) with the variables looked up by `var`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let url = var("INFLUX_HOST")
+            .or_else(|| var("INFLUXDB_V2_URL"))
+            .ok_or_else(|| {
+                config_error("no server configured: set INFLUX_HOST or INFLUXDB_V2_URL".to_string())
+            })?;
+        let mut config = InfluxConfig::new(url);
+        config.database = var("INFLUX_DATABASE");
+        config.org = var("INFLUX_ORG").or_else(|| var("INFLUXDB_V2_ORG"));
+        config.bucket = var("INFLUXDB_V2_BUCKET");
+        config.token = var("INFLUX_TOKEN")
+            .or_else(|| var("INFLUXDB_V2_TOKEN"))
+            .map(Secret::new);
+        config.username = var("INFLUX_USERNAME");
+        config.password = var("INFLUX_PASSWORD").map(Secret::new);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The write URL for `precision`, with its query (no credentials: they go in headers).
+    pub fn write_url(&self, precision: Precision) -> String {
+        let mut query: Vec<(&str, &str)> = Vec::new();
+        let path = match self.api() {
+            Api::V1 => {
+                query.push(("db", self.database.as_deref().unwrap_or("")));
+                if let Some(rp) = &self.retention_policy {
+                    query.push(("rp", rp));
+                }
+                query.push(("precision", v1_precision(precision)));
+                "/write"
+            }
+            Api::V2 => {
+                query.push(("org", self.org.as_deref().unwrap_or("")));
+                query.push(("bucket", self.bucket.as_deref().unwrap_or("")));
+                query.push(("precision", precision.as_str()));
+                "/api/v2/write"
+            }
+            Api::V3 => {
+                query.push(("db", self.database.as_deref().unwrap_or("")));
+                query.push(("precision", v3_precision(precision)));
+                query.push((
+                    "accept_partial",
+                    if self.accept_partial { "true" } else { "false" },
+                ));
+                if self.no_sync {
+                    query.push(("no_sync", "true"));
+                }
+                "/api/v3/write_lp"
+            }
+        };
+        let query: Vec<String> = query
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+            .collect();
+        format!("{}{path}?{}", self.url, query.join("&"))
+    }
+
+    /// What the configuration points at, for messages: no credentials.
+    pub fn describe(&self) -> String {
+        let target = match self.api() {
+            Api::V2 => format!("bucket {:?}", self.bucket.as_deref().unwrap_or("")),
+            Api::V1 | Api::V3 => format!("database {:?}", self.database.as_deref().unwrap_or("")),
+        };
+        format!("{} ({:?} API, {target})", self.url, self.api())
+    }
+}
+
+fn v1_precision(p: Precision) -> &'static str {
+    match p {
+        Precision::Nanoseconds => "n",
+        Precision::Microseconds => "u",
+        Precision::Milliseconds => "ms",
+        Precision::Seconds => "s",
+    }
+}
+
+fn v3_precision(p: Precision) -> &'static str {
+    match p {
+        Precision::Nanoseconds => "nanosecond",
+        Precision::Microseconds => "microsecond",
+        Precision::Milliseconds => "millisecond",
+        Precision::Seconds => "second",
+    }
+}
+
+fn config_error(message: String) -> Error {
+    Error::new(ErrorKind::InvalidArgument, message)
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value {
+        "true" | "1" | "yes" | "on" | "" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        other => Err(config_error(format!(
+            "{key}: {other:?} is not true or false"
+        ))),
+    }
+}
+
+fn parse_duration(value: &str) -> Result<Duration> {
+    let bad = || {
+        config_error(format!(
+            "timeout: {value:?} is not a duration such as 10, 2.5s or 500ms"
+        ))
+    };
+    let (number, scale) = if let Some(ms) = value.strip_suffix("ms") {
+        (ms, 1e-3)
+    } else {
+        (value.strip_suffix('s').unwrap_or(value), 1.0)
+    };
+    let seconds: f64 = number.parse().map_err(|_| bad())?;
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(seconds * scale))
+}
+
+fn percent_decode(text: &str) -> Result<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = text
+                    .get(i + 1..i + 3)
+                    .ok_or_else(|| config_error("a % escape is cut short".to_string()))?;
+                out.push(
+                    u8::from_str_radix(hex, 16)
+                        .map_err(|_| config_error(format!("%{hex} is not an escape")))?,
+                );
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
+        .map_err(|_| config_error("a connection string value is not UTF-8".to_string()))
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub(crate) fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_strings_carry_every_option_and_credentials_go_to_fields() {
+        let c = InfluxConfig::from_conn_str(
+            "http://ci%20user:p%40ss@127.0.0.1:8086/?db=tests&rp=week&gzip=off&timeout=500ms&dead_letter=/tmp/dl.lp",
+        )
+        .unwrap();
+        assert_eq!(c.url, "http://127.0.0.1:8086");
+        assert_eq!(
+            (
+                c.api(),
+                c.database.as_deref(),
+                c.retention_policy.as_deref()
+            ),
+            (Api::V1, Some("tests"), Some("week"))
+        );
+        assert_eq!(
+            (
+                c.username.as_deref(),
+                c.password.as_ref().map(Secret::expose)
+            ),
+            (Some("ci user"), Some("p@ss"))
+        );
+        assert_eq!(
+            (c.gzip_threshold, c.timeout),
+            (None, Duration::from_millis(500))
+        );
+        assert_eq!(
+            c.write_url(Precision::Nanoseconds),
+            "http://127.0.0.1:8086/write?db=tests&rp=week&precision=n"
+        );
+    }
+
+    #[test]
+    fn the_api_is_picked_from_what_is_given() {
+        let v2 = InfluxConfig::from_conn_str("https://h:8086?bucket=b&org=o&token=t").unwrap();
+        assert_eq!(v2.api(), Api::V2);
+        assert_eq!(
+            v2.write_url(Precision::Milliseconds),
+            "https://h:8086/api/v2/write?org=o&bucket=b&precision=ms"
+        );
+        let v3 = InfluxConfig::from_conn_str("http://h:8181?db=d&token=t").unwrap();
+        assert_eq!(v3.api(), Api::V3);
+        assert_eq!(
+            v3.write_url(Precision::Seconds),
+            "http://h:8181/api/v3/write_lp?db=d&precision=second&accept_partial=true"
+        );
+        let forced = InfluxConfig::from_conn_str("http://h?api=v2&bucket=b&org=o").unwrap();
+        assert_eq!(forced.api(), Api::V2);
+    }
+
+    #[test]
+    fn missing_pieces_are_named() {
+        let err = InfluxConfig::from_conn_str("http://h?bucket=b").unwrap_err();
+        assert_eq!(err.message(), "the V2 write API needs an org");
+        let err = InfluxConfig::from_conn_str("http://h").unwrap_err();
+        assert_eq!(err.message(), "the V1 write API needs a database");
+        assert!(InfluxConfig::from_conn_str("ftp://h?db=x").is_err());
+        assert!(InfluxConfig::from_conn_str("http://h?db=x&colour=red")
+            .unwrap_err()
+            .message()
+            .contains("\"colour\""));
+        assert!(InfluxConfig::from_conn_str("http://h?db=x&timeout=-1").is_err());
+    }
+
+    #[test]
+    fn the_environment_uses_the_official_clients_variable_names() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let v3 = InfluxConfig::from_vars(vars(&[
+            ("INFLUX_HOST", "http://h:8181"),
+            ("INFLUX_TOKEN", "t"),
+            ("INFLUX_DATABASE", "d"),
+        ]))
+        .unwrap();
+        assert_eq!(v3.api(), Api::V3);
+        let v2 = InfluxConfig::from_vars(vars(&[
+            ("INFLUXDB_V2_URL", "http://h:8086"),
+            ("INFLUXDB_V2_ORG", "o"),
+            ("INFLUXDB_V2_TOKEN", "t"),
+            ("INFLUXDB_V2_BUCKET", "b"),
+        ]))
+        .unwrap();
+        assert_eq!((v2.api(), v2.org.as_deref()), (Api::V2, Some("o")));
+        let v1 = InfluxConfig::from_vars(vars(&[
+            ("INFLUX_HOST", "http://h:8086"),
+            ("INFLUX_DATABASE", "d"),
+            ("INFLUX_USERNAME", "u"),
+            ("INFLUX_PASSWORD", "p"),
+        ]))
+        .unwrap();
+        assert_eq!(v1.api(), Api::V1);
+        assert!(InfluxConfig::from_vars(|_| None)
+            .unwrap_err()
+            .message()
+            .contains("INFLUX_HOST"));
+    }
+
+    #[test]
+    fn secrets_never_show() {
+        let c = InfluxConfig::from_conn_str("http://u:hunter2@h?db=d&token=tok123").unwrap();
+        let shown = format!("{c:?} {}", c.describe());
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("tok123"),
+            "{shown}"
+        );
+        assert!(!c.write_url(Precision::Nanoseconds).contains("hunter2"));
+    }
+
+    #[test]
+    fn names_are_percent_encoded_in_urls() {
+        let mut c = InfluxConfig::new("http://h");
+        c.database = Some("my db&x".into());
+        assert_eq!(
+            c.write_url(Precision::Nanoseconds),
+            "http://h/write?db=my%20db%26x&precision=n"
+        );
+    }
+}

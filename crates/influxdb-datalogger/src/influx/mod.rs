@@ -1,0 +1,8 @@
+//! Writing to InfluxDB 1.x/2.x/3.x and servers that speak the same write APIs
+//! (VictoriaMetrics, …).
+
+mod config;
+mod writer;
+
+pub use config::{Api, InfluxConfig, Secret};
+pub use writer::InfluxDBWriter;

@@ -1,0 +1,381 @@
+//! [`InfluxDBWriter`]: sends batches to an InfluxDB (or VictoriaMetrics, or any server of the
+//! same write APIs) over HTTP.
+//!
+//! What a server answers decides what happens to the lines:
+//!
+//! | answer | what happens |
+//! |---|---|
+//! | 2xx | written |
+//! | 400/422 naming bad lines (v1 "partial write", "unable to parse", "field type conflict"; v2 422; v3 per-line errors) | the good lines land; each refused line goes to the dead-letter file with the server's reason (v1/v2 find it by halving the batch: resending a line that already landed overwrites it with itself) |
+//! | 413 | the batch is halved and sent again |
+//! | 401/403, 404, other 4xx, 501 | an error naming the cause, not retriable; the data is kept |
+//! | 429, 5xx, no connection, timeout | a retriable error (with `Retry-After`); the data is kept |
+
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::config::{Api, InfluxConfig};
+use crate::entry::Batch;
+use crate::error::{Error, ErrorKind, Result};
+use crate::writer::DatabaseWriter;
+
+/// Writes batches to a server's write API. See the module documentation for what it does with
+/// each kind of answer.
+#[derive(Debug)]
+pub struct InfluxDBWriter {
+    config: InfluxConfig,
+    agent: ureq::Agent,
+    authorization: Option<String>,
+    dead_lettered: Arc<AtomicU64>,
+}
+
+struct Reply {
+    status: u16,
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl InfluxDBWriter {
+    /// A writer for `config`, which must name everything its API needs.
+    pub fn new(config: InfluxConfig) -> Result<Self> {
+        config.validate()?;
+        let mut builder = ureq::Agent::config_builder()
+            .timeout_global(Some(config.timeout))
+            .http_status_as_error(false)
+            .user_agent(concat!("influxdb-datalogger/", env!("CARGO_PKG_VERSION")));
+        if let Some(proxy) = &config.proxy {
+            let proxy = ureq::Proxy::new(proxy).map_err(|e| {
+                Error::new(ErrorKind::InvalidArgument, format!("proxy {proxy:?}: {e}"))
+            })?;
+            builder = builder.proxy(Some(proxy));
+        }
+        let mut tls =
+            ureq::tls::TlsConfig::builder().disable_verification(config.insecure_skip_verify);
+        if let Some(ca) = &config.ca_file {
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&read_ca_file(ca)?));
+        }
+        let agent = builder.tls_config(tls.build()).build().into();
+        let authorization = match config.api() {
+            Api::V1 => config.username.as_ref().map(|user| {
+                let password = config.password.as_ref().map_or("", |p| p.expose());
+                format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+            }),
+            Api::V2 => config
+                .token
+                .as_ref()
+                .map(|t| format!("Token {}", t.expose())),
+            Api::V3 => config
+                .token
+                .as_ref()
+                .map(|t| format!("Bearer {}", t.expose())),
+        };
+        Ok(InfluxDBWriter {
+            config,
+            agent,
+            authorization,
+            dead_lettered: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &InfluxConfig {
+        &self.config
+    }
+
+    /// How many lines the server refused and were put in the dead-letter file.
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_lettered.load(Ordering::Relaxed)
+    }
+
+    /// Sends `lines` (each ending in a newline) to `url`, splitting as answers require.
+    fn send_lines(&self, url: &str, lines: &[&[u8]]) -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let reply = self.post(url, &lines.concat())?;
+        match reply.status {
+            200..=299 => Ok(()),
+            413 | 400 | 422 if lines.len() > 1 => {
+                if reply.status != 413 && self.config.api() == Api::V3 {
+                    if let Some(refused) = v3_refused_lines(&reply.message) {
+                        for (number, reason) in refused {
+                            if let Some(line) = number.checked_sub(1).and_then(|i| lines.get(i)) {
+                                self.dead_letter(line, reply.status, &reason)?;
+                            }
+                        }
+                        return Ok(());
+                    }
+                }
+                let (first, second) = lines.split_at(lines.len() / 2);
+                let first = self.send_lines(url, first);
+                let second = self.send_lines(url, second);
+                first.and(second)
+            }
+            413 | 400 | 422 => self.dead_letter(lines[0], reply.status, &reply.message),
+            status => Err(self.failure(status, &reply)),
+        }
+    }
+
+    fn post(&self, url: &str, body: &[u8]) -> Result<Reply> {
+        let mut request = self
+            .agent
+            .post(url)
+            .header("Content-Type", "text/plain; charset=utf-8");
+        if let Some(auth) = &self.authorization {
+            request = request.header("Authorization", auth);
+        }
+        let compress = self
+            .config
+            .gzip_threshold
+            .is_some_and(|threshold| body.len() >= threshold);
+        let result = if compress {
+            request
+                .header("Content-Encoding", "gzip")
+                .send(&gzip(body)?[..])
+        } else {
+            request.send(body)
+        };
+        let mut response = result.map_err(|e| {
+            Error::new(
+                ErrorKind::Writer,
+                format!("cannot write to {}: {e}", self.config.describe()),
+            )
+            .with_retriable(true)
+        })?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64);
+        let header_error = response
+            .headers()
+            .get("x-influxdb-error")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        let message = header_error.unwrap_or_else(|| server_message(&body));
+        Ok(Reply {
+            status,
+            message,
+            retry_after,
+        })
+    }
+
+    fn failure(&self, status: u16, reply: &Reply) -> Error {
+        let target = self.config.describe();
+        let (what, retriable) = match status {
+            401 | 403 => ("the server refused the credentials", false),
+            404 => ("not found: does the database or bucket exist?", false),
+            429 => ("the server asks to slow down", true),
+            501 => ("the server does not implement this write API", false),
+            500..=599 => ("the server failed", true),
+            _ => ("the server refused the write", false),
+        };
+        let mut error = Error::new(
+            ErrorKind::Writer,
+            format!("{target}: {what}: {}", reply.message),
+        )
+        .with_status(status)
+        .with_retriable(retriable);
+        if let Some(after) = reply.retry_after {
+            error = error.with_retry_after(after);
+        }
+        error
+    }
+
+    fn dead_letter(&self, line: &[u8], status: u16, reason: &str) -> Result<()> {
+        append_dead_letter(&self.config.dead_letter, line, status, reason)?;
+        self.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl DatabaseWriter for InfluxDBWriter {
+    fn write_data(&mut self, batch: &Batch) -> Result<()> {
+        let url = self.config.write_url(batch.precision());
+        let events = batch.events_line_protocol();
+        let mut lines: Vec<&[u8]> = batch.lines().collect();
+        lines.extend(events.split_inclusive(|&b| b == b'\n'));
+        self.send_lines(&url, &lines)
+    }
+
+    fn name(&self) -> String {
+        format!("InfluxDBWriter({})", self.config.describe())
+    }
+}
+
+/// Appends a refused line, after a comment with the reason, so that the file can be corrected
+/// and sent again (comments are skipped by every line protocol parser).
+fn append_dead_letter(path: &Path, line: &[u8], status: u16, reason: &str) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format_args!("cannot create {}", dir.display()), e))?;
+    }
+    let reason = reason.replace(['\n', '\r'], " ");
+    let mut record = format!("# refused (http {status}): {reason}\n").into_bytes();
+    record.extend_from_slice(line);
+    if !line.ends_with(b"\n") {
+        record.push(b'\n');
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(&record))
+        .map_err(|e| {
+            Error::io(
+                format_args!("cannot append to the dead-letter file {}", path.display()),
+                e,
+            )
+        })
+}
+
+/// The server's message in an error body: the `error` or `message` of a JSON object, or the
+/// text itself.
+fn server_message(body: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(value) => ["error", "message"]
+            .iter()
+            .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_string))
+            .unwrap_or_else(|| body.trim().to_string()),
+        Err(_) => body.trim().to_string(),
+    }
+}
+
+/// InfluxDB 3's list of refused lines: `{"error": …, "data": [{"line_number": n,
+/// "error_message": …}, …]}`, lines numbered from 1.
+fn v3_refused_lines(body: &str) -> Option<Vec<(usize, String)>> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let data = value.get("data")?.as_array()?;
+    data.iter()
+        .map(|item| {
+            let number = item.get("line_number")?.as_u64()? as usize;
+            let message = item
+                .get("error_message")
+                .and_then(|m| m.as_str())
+                .unwrap_or("refused");
+            Some((number, message.to_string()))
+        })
+        .collect()
+}
+
+fn read_ca_file(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::io(
+            format_args!("cannot read the CA file {}", path.display()),
+            e,
+        )
+    })?;
+    let mut certificates = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => certificates.push(cert),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("CA file {}: {e}", path.display()),
+                ))
+            }
+        }
+    }
+    if certificates.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("CA file {} holds no certificate", path.display()),
+        ));
+    }
+    Ok(certificates)
+}
+
+fn gzip(body: &[u8]) -> Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder
+        .write_all(body)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| Error::io("cannot compress a batch", e))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_examples() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, encoded) in cases {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn server_messages_come_from_json_or_text() {
+        assert_eq!(
+            server_message(r#"{"error":"database not found: \"x\""}"#),
+            "database not found: \"x\""
+        );
+        assert_eq!(
+            server_message(r#"{"code":"invalid","message":"bad"}"#),
+            "bad"
+        );
+        assert_eq!(server_message(" plain text\n"), "plain text");
+    }
+
+    #[test]
+    fn v3_line_errors_are_read() {
+        let body = r#"{"error":"partial write of line protocol occurred","data":[{"original_line":"m f=x","line_number":2,"error_message":"invalid column type"}]}"#;
+        assert_eq!(
+            v3_refused_lines(body),
+            Some(vec![(2, "invalid column type".to_string())])
+        );
+        assert_eq!(v3_refused_lines(r#"{"error":"x"}"#), None);
+    }
+
+    #[test]
+    fn dead_letters_are_commented_line_protocol() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dl/dead.lp");
+        append_dead_letter(&path, b"m f=1i 1\n", 400, "field type conflict:\nx").unwrap();
+        append_dead_letter(&path, b"m f=2i 2", 422, "bad").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "# refused (http 400): field type conflict: x\nm f=1i 1\n# refused (http 422): bad\nm f=2i 2\n");
+        let parsed: Vec<_> = crate::line_protocol::Lines::new(&text).collect();
+        assert_eq!(parsed.len(), 2);
+    }
+}

@@ -1,0 +1,351 @@
+//! The InfluxDB writer against real servers — Debian's InfluxDB 1.6 and VictoriaMetrics,
+//! started on loopback by `scripts/servers.py` — checked by querying the data back.
+//!
+//! Run with `make test-integration` (which installs the servers), or `cargo test --test
+//! influx_real -- --ignored` with `influxd` and `victoria-metrics` installed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use influxdb_datalogger::{
+    fields, tags, Api, DataLogger, ErrorKind, Field, FieldValue, InfluxConfig, InfluxDBWriter,
+    Measurement, Secret, Tag, Timestamp,
+};
+use serde_json::Value;
+
+/// The servers of one test, stopped (by PID, by the script) when dropped.
+struct Servers {
+    state: PathBuf,
+    info: Value,
+    _dir: tempfile::TempDir,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/servers.py")
+}
+
+impl Servers {
+    fn start(auth: bool) -> Servers {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let mut command = Command::new("python3");
+        command.arg(script()).arg("up").arg("--state").arg(&state);
+        if auth {
+            command.arg("--auth");
+        }
+        let output = command.output().expect("python3 runs scripts/servers.py");
+        assert!(
+            output.status.success(),
+            "servers.py up failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let info = serde_json::from_slice(&output.stdout).unwrap();
+        Servers {
+            state,
+            info,
+            _dir: dir,
+        }
+    }
+
+    fn influxdb(&self) -> String {
+        self.info["influxdb"]["url"].as_str().unwrap().to_string()
+    }
+
+    fn victoria_metrics(&self) -> String {
+        self.info["victoria_metrics"]["url"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        let _ = Command::new("python3")
+            .arg(script())
+            .arg("down")
+            .arg("--state")
+            .arg(&self.state)
+            .status();
+    }
+}
+
+/// A VictoriaMetrics metric name and the value point `i` should have.
+type Expectation = (&'static str, fn(i64) -> f64);
+
+fn influx_query(url: &str, db: &str, q: &str, auth: Option<(&str, &str)>) -> Value {
+    let mut request = ureq::post(format!("{url}/query")).query("q", q);
+    if !db.is_empty() {
+        request = request.query("db", db);
+    }
+    if let Some((user, password)) = auth {
+        request = request.query("u", user).query("p", password);
+    }
+    let mut response = request.send_empty().unwrap();
+    serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+fn v1_config(url: &str, db: &str, dead_letter: &Path) -> InfluxConfig {
+    let mut config = InfluxConfig::new(url);
+    config.database = Some(db.into());
+    config.dead_letter = dead_letter.to_path_buf();
+    config
+}
+
+fn all_types() -> Measurement {
+    Measurement::builder("cpu load,total")
+        .fields([
+            Field::new("value"),
+            Field::new("count"),
+            Field::new("ok"),
+            Field::new("note"),
+            Field::new("big"),
+        ])
+        .tag(Tag::new("host name"))
+        .tag(Tag::new("region"))
+        .build()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn v1_writes_to_influxdb_read_back_exactly_with_escaped_names_and_every_type() {
+    let servers = Servers::start(false);
+    let url = servers.influxdb();
+    influx_query(&url, "", "CREATE DATABASE tests", None);
+    let dir = tempfile::tempdir().unwrap();
+    let writer =
+        InfluxDBWriter::new(v1_config(&url, "tests", &dir.path().join("dead.lp"))).unwrap();
+    let logger = DataLogger::builder().writer(writer).build();
+    let m = all_types();
+    for i in 0..100i64 {
+        let note = format!("run \"{i}\", with, commas = and \\ backslash");
+        logger
+            .log_at(
+                &m,
+                fields!("value" => i as f64 * 0.25 + 1e-9, "count" => i, "ok" => i % 2 == 0, "note" => note.as_str(), "big" => 1e300),
+                tags!("host name" => "node a,b=c", "region" => "eu"),
+                Timestamp::from_nanos(1_700_000_000_000_000_000 + i),
+            )
+            .unwrap();
+    }
+    logger.write_data().unwrap();
+
+    let result = influx_query(
+        &url,
+        "tests",
+        r#"SELECT * FROM "cpu load,total" ORDER BY time"#,
+        None,
+    );
+    let series = &result["results"][0]["series"][0];
+    let columns: Vec<&str> = series["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "time",
+            "big",
+            "count",
+            "host name",
+            "note",
+            "ok",
+            "region",
+            "value"
+        ]
+    );
+    let rows = series["values"].as_array().unwrap();
+    assert_eq!(rows.len(), 100);
+    for (i, row) in rows.iter().enumerate() {
+        let i = i as i64;
+        assert_eq!(row[1].as_f64(), Some(1e300));
+        assert_eq!(row[2].as_i64(), Some(i));
+        assert_eq!(row[3].as_str(), Some("node a,b=c"));
+        assert_eq!(
+            row[4].as_str(),
+            Some(format!("run \"{i}\", with, commas = and \\ backslash").as_str())
+        );
+        assert_eq!(row[5].as_bool(), Some(i % 2 == 0));
+        assert_eq!(row[6].as_str(), Some("eu"));
+        assert_eq!(row[7].as_f64(), Some(i as f64 * 0.25 + 1e-9));
+    }
+    assert!(!dir.path().join("dead.lp").exists(), "nothing refused");
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn a_field_type_conflict_mid_batch_lands_the_good_lines_and_dead_letters_the_bad_one() {
+    let servers = Servers::start(false);
+    let url = servers.influxdb();
+    influx_query(&url, "", "CREATE DATABASE tests", None);
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.lp");
+    let writer = InfluxDBWriter::new(v1_config(&url, "tests", &dead)).unwrap();
+    let logger = DataLogger::builder().writer(writer).build();
+    let m = Measurement::builder("conflict")
+        .field(Field::new("f"))
+        .tag(Tag::new("n"))
+        .build()
+        .unwrap();
+    for i in 0..20i64 {
+        // Line 10 writes an integer where the others write floats.
+        let value = if i == 10 {
+            FieldValue::Int(7)
+        } else {
+            FieldValue::Float(i as f64 + 0.5)
+        };
+        let n = i.to_string();
+        logger
+            .log_at(
+                &m,
+                &[("f", value)],
+                tags!("n" => n),
+                Timestamp::from_nanos(1_000 + i),
+            )
+            .unwrap();
+    }
+    logger.write_data().unwrap();
+
+    let result = influx_query(&url, "tests", "SELECT count(f) FROM conflict", None);
+    assert_eq!(
+        result["results"][0]["series"][0]["values"][0][1].as_i64(),
+        Some(19)
+    );
+    let dead_text = std::fs::read_to_string(&dead).unwrap();
+    let lines: Vec<&str> = dead_text.lines().collect();
+    assert_eq!(lines.len(), 2, "{dead_text}");
+    assert!(
+        lines[0].starts_with("# refused (http 400): partial write: field type conflict"),
+        "{dead_text}"
+    );
+    assert_eq!(lines[1], "conflict,n=10 f=7i 1010");
+    assert_eq!(
+        logger.stats().writers[0].backlog_points,
+        0,
+        "nothing is retried forever"
+    );
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn wrong_credentials_and_a_missing_database_are_clear_errors_and_nothing_is_lost() {
+    let servers = Servers::start(true);
+    let url = servers.influxdb();
+    influx_query(
+        &url,
+        "",
+        "CREATE DATABASE tests",
+        Some(("admin", "admin-password")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = v1_config(&url, "tests", &dir.path().join("dead.lp"));
+    config.username = Some("admin".into());
+    config.password = Some(Secret::new("wrong-password"));
+    let logger = DataLogger::builder()
+        .writer(InfluxDBWriter::new(config).unwrap())
+        .close_on_drop(false)
+        .build();
+    let m = Measurement::builder("auth")
+        .field(Field::new("f"))
+        .build()
+        .unwrap();
+    logger
+        .log_at(&m, fields!("f" => 1.5), tags!(), Timestamp::from_nanos(1))
+        .unwrap();
+    let err = logger.write_data().unwrap_err();
+    assert_eq!(
+        (err.status(), err.is_retriable(), err.kind()),
+        (Some(401), false, ErrorKind::Writer)
+    );
+    assert!(err.message().contains("refused the credentials"), "{err}");
+    assert!(
+        !err.to_string().contains("wrong-password"),
+        "no secret in errors"
+    );
+    assert_eq!(
+        logger.stats().writers[0].backlog_points,
+        1,
+        "kept for the next attempt"
+    );
+
+    let mut config = v1_config(&url, "missing", &dir.path().join("dead.lp"));
+    config.username = Some("admin".into());
+    config.password = Some(Secret::new("admin-password"));
+    let mut writer = InfluxDBWriter::new(config).unwrap();
+    let batch_logger = DataLogger::builder()
+        .writer(influxdb_datalogger::MemoryWriter::new())
+        .build();
+    batch_logger
+        .log_at(&m, fields!("f" => 1.5), tags!(), Timestamp::from_nanos(1))
+        .unwrap();
+    let batch = batch_logger.pending_batch();
+    let err = influxdb_datalogger::DatabaseWriter::write_data(&mut writer, &batch).unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert!(err.message().contains("database not found"), "{err}");
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn v1_and_v2_writes_to_victoria_metrics_read_back() {
+    let servers = Servers::start(false);
+    let url = servers.victoria_metrics();
+    let dir = tempfile::tempdir().unwrap();
+    let m = Measurement::builder("vm")
+        .fields([Field::new("f"), Field::new("i"), Field::new("b")])
+        .tag(Tag::new("api"))
+        .build()
+        .unwrap();
+
+    let v1 = v1_config(&url, "tests", &dir.path().join("dead.lp"));
+    let mut v2 = InfluxConfig::new(&url);
+    v2.api = Some(Api::V2);
+    v2.bucket = Some("tests".into());
+    v2.org = Some("org".into());
+    v2.token = Some(Secret::new("unused"));
+    for (config, api) in [(v1, "v1"), (v2, "v2")] {
+        let logger = DataLogger::builder()
+            .writer(InfluxDBWriter::new(config).unwrap())
+            .build();
+        for i in 0..10i64 {
+            logger
+                .log_at(
+                    &m,
+                    fields!("f" => i as f64 / 4.0, "i" => i, "b" => i % 2 == 1),
+                    tags!("api" => api),
+                    Timestamp::from_nanos((1_700_000_000 + i) * 1_000_000_000),
+                )
+                .unwrap();
+        }
+        logger.write_data().unwrap();
+    }
+    ureq::get(format!("{url}/internal/force_flush"))
+        .call()
+        .unwrap();
+    for api in ["v1", "v2"] {
+        let expectations: [Expectation; 3] = [
+            ("vm_f", |i| i as f64 / 4.0),
+            ("vm_i", |i| i as f64),
+            ("vm_b", |i| (i % 2) as f64),
+        ];
+        for (metric, expected) in expectations {
+            let mut response = ureq::post(format!("{url}/api/v1/export"))
+                .query("match[]", format!(r#"{{__name__="{metric}",api="{api}"}}"#))
+                .send_empty()
+                .unwrap();
+            let text = response.body_mut().read_to_string().unwrap();
+            let series: Value =
+                serde_json::from_str(text.lines().next().unwrap_or("null")).unwrap();
+            let values: Vec<f64> = series["values"]
+                .as_array()
+                .unwrap_or(&Vec::new())
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            let wanted: Vec<f64> = (0..10).map(expected).collect();
+            assert_eq!(values, wanted, "{metric} via {api}: {text}");
+        }
+    }
+}
