@@ -45,8 +45,8 @@ wheel: python-env ## Build the Python wheel (abi3) and install it into .venv
 
 .PHONY: lint-python
 lint-python: python-env ## ruff and mypy (strict)
-	$(VENV)/bin/ruff check python tests bench
-	$(VENV)/bin/ruff format --check python tests bench
+	$(VENV)/bin/ruff check python tests bench scripts
+	$(VENV)/bin/ruff format --check python tests bench scripts
 	$(VENV)/bin/mypy
 
 .PHONY: test-python

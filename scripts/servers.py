@@ -59,7 +59,9 @@ def wait_until(url: str, process: subprocess.Popen, seconds: float = 30.0) -> No
 def binary(name: str) -> str:
     found = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
     if not found:
-        raise SystemExit(f"{name} is not installed: run `make servers-deps` (apt-get install -y influxdb victoria-metrics)")
+        raise SystemExit(
+            f"{name} is not installed: run `make servers-deps` (apt-get install influxdb victoria-metrics)"
+        )
     return found
 
 
@@ -86,8 +88,8 @@ bind-address = "127.0.0.1:{rpc}"
   enabled = false
 """
     )
-    log = open(root / "influxdb.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime
-    process = subprocess.Popen([binary("influxd"), "-config", str(config)], stdout=log, stderr=log)
+    with open(root / "influxdb.log", "wb") as log:  # the server keeps its own copy of the file
+        process = subprocess.Popen([binary("influxd"), "-config", str(config)], stdout=log, stderr=log)
     url = f"http://127.0.0.1:{http}"
     wait_until(f"{url}/ping", process)
     if auth:
@@ -101,19 +103,16 @@ bind-address = "127.0.0.1:{rpc}"
 def start_victoria_metrics(root: Path) -> Dict[str, Any]:
     port = free_port()
     data = root / "victoria-metrics"
-    log = open(root / "victoria-metrics.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            binary("victoria-metrics"),
-            f"-httpListenAddr=127.0.0.1:{port}",
-            f"-storageDataPath={data}",
-            "-retentionPeriod=100y",
-            "-search.latencyOffset=0s",
-            "-loggerLevel=ERROR",
-        ],
-        stdout=log,
-        stderr=log,
-    )
+    command = [
+        binary("victoria-metrics"),
+        f"-httpListenAddr=127.0.0.1:{port}",
+        f"-storageDataPath={data}",
+        "-retentionPeriod=100y",
+        "-search.latencyOffset=0s",
+        "-loggerLevel=ERROR",
+    ]
+    with open(root / "victoria-metrics.log", "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     wait_until(f"{url}/health", process)
     return {"url": url, "pid": process.pid}
