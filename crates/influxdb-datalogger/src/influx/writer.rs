@@ -35,7 +35,9 @@ pub struct InfluxDBWriter {
 
 struct Reply {
     status: u16,
+    /// The server's message: its `X-Influxdb-Error` header, or the error in its body.
     message: String,
+    body: String,
     retry_after: Option<Duration>,
 }
 
@@ -101,7 +103,7 @@ impl InfluxDBWriter {
             200..=299 => Ok(()),
             413 | 400 | 422 if lines.len() > 1 => {
                 if reply.status != 413 && self.config.api() == Api::V3 {
-                    if let Some(refused) = v3_refused_lines(&reply.message) {
+                    if let Some(refused) = v3_refused_lines(&reply.body) {
                         for (number, reason) in refused {
                             if let Some(line) = number.checked_sub(1).and_then(|i| lines.get(i)) {
                                 self.dead_letter(line, reply.status, &reason)?;
@@ -164,6 +166,7 @@ impl InfluxDBWriter {
         Ok(Reply {
             status,
             message,
+            body,
             retry_after,
         })
     }

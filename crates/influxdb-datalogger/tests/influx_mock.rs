@@ -1,0 +1,367 @@
+//! The InfluxDB writer against a scripted HTTP server on 127.0.0.1, for the answers a real
+//! server cannot easily be made to give: 413, 429 with Retry-After, 503, 501, InfluxDB 3's
+//! per-line errors; and what each API puts in its requests.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use influxdb_datalogger::{
+    fields, tags, Api, DataLogger, ErrorKind, Field, InfluxConfig, InfluxDBWriter, Measurement,
+    Secret, Tag, Timestamp,
+};
+
+#[derive(Debug, Clone)]
+struct Request {
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn lines(&self) -> Vec<String> {
+        let body = if self.header("content-encoding") == Some("gzip") {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&self.body[..])
+                .read_to_end(&mut out)
+                .unwrap();
+            out
+        } else {
+            self.body.clone()
+        };
+        String::from_utf8(body)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// What to answer: status, extra headers, body.
+type Answer = (u16, Vec<(&'static str, String)>, String);
+type Script = Box<dyn FnMut(&Request) -> Answer + Send>;
+
+/// A one-connection-per-request HTTP server that answers with `script` and records requests.
+struct MockServer {
+    url: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl MockServer {
+    fn start(mut script: Script) -> MockServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&requests);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let Some(request) = read_request(&stream) else {
+                    continue;
+                };
+                let (status, headers, body) = script(&request);
+                recorded.lock().unwrap().push(request);
+                respond(stream, status, &headers, &body);
+            }
+        });
+        MockServer { url, requests }
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn read_request(stream: &TcpStream) -> Option<Request> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut first = String::new();
+    reader.read_line(&mut first).ok()?;
+    let target = first.split_whitespace().nth(1)?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (k, v) = line.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request {
+        target,
+        headers,
+        body,
+    })
+}
+
+fn respond(mut stream: TcpStream, status: u16, headers: &[(&str, String)], body: &str) {
+    let mut head = format!(
+        "HTTP/1.1 {status} Scripted\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+}
+
+fn config(url: &str, dir: &tempfile::TempDir) -> InfluxConfig {
+    let mut config = InfluxConfig::new(url);
+    config.database = Some("db".into());
+    config.gzip_threshold = None;
+    config.dead_letter = dir.path().join("dead.lp");
+    config
+}
+
+fn measurement() -> Measurement {
+    Measurement::builder("m")
+        .field(Field::new("f"))
+        .tag(Tag::new("n"))
+        .build()
+        .unwrap()
+}
+
+fn log_points(logger: &DataLogger, count: i64) {
+    let m = measurement();
+    for i in 0..count {
+        let n = i.to_string();
+        logger
+            .log_at(
+                &m,
+                fields!("f" => i),
+                tags!("n" => n),
+                Timestamp::from_nanos(i),
+            )
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_413_halves_the_batch_until_every_line_is_taken_once() {
+    let server = MockServer::start(Box::new(|r: &Request| {
+        if r.lines().len() > 3 {
+            (413, vec![], r#"{"error":"request too large"}"#.into())
+        } else {
+            (204, vec![], String::new())
+        }
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let logger = DataLogger::builder()
+        .writer(InfluxDBWriter::new(config(&server.url, &dir)).unwrap())
+        .build();
+    log_points(&logger, 10);
+    logger.write_data().unwrap();
+    let mut accepted: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| r.lines().len() <= 3)
+        .flat_map(|r| r.lines())
+        .collect();
+    accepted.sort();
+    let mut expected: Vec<String> = (0..10).map(|i| format!("m,n={i} f={i}i {i}")).collect();
+    expected.sort();
+    assert_eq!(accepted, expected);
+}
+
+#[test]
+fn a_429_is_retriable_with_its_retry_after_and_the_data_waits_for_the_next_write() {
+    let calls = Arc::new(Mutex::new(0));
+    let counter = Arc::clone(&calls);
+    let server = MockServer::start(Box::new(move |_: &Request| {
+        let mut n = counter.lock().unwrap();
+        *n += 1;
+        if *n == 1 {
+            (
+                429,
+                vec![("Retry-After", "7".into())],
+                r#"{"code":"too many requests","message":"slow down"}"#.into(),
+            )
+        } else {
+            (204, vec![], String::new())
+        }
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let logger = DataLogger::builder()
+        .writer(InfluxDBWriter::new(config(&server.url, &dir)).unwrap())
+        .build();
+    log_points(&logger, 2);
+    let err = logger.write_data().unwrap_err();
+    assert_eq!(
+        (err.status(), err.is_retriable(), err.retry_after()),
+        (Some(429), true, Some(Duration::from_secs(7)))
+    );
+    assert!(err.message().contains("slow down"), "{err}");
+    log_points(&logger, 1);
+    logger.write_data().unwrap();
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[1].lines().len(),
+        3,
+        "the kept points and the new one, together"
+    );
+}
+
+#[test]
+fn a_503_is_retriable_and_a_501_is_not() {
+    for (status, retriable) in [(503, true), (500, true), (501, false), (400, false)] {
+        let server = MockServer::start(Box::new(move |_: &Request| {
+            (status, vec![], "{\"error\":\"scripted\"}".into())
+        }));
+        let dir = tempfile::tempdir().unwrap();
+        let logger = DataLogger::builder()
+            .writer(InfluxDBWriter::new(config(&server.url, &dir)).unwrap())
+            .close_on_drop(false)
+            .build();
+        log_points(&logger, 1);
+        match logger.write_data() {
+            // A single refused line with 400 is dead-lettered, not an error.
+            Ok(()) => assert_eq!(status, 400),
+            Err(err) => {
+                assert_eq!(
+                    (err.status(), err.is_retriable(), err.kind()),
+                    (Some(status), retriable, ErrorKind::Writer)
+                );
+                assert_eq!(logger.stats().writers[0].backlog_points, 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn v3_per_line_errors_dead_letter_exactly_those_lines_in_one_request() {
+    let server = MockServer::start(Box::new(|_: &Request| {
+        (
+            400,
+            vec![],
+            r#"{"error":"partial write of line protocol occurred","data":[{"original_line":"m,n=1 f=1i 1","line_number":2,"error_message":"invalid column type for column 'f'"}]}"#
+                .into(),
+        )
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&server.url, &dir);
+    config.api = Some(Api::V3);
+    config.token = Some(Secret::new("v3-token"));
+    let writer = InfluxDBWriter::new(config).unwrap();
+    let logger = DataLogger::builder().writer(writer).build();
+    log_points(&logger, 3);
+    logger.write_data().unwrap();
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("dead.lp")).unwrap(),
+        "# refused (http 400): invalid column type for column 'f'\nm,n=1 f=1i 1\n"
+    );
+}
+
+#[test]
+fn each_api_sends_its_path_query_and_authorization() {
+    let server = MockServer::start(Box::new(|_: &Request| (204, vec![], String::new())));
+    let dir = tempfile::tempdir().unwrap();
+    let mut v1 = config(&server.url, &dir);
+    v1.username = Some("user".into());
+    v1.password = Some(Secret::new("pass"));
+    v1.retention_policy = Some("week".into());
+    let mut v2 = config(&server.url, &dir);
+    v2.database = None;
+    v2.bucket = Some("b".into());
+    v2.org = Some("my org".into());
+    v2.token = Some(Secret::new("v2-token"));
+    let mut v3 = config(&server.url, &dir);
+    v3.token = Some(Secret::new("v3-token"));
+    v3.no_sync = true;
+    for config in [v1, v2, v3] {
+        let logger = DataLogger::builder()
+            .writer(InfluxDBWriter::new(config).unwrap())
+            .build();
+        log_points(&logger, 1);
+        logger.write_data().unwrap();
+    }
+    let requests = server.requests();
+    let summary: Vec<(&str, Option<&str>)> = requests
+        .iter()
+        .map(|r| (r.target.as_str(), r.header("authorization")))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "/write?db=db&rp=week&precision=n",
+                Some("Basic dXNlcjpwYXNz")
+            ),
+            (
+                "/api/v2/write?org=my%20org&bucket=b&precision=ns",
+                Some("Token v2-token")
+            ),
+            (
+                "/api/v3/write_lp?db=db&precision=nanosecond&accept_partial=true&no_sync=true",
+                Some("Bearer v3-token")
+            ),
+        ]
+    );
+    assert!(requests.iter().all(|r| r.lines() == ["m,n=0 f=0i 0"]));
+}
+
+#[test]
+fn large_bodies_are_gzipped() {
+    let server = MockServer::start(Box::new(|_: &Request| (204, vec![], String::new())));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&server.url, &dir);
+    config.gzip_threshold = Some(1000);
+    let logger = DataLogger::builder()
+        .writer(InfluxDBWriter::new(config).unwrap())
+        .build();
+    log_points(&logger, 5);
+    logger.write_data().unwrap();
+    log_points(&logger, 200);
+    logger.write_data().unwrap();
+    let requests = server.requests();
+    assert_eq!(requests[0].header("content-encoding"), None);
+    assert_eq!(requests[1].header("content-encoding"), Some("gzip"));
+    assert!(
+        requests[1].body.len() < 2000,
+        "compressed: {} bytes",
+        requests[1].body.len()
+    );
+    assert_eq!(requests[1].lines().len(), 200);
+}
+
+#[test]
+fn an_unreachable_server_is_a_retriable_error_that_names_it_without_secrets() {
+    let free = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", free.local_addr().unwrap());
+    drop(free);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&url, &dir);
+    config.username = Some("u".into());
+    config.password = Some(Secret::new("s3cret"));
+    config.timeout = Duration::from_secs(2);
+    let logger = DataLogger::builder()
+        .writer(InfluxDBWriter::new(config).unwrap())
+        .close_on_drop(false)
+        .build();
+    log_points(&logger, 1);
+    let err = logger.write_data().unwrap_err();
+    assert!(err.is_retriable(), "{err}");
+    assert!(err.message().contains(&url), "{err}");
+    assert!(!format!("{err} {err:?}").contains("s3cret"));
+}
