@@ -50,7 +50,7 @@ lint-python: python-env ## ruff and mypy (strict)
 	$(VENV)/bin/mypy
 
 .PHONY: test-python
-test-python: wheel ## Python tests against the built wheel, and the stub checked by stubtest
+test-python: wheel servers-deps ## Python tests against the built wheel, and the stub checked by stubtest
 	cd tests && ../$(PY) -m mypy.stubtest influxdb_datalogger._native
 	$(PY) -m pytest
 

@@ -17,7 +17,7 @@ from ._datalogger import (
     PostProcessing,
 )
 from ._schema import DataLoggerMap, Field, FieldMap, Measurement, Tag, TagMap
-from ._writers import JSONLinesFileWriter, LineProtocolFileWriter
+from ._writers import InfluxDBWriter, JSONLinesFileWriter, LineProtocolFileWriter
 from .exceptions import (
     DataLoggerError,
     DataLoggerTypeError,
@@ -44,6 +44,7 @@ __all__ = [
     "Field",
     "FieldMap",
     "IncompletePointError",
+    "InfluxDBWriter",
     "JSONLinesFileWriter",
     "LineProtocolFileWriter",
     "Measurement",

@@ -4,7 +4,7 @@ file, without a Python object per point."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from . import _native
 from ._datalogger import DatabaseWriter
@@ -12,7 +12,7 @@ from ._datalogger import DatabaseWriter
 if TYPE_CHECKING:
     from ._datalogger import DataLogger
 
-__all__ = ["JSONLinesFileWriter", "LineProtocolFileWriter"]
+__all__ = ["InfluxDBWriter", "JSONLinesFileWriter", "LineProtocolFileWriter"]
 
 _Path = Union[str, "os.PathLike[str]"]
 
@@ -43,3 +43,78 @@ class JSONLinesFileWriter(_NativeFileWriter):
     """Appends one JSON object per point and per event to a file."""
 
     _kind = "json_lines"
+
+
+class InfluxDBWriter(DatabaseWriter):
+    """Writes to InfluxDB 1.x (``/write``), 2.x (``/api/v2/write``) or 3 (``/api/v3/write_lp``),
+    or a server with the same APIs (VictoriaMetrics), from the Rust core.
+
+    ``api=None`` picks from what is given: a bucket means v2, a database and a token v3, a
+    database v1. Lines the server refuses go to ``dead_letter`` with its reason while the good
+    ones land; a writer that failed keeps its data for the next ``write_data()``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api: Optional[str] = None,
+        database: Optional[str] = None,
+        bucket: Optional[str] = None,
+        org: Optional[str] = None,
+        token: Optional[str] = None,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        precision: str = "ns",
+        retention_policy: Optional[str] = None,
+        gzip_threshold: Optional[int] = 4096,
+        timeout: float = 10.0,
+        ca_file: Optional[_Path] = None,
+        insecure_skip_verify: bool = False,
+        proxy: Optional[str] = None,
+        dead_letter: Optional[_Path] = None,
+        accept_partial: bool = True,
+        no_sync: bool = False,
+    ) -> None:
+        options = {
+            "api": api,
+            "database": database,
+            "bucket": bucket,
+            "org": org,
+            "token": token,
+            "username": username,
+            "password": password,
+            "precision": precision,
+            "rp": retention_policy,
+            "gzip": "off" if gzip_threshold is None else gzip_threshold,
+            "timeout": timeout,
+            "ca": None if ca_file is None else os.fspath(ca_file),
+            "insecure": "true" if insecure_skip_verify else "false",
+            "proxy": proxy,
+            "dead_letter": None if dead_letter is None else os.fspath(dead_letter),
+            "accept_partial": "true" if accept_partial else "false",
+            "no_sync": "true" if no_sync else "false",
+        }
+        self._native_writer = _native.NativeWriter.influxdb(url, options)
+
+    @classmethod
+    def from_env(cls) -> InfluxDBWriter:
+        """From ``INFLUX_HOST``/``INFLUX_TOKEN``/``INFLUX_DATABASE``/``INFLUX_ORG``,
+        ``INFLUXDB_V2_URL``/``_ORG``/``_TOKEN``/``_BUCKET`` and ``INFLUX_USERNAME``/``_PASSWORD``."""
+        writer = cls.__new__(cls)
+        writer._native_writer = _native.NativeWriter.influxdb_from_env()
+        return writer
+
+    @classmethod
+    def from_url(cls, connection_string: str) -> InfluxDBWriter:
+        """From ``http[s]://[user[:password]@]host[:port]?db=...&precision=ms&...``."""
+        writer = cls.__new__(cls)
+        writer._native_writer = _native.NativeWriter.influxdb_from_url(connection_string)
+        return writer
+
+    def write_data(self, datalogger: DataLogger) -> None:
+        """Sends what ``datalogger`` holds now (when called directly), purging nothing."""
+        datalogger._write_with(self._native_writer)
+
+    def __repr__(self) -> str:
+        return f"InfluxDBWriter({self._native_writer.describe()!r})"

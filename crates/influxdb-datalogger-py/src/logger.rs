@@ -176,7 +176,7 @@ impl LoggerBase {
             }
             let native = writer.getattr_opt(intern!(py, "_native_writer"))?;
             match native.as_ref().and_then(|n| n.cast::<NativeWriter>().ok()) {
-                Some(native) => builder = builder.boxed_writer(native.get().to_core()),
+                Some(native) => builder = builder.boxed_writer(native.get().to_core()?),
                 None => {
                     let name = writer.get_type().name()?.to_string();
                     builder = builder.writer(PythonWriter {
@@ -413,7 +413,7 @@ impl LoggerBase {
             .shared
             .view()
             .unwrap_or_else(|| self.core.pending_batch());
-        let mut core_writer = writer.get().to_core();
+        let mut core_writer = writer.get().to_core()?;
         py.detach(|| core_writer.write_data(&batch)).py_err()
     }
 
@@ -443,6 +443,7 @@ impl LoggerBase {
             d.set_item("points_written", w.points_written)?;
             d.set_item("failures", w.failures)?;
             d.set_item("backlog_points", w.backlog_points)?;
+            d.set_item("dead_lettered", w.dead_lettered)?;
             writers.append(d)?;
         }
         out.set_item("writers", writers)?;

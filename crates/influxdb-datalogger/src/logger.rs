@@ -122,6 +122,8 @@ pub struct WriterStats {
     pub failures: u64,
     /// Points kept for it after a failure, to be handed over again.
     pub backlog_points: usize,
+    /// Lines the database refused for good, set aside in a dead-letter file.
+    pub dead_lettered: u64,
 }
 
 /// Counters of a [`DataLogger`].
@@ -675,6 +677,7 @@ impl DataLogger {
                     points_written: w.points_written,
                     failures: w.failures,
                     backlog_points: w.backlog.as_ref().map_or(0, Batch::point_count),
+                    dead_lettered: w.writer.dead_lettered(),
                 })
                 .collect(),
             // A write is in progress (maybe on this very thread): report no per-writer numbers

@@ -38,6 +38,12 @@ pub trait DatabaseWriter: Send {
         Ok(())
     }
 
+    /// How many lines the database refused for good and were set aside (see
+    /// [`InfluxDBWriter`](crate::InfluxDBWriter)).
+    fn dead_lettered(&self) -> u64 {
+        0
+    }
+
     /// A name for messages and statistics. Must not contain secrets.
     fn name(&self) -> String {
         let full = std::any::type_name::<Self>();
@@ -54,6 +60,9 @@ impl<W: DatabaseWriter + ?Sized> DatabaseWriter for Box<W> {
     }
     fn name(&self) -> String {
         (**self).name()
+    }
+    fn dead_lettered(&self) -> u64 {
+        (**self).dead_lettered()
     }
 }
 

@@ -331,11 +331,20 @@ fn v1_and_v2_writes_to_victoria_metrics_read_back() {
             ("vm_b", |i| (i % 2) as f64),
         ];
         for (metric, expected) in expectations {
-            let mut response = ureq::post(format!("{url}/api/v1/export"))
-                .query("match[]", format!(r#"{{__name__="{metric}",api="{api}"}}"#))
-                .send_empty()
-                .unwrap();
-            let text = response.body_mut().read_to_string().unwrap();
+            // VictoriaMetrics makes fresh samples searchable a moment later.
+            let export = || {
+                let mut response = ureq::post(format!("{url}/api/v1/export"))
+                    .query("match[]", format!(r#"{{__name__="{metric}",api="{api}"}}"#))
+                    .send_empty()
+                    .unwrap();
+                response.body_mut().read_to_string().unwrap()
+            };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let mut text = export();
+            while text.trim().is_empty() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                text = export();
+            }
             let series: Value =
                 serde_json::from_str(text.lines().next().unwrap_or("null")).unwrap();
             let values: Vec<f64> = series["values"]

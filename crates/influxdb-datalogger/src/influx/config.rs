@@ -92,6 +92,9 @@ pub struct InfluxConfig {
     pub no_sync: bool,
     /// Where lines the server refuses are appended, with its reason.
     pub dead_letter: PathBuf,
+    /// The unit timestamps are sent in; finer timestamps are truncated to it (fewer bytes,
+    /// and what a server with a coarser schema wants). `None` sends them as logged.
+    pub precision: Option<Precision>,
 }
 
 impl InfluxConfig {
@@ -115,6 +118,7 @@ impl InfluxConfig {
             accept_partial: true,
             no_sync: false,
             dead_letter: PathBuf::from("influxdb-datalogger.dead-letter.lp"),
+            precision: None,
         }
     }
 
@@ -158,7 +162,7 @@ impl InfluxConfig {
     /// Parses a connection string: `http[s]://[user[:password]@]host[:port][/path][?key=value&…]`.
     ///
     /// Keys: `api` (v1/v2/v3), `db` or `database`, `rp`, `bucket`, `org`, `token`, `precision`
-    /// is not a key (the logger decides it), `gzip` (a byte threshold, or `off`), `timeout`
+    /// (`ns`, `us`, `ms`, `s`), `gzip` (a byte threshold, or `off`), `timeout`
     /// (seconds, or with `ms`/`s`), `ca`, `insecure` (`true`), `proxy`, `accept_partial`,
     /// `no_sync`, `dead_letter`. User and password go to v1 Basic authentication.
     pub fn from_conn_str(text: &str) -> Result<Self> {
@@ -216,6 +220,7 @@ impl InfluxConfig {
             "accept_partial" => self.accept_partial = parse_bool(key, value)?,
             "no_sync" => self.no_sync = parse_bool(key, value)?,
             "dead_letter" => self.dead_letter = PathBuf::from(value),
+            "precision" => self.precision = Some(value.parse()?),
             other => return Err(config_error(format!("unknown option {other:?}"))),
         }
         Ok(())

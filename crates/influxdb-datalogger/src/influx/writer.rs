@@ -21,6 +21,7 @@ use std::time::Duration;
 use super::config::{Api, InfluxConfig};
 use crate::entry::Batch;
 use crate::error::{Error, ErrorKind, Result};
+use crate::value::Precision;
 use crate::writer::DatabaseWriter;
 
 /// Writes batches to a server's write API. See the module documentation for what it does with
@@ -202,16 +203,54 @@ impl InfluxDBWriter {
 
 impl DatabaseWriter for InfluxDBWriter {
     fn write_data(&mut self, batch: &Batch) -> Result<()> {
-        let url = self.config.write_url(batch.precision());
         let events = batch.events_line_protocol();
         let mut lines: Vec<&[u8]> = batch.lines().collect();
         lines.extend(events.split_inclusive(|&b| b == b'\n'));
-        self.send_lines(&url, &lines)
+        let from = batch.precision();
+        match self
+            .config
+            .precision
+            .filter(|to| to.nanos_per_unit() > from.nanos_per_unit())
+        {
+            None => self.send_lines(&self.config.write_url(from), &lines),
+            Some(to) => {
+                let coarse: Vec<Vec<u8>> = lines
+                    .iter()
+                    .map(|line| coarsen_timestamp(line, from, to))
+                    .collect();
+                let coarse: Vec<&[u8]> = coarse.iter().map(Vec::as_slice).collect();
+                self.send_lines(&self.config.write_url(to), &coarse)
+            }
+        }
+    }
+
+    fn dead_lettered(&self) -> u64 {
+        self.dead_lettered.load(Ordering::Relaxed)
     }
 
     fn name(&self) -> String {
         format!("InfluxDBWriter({})", self.config.describe())
     }
+}
+
+/// The line with its timestamp (the digits after its last space) converted from `from` to the
+/// coarser `to`, rounding towards minus infinity as the encoder does.
+fn coarsen_timestamp(line: &[u8], from: Precision, to: Precision) -> Vec<u8> {
+    let body = line.strip_suffix(b"\n").unwrap_or(line);
+    let Some(space) = body.iter().rposition(|&b| b == b' ') else {
+        return line.to_vec();
+    };
+    let parsed = std::str::from_utf8(&body[space + 1..])
+        .ok()
+        .and_then(|t| t.parse::<i64>().ok());
+    let Some(value) = parsed else {
+        return line.to_vec();
+    };
+    let coarse = value.div_euclid(to.nanos_per_unit() / from.nanos_per_unit());
+    let mut out = body[..=space].to_vec();
+    out.extend_from_slice(itoa::Buffer::new().format(coarse).as_bytes());
+    out.push(b'\n');
+    out
 }
 
 /// Appends a refused line, after a comment with the reason, so that the file can be corrected
@@ -330,6 +369,27 @@ fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_coarsened_towards_minus_infinity() {
+        let ns = Precision::Nanoseconds;
+        assert_eq!(
+            coarsen_timestamp(b"m f=1 1700000000123456789\n", ns, Precision::Milliseconds),
+            b"m f=1 1700000000123\n"
+        );
+        assert_eq!(
+            coarsen_timestamp(b"m f=\"a b\" -1500000000\n", ns, Precision::Seconds),
+            b"m f=\"a b\" -2\n"
+        );
+        assert_eq!(
+            coarsen_timestamp(
+                b"m f=1 12345\n",
+                Precision::Microseconds,
+                Precision::Milliseconds
+            ),
+            b"m f=1 12\n"
+        );
+    }
 
     #[test]
     fn base64_matches_the_rfc_examples() {
