@@ -5,6 +5,8 @@ InfluxDB 1.6 (``influxd``) and VictoriaMetrics (``victoria-metrics``), on free p
 
     scripts/servers.py up [--state FILE] [--auth]   start both, wait until they answer, print JSON
     scripts/servers.py down [--state FILE]          stop the processes this script started (by PID)
+    scripts/servers.py stop-influxdb [--state FILE]  stop InfluxDB only (fault tests)
+    scripts/servers.py start-influxdb [--state FILE] start it again, same port and data
 
 The JSON (also written to the state file) gives each server's URL, PID and data directory.
 ``make servers-deps`` installs the packages (``apt-get install -y influxdb victoria-metrics``).
@@ -65,8 +67,8 @@ def binary(name: str) -> str:
     return found
 
 
-def start_influxdb(root: Path, auth: bool) -> Dict[str, Any]:
-    http, rpc = free_port(), free_port()
+def start_influxdb(root: Path, auth: bool, http: int = 0, rpc: int = 0) -> Dict[str, Any]:
+    http, rpc = http or free_port(), rpc or free_port()
     data = root / "influxdb"
     config = root / "influxdb.conf"
     config.write_text(
@@ -92,12 +94,19 @@ bind-address = "127.0.0.1:{rpc}"
         process = subprocess.Popen([binary("influxd"), "-config", str(config)], stdout=log, stderr=log)
     url = f"http://127.0.0.1:{http}"
     wait_until(f"{url}/ping", process)
-    if auth:
+    if auth and not (data / "meta" / "meta.db").exists():
         query = urllib.parse.urlencode(
             {"q": f"CREATE USER {ADMIN_USER} WITH PASSWORD '{ADMIN_PASSWORD}' WITH ALL PRIVILEGES"}
         )
         urllib.request.urlopen(urllib.request.Request(f"{url}/query?{query}", method="POST"), timeout=10).close()
-    return {"url": url, "pid": process.pid, "auth": auth, "user": ADMIN_USER, "password": ADMIN_PASSWORD}
+    return {
+        "url": url,
+        "pid": process.pid,
+        "ports": [http, rpc],
+        "auth": auth,
+        "user": ADMIN_USER,
+        "password": ADMIN_PASSWORD,
+    }
 
 
 def start_victoria_metrics(root: Path) -> Dict[str, Any]:
@@ -170,16 +179,28 @@ def down(state: Path) -> None:
     state.unlink()
 
 
+def restart_influxdb(state: Path, start: bool) -> None:
+    info = json.loads(state.read_text())
+    influxdb = info["influxdb"]
+    stop_pid(int(influxdb["pid"]))
+    if start:
+        http, rpc = influxdb["ports"]
+        info["influxdb"] = start_influxdb(Path(info["root"]), influxdb["auth"], http, rpc)
+    state.write_text(json.dumps(info, indent=2))
+
+
 def main(argv: List[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument("action", choices=["up", "down", "stop-influxdb", "start-influxdb"])
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE)
     parser.add_argument("--auth", action="store_true", help="start InfluxDB with authentication on")
     args = parser.parse_args(argv)
     if args.action == "up":
         print(json.dumps(up(args.state, args.auth)))
-    else:
+    elif args.action == "down":
         down(args.state)
+    else:
+        restart_influxdb(args.state, start=args.action == "start-influxdb")
 
 
 if __name__ == "__main__":

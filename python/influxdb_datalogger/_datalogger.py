@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import functools
 import json
 import logging
+import sys
 import time as _time
+import weakref
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
@@ -165,6 +168,7 @@ class DataLogger(_native.LoggerBase):
 
     def __init__(self, *database_writers: DatabaseWriter, continuous_write: bool = False) -> None:
         self.postprocessing_functions = []
+        _LIVE_LOGGERS.add(self)
 
     def __str__(self) -> str:
         return json.dumps(self._dataset, indent=2)
@@ -175,9 +179,10 @@ class DataLogger(_native.LoggerBase):
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Writes what is pending and flushes every writer."""
-        self.flush()
+    def close(self, timeout: Optional[float] = None) -> None:
+        """Writes what is pending and waits (at most ``timeout`` seconds, else each writer's
+        own limit) until every writer has delivered it."""
+        self.flush(timeout)
 
     @property
     def dataset(self) -> List[DataEntry]:
@@ -336,3 +341,26 @@ class DataLogger(_native.LoggerBase):
             return measured  # type: ignore[return-value]
 
         return decorate
+
+
+# Loggers still alive at interpreter exit get a bounded wait for what their writers were given
+# (points a background writer has not delivered yet); nothing new is handed over, as the
+# original package wrote nothing without write_data().
+_LIVE_LOGGERS: weakref.WeakSet[DataLogger] = weakref.WeakSet()
+EXIT_TIMEOUT = 10.0
+
+
+def _deliver_at_exit() -> None:
+    deadline = _time.monotonic() + EXIT_TIMEOUT
+    for datalogger in list(_LIVE_LOGGERS):
+        try:
+            datalogger._flush_writers(max(0.0, deadline - _time.monotonic()))
+        except Exception as error:
+            print(f"influxdb-datalogger: at exit: {error}", file=sys.stderr)
+    try:
+        _native._flush_detached(max(0.0, deadline - _time.monotonic()))
+    except Exception as error:
+        print(f"influxdb-datalogger: at exit: {error}", file=sys.stderr)
+
+
+atexit.register(_deliver_at_exit)

@@ -51,7 +51,14 @@ class InfluxDBWriter(DatabaseWriter):
 
     ``api=None`` picks from what is given: a bucket means v2, a database and a token v3, a
     database v1. Lines the server refuses go to ``dead_letter`` with its reason while the good
-    ones land; a writer that failed keeps its data for the next ``write_data()``.
+    ones land.
+
+    Delivery runs on a thread of its own: ``write_data()`` hands the data over and returns at
+    once; requests carry up to ``batch_size`` points and leave at the latest ``flush_interval``
+    seconds after data arrives; failures are retried with backoff (honouring ``Retry-After``)
+    for ``retry_budget`` seconds at a time, and the data is kept until the server takes it.
+    ``DataLogger.flush()``/``close()`` wait up to ``flush_timeout`` seconds for the server, and at
+    interpreter exit what was handed over is delivered within that time.
     """
 
     def __init__(
@@ -75,6 +82,10 @@ class InfluxDBWriter(DatabaseWriter):
         dead_letter: Optional[_Path] = None,
         accept_partial: bool = True,
         no_sync: bool = False,
+        batch_size: int = 5000,
+        flush_interval: float = 1.0,
+        flush_timeout: float = 30.0,
+        retry_budget: float = 60.0,
     ) -> None:
         options = {
             "api": api,
@@ -94,6 +105,10 @@ class InfluxDBWriter(DatabaseWriter):
             "dead_letter": None if dead_letter is None else os.fspath(dead_letter),
             "accept_partial": "true" if accept_partial else "false",
             "no_sync": "true" if no_sync else "false",
+            "batch_size": batch_size,
+            "flush_interval": flush_interval,
+            "flush_timeout": flush_timeout,
+            "retry_budget": retry_budget,
         }
         self._native_writer = _native.NativeWriter.influxdb(url, options)
 

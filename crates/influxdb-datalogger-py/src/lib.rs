@@ -21,5 +21,17 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<logger::Ready>()?;
     m.add_class::<writers::NativeWriter>()?;
     m.add_function(wrap_pyfunction!(registry::_register, m)?)?;
+    m.add_function(wrap_pyfunction!(_flush_detached, m)?)?;
     Ok(())
+}
+
+/// Waits (at most `timeout` seconds) for the delivery threads of writers that were dropped with
+/// data still undelivered; called at interpreter exit.
+#[pyfunction]
+fn _flush_detached(py: Python<'_>, timeout: f64) -> PyResult<()> {
+    let timeout = std::time::Duration::try_from_secs_f64(timeout).map_err(|_| {
+        errors::ArgumentError::new_err(format!("timeout must be >= 0 seconds, not {timeout}"))
+    })?;
+    py.detach(|| influxdb_datalogger::flush_detached(timeout))
+        .map_err(errors::to_py)
 }

@@ -350,12 +350,28 @@ impl LoggerBase {
         this.raise(result)
     }
 
-    /// Writes what is pending and flushes every writer.
-    fn flush(slf: &Bound<'_, Self>) -> PyResult<()> {
+    /// Writes what is pending and waits (at most `timeout` seconds, else each writer's own
+    /// limit) until every writer has it delivered.
+    #[pyo3(signature = (timeout = None))]
+    fn flush(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<()> {
         let this = slf.get();
         this.shared.remember_logger(slf.as_any())?;
         let core = Arc::clone(&this.core);
-        let result = slf.py().detach(|| core.flush());
+        let timeout = timeout.map(seconds).transpose()?;
+        let result = slf.py().detach(|| match timeout {
+            Some(timeout) => core.flush_within(timeout),
+            None => core.flush(),
+        });
+        this.raise(result)
+    }
+
+    /// Waits (at most `timeout` seconds) until the writers delivered what they were given,
+    /// handing them nothing new: what happens at interpreter exit.
+    fn _flush_writers(slf: &Bound<'_, Self>, timeout: f64) -> PyResult<()> {
+        let this = slf.get();
+        let core = Arc::clone(&this.core);
+        let deadline = std::time::Instant::now() + seconds(timeout)?;
+        let result = slf.py().detach(|| core.flush_writers(Some(deadline)));
         this.raise(result)
     }
 
@@ -449,6 +465,14 @@ impl LoggerBase {
         out.set_item("writers", writers)?;
         Ok(out)
     }
+}
+
+fn seconds(value: f64) -> PyResult<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(value).map_err(|_| {
+        crate::errors::ArgumentError::new_err(format!(
+            "timeout must be a number of seconds >= 0, not {value}"
+        ))
+    })
 }
 
 fn schema_of<'py>(measurement: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Schema>> {

@@ -2,9 +2,11 @@
 //! from the core to the file or server without a Python object per point.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use influxdb_datalogger::{
-    DatabaseWriter, InfluxConfig, InfluxDBWriter, JsonLinesFileWriter, LineProtocolFileWriter,
+    DatabaseWriter, DeliveryOptions, InfluxConfig, InfluxDBWriter, JsonLinesFileWriter,
+    LineProtocolFileWriter,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -20,7 +22,8 @@ pub struct NativeWriter {
 enum Kind {
     LineProtocol(PathBuf),
     JsonLines(PathBuf),
-    InfluxDb(Box<InfluxConfig>),
+    /// Delivered in the background.
+    InfluxDb(Box<(InfluxConfig, DeliveryOptions)>),
 }
 
 #[pymethods]
@@ -41,38 +44,70 @@ impl NativeWriter {
     }
 
     /// An InfluxDB writer for `url`, with options by their connection-string names (values as
-    /// text; `None` values are skipped).
+    /// text; `None` values are skipped), and the delivery options `batch_size`,
+    /// `flush_interval`, `flush_timeout` and `retry_budget` (seconds).
     #[staticmethod]
     fn influxdb(url: &str, options: &Bound<'_, PyDict>) -> PyResult<Self> {
         let mut config = InfluxConfig::new(url);
+        let mut delivery = DeliveryOptions::default();
+        let seconds = |value: &Bound<'_, PyAny>, key: &str| -> PyResult<Duration> {
+            let s: f64 = value.extract()?;
+            Duration::try_from_secs_f64(s)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "{key} must be a positive number of seconds, not {s}"
+                    ))
+                })
+        };
         for (key, value) in options.iter() {
             if value.is_none() {
                 continue;
             }
             let key: String = key.extract()?;
-            let value: String = value.str()?.extract()?;
-            config.set(&key, &value).py_err()?;
+            match key.as_str() {
+                "batch_size" => {
+                    let n: usize = value.extract()?;
+                    if n == 0 {
+                        return Err(PyValueError::new_err("batch_size must be at least 1"));
+                    }
+                    delivery.max_points = n;
+                }
+                "flush_interval" => delivery.interval = seconds(&value, &key)?,
+                "flush_timeout" => delivery.flush_timeout = seconds(&value, &key)?,
+                "retry_budget" => delivery.retry.budget = seconds(&value, &key)?,
+                _ => config
+                    .set(&key, &value.str()?.extract::<String>()?)
+                    .py_err()?,
+            }
         }
-        Self::checked(config)
+        Self::checked(config, delivery)
     }
 
     /// An InfluxDB writer from a connection string.
     #[staticmethod]
     fn influxdb_from_url(connection_string: &str) -> PyResult<Self> {
-        Self::checked(InfluxConfig::from_conn_str(connection_string).py_err()?)
+        Self::checked(
+            InfluxConfig::from_conn_str(connection_string).py_err()?,
+            DeliveryOptions::default(),
+        )
     }
 
     /// An InfluxDB writer from the environment variables of InfluxDB's own clients.
     #[staticmethod]
     fn influxdb_from_env() -> PyResult<Self> {
-        Self::checked(InfluxConfig::from_env().py_err()?)
+        Self::checked(
+            InfluxConfig::from_env().py_err()?,
+            DeliveryOptions::default(),
+        )
     }
 
     /// What the writer writes to, without secrets.
     fn describe(&self) -> String {
         match &self.kind {
             Kind::LineProtocol(path) | Kind::JsonLines(path) => path.display().to_string(),
-            Kind::InfluxDb(config) => config.describe(),
+            Kind::InfluxDb(options) => options.0.describe(),
         }
     }
 
@@ -82,10 +117,10 @@ impl NativeWriter {
 }
 
 impl NativeWriter {
-    fn checked(config: InfluxConfig) -> PyResult<Self> {
+    fn checked(config: InfluxConfig, delivery: DeliveryOptions) -> PyResult<Self> {
         InfluxDBWriter::new(config.clone()).py_err()?;
         Ok(NativeWriter {
-            kind: Kind::InfluxDb(Box::new(config)),
+            kind: Kind::InfluxDb(Box::new((config, delivery))),
         })
     }
 
@@ -93,7 +128,14 @@ impl NativeWriter {
         Ok(match &self.kind {
             Kind::LineProtocol(path) => Box::new(LineProtocolFileWriter::new(path)),
             Kind::JsonLines(path) => Box::new(JsonLinesFileWriter::new(path)),
-            Kind::InfluxDb(config) => Box::new(InfluxDBWriter::new((**config).clone()).py_err()?),
+            Kind::InfluxDb(options) => {
+                let (config, delivery) = &**options;
+                Box::new(
+                    InfluxDBWriter::new(config.clone())
+                        .py_err()?
+                        .in_background(delivery.clone()),
+                )
+            }
         })
     }
 }

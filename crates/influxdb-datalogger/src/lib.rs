@@ -27,6 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod delivery;
 mod entry;
 mod error;
 mod logger;
@@ -39,6 +40,7 @@ mod writer;
 pub mod influx;
 pub mod line_protocol;
 
+pub use delivery::{flush_detached, BackgroundWriter, DeliveryOptions, DeliveryStats, RetryPolicy};
 pub use entry::{Batch, DataEntry, Event, EVENTS_MEASUREMENT};
 pub use error::{Error, ErrorKind, Result};
 pub use influx::{Api, InfluxConfig, InfluxDBWriter, Secret};

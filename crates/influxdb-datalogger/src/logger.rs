@@ -630,12 +630,29 @@ impl DataLogger {
     }
 
     /// Writes what is pending and makes every writer flush what it wrote (a file writer syncs
-    /// it to disk).
+    /// it to disk, a [`BackgroundWriter`](crate::BackgroundWriter) waits until the server
+    /// acknowledged everything, up to its flush timeout).
     pub fn flush(&self) -> Result<()> {
-        let written = self.write_data();
+        self.write_data().and(self.flush_writers(None))
+    }
+
+    /// [`flush`](DataLogger::flush), waiting at most `timeout` in all.
+    pub fn flush_within(&self, timeout: std::time::Duration) -> Result<()> {
+        self.write_data()
+            .and(self.flush_writers(Some(std::time::Instant::now() + timeout)))
+    }
+
+    /// Makes every writer flush what it was given, without handing it anything new.
+    pub fn flush_writers(&self, deadline: Option<std::time::Instant>) -> Result<()> {
         let mut flushed = Ok(());
         for slot in lock(&self.delivery).iter_mut() {
-            if let Err(e) = slot.writer.flush() {
+            let result = match deadline {
+                Some(deadline) => slot
+                    .writer
+                    .flush_within(deadline.saturating_duration_since(std::time::Instant::now())),
+                None => slot.writer.flush(),
+            };
+            if let Err(e) = result {
                 if flushed.is_ok() {
                     flushed = Err(e.context(format_args!(
                         "writer {} could not flush",
@@ -644,7 +661,7 @@ impl DataLogger {
                 }
             }
         }
-        written.and(flushed)
+        flushed
     }
 
     /// [`flush`](DataLogger::flush)es; called on drop unless the builder said otherwise.

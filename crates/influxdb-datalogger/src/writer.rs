@@ -38,6 +38,12 @@ pub trait DatabaseWriter: Send {
         Ok(())
     }
 
+    /// [`flush`](DatabaseWriter::flush), waiting at most `timeout` (for writers that wait).
+    fn flush_within(&mut self, timeout: std::time::Duration) -> Result<()> {
+        let _ = timeout;
+        self.flush()
+    }
+
     /// How many lines the database refused for good and were set aside (see
     /// [`InfluxDBWriter`](crate::InfluxDBWriter)).
     fn dead_lettered(&self) -> u64 {
@@ -57,6 +63,9 @@ impl<W: DatabaseWriter + ?Sized> DatabaseWriter for Box<W> {
     }
     fn flush(&mut self) -> Result<()> {
         (**self).flush()
+    }
+    fn flush_within(&mut self, timeout: std::time::Duration) -> Result<()> {
+        (**self).flush_within(timeout)
     }
     fn name(&self) -> String {
         (**self).name()

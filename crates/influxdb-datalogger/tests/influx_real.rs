@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use influxdb_datalogger::{
-    fields, tags, Api, DataLogger, ErrorKind, Field, FieldValue, InfluxConfig, InfluxDBWriter,
-    Measurement, Secret, Tag, Timestamp,
+    fields, tags, Api, DataLogger, DeliveryOptions, ErrorKind, Field, FieldValue, InfluxConfig,
+    InfluxDBWriter, Measurement, RetryPolicy, Secret, Tag, Timestamp,
 };
 use serde_json::Value;
 
@@ -49,6 +49,17 @@ impl Servers {
 
     fn influxdb(&self) -> String {
         self.info["influxdb"]["url"].as_str().unwrap().to_string()
+    }
+
+    fn run(&self, action: &str) {
+        let status = Command::new("python3")
+            .arg(script())
+            .arg(action)
+            .arg("--state")
+            .arg(&self.state)
+            .status()
+            .unwrap();
+        assert!(status.success(), "servers.py {action}");
     }
 
     fn victoria_metrics(&self) -> String {
@@ -357,4 +368,69 @@ fn v1_and_v2_writes_to_victoria_metrics_read_back() {
             assert_eq!(values, wanted, "{metric} via {api}: {text}");
         }
     }
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn influxdb_stopped_mid_run_and_restarted_gets_every_point_once() {
+    let servers = Servers::start(false);
+    let url = servers.influxdb();
+    influx_query(&url, "", "CREATE DATABASE tests", None);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = v1_config(&url, "tests", &dir.path().join("dead.lp"));
+    config.timeout = std::time::Duration::from_secs(2);
+    let options = DeliveryOptions {
+        interval: std::time::Duration::from_millis(100),
+        retry: RetryPolicy {
+            initial_delay: std::time::Duration::from_millis(50),
+            budget: std::time::Duration::from_secs(1),
+            ..RetryPolicy::default()
+        },
+        flush_timeout: std::time::Duration::from_secs(60),
+        ..DeliveryOptions::default()
+    };
+    let writer = InfluxDBWriter::new(config).unwrap().in_background(options);
+    let logger = DataLogger::builder()
+        .writer(writer)
+        .continuous_write(true)
+        .build();
+    let m = Measurement::builder("outage")
+        .field(Field::new("seq"))
+        .build()
+        .unwrap();
+    let log = |from: i64, to: i64| {
+        for i in from..to {
+            logger
+                .log_at(
+                    &m,
+                    fields!("seq" => i),
+                    tags!(),
+                    Timestamp::from_nanos(1_700_000_000_000_000_000 + i * 1000),
+                )
+                .unwrap();
+        }
+    };
+    log(0, 500);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    servers.run("stop-influxdb");
+    log(500, 1000);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        logger.stats().last_error.is_none(),
+        "handing over never fails"
+    );
+    servers.run("start-influxdb");
+    logger.flush().unwrap();
+
+    let result = influx_query(
+        &url,
+        "tests",
+        "SELECT count(seq), sum(seq) FROM outage",
+        None,
+    );
+    let row = &result["results"][0]["series"][0]["values"][0];
+    assert_eq!(
+        (row[1].as_i64(), row[2].as_i64()),
+        (Some(1000), Some(999 * 1000 / 2))
+    );
 }

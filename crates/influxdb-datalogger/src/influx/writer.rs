@@ -84,6 +84,12 @@ impl InfluxDBWriter {
         })
     }
 
+    /// This writer on a delivery thread of its own: batching, retries, `flush` that waits for
+    /// the server (see [`BackgroundWriter`](crate::BackgroundWriter)).
+    pub fn in_background(self, options: crate::DeliveryOptions) -> crate::BackgroundWriter {
+        crate::BackgroundWriter::new(self, options)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &InfluxConfig {
         &self.config

@@ -1,0 +1,674 @@
+//! Background delivery: a [`BackgroundWriter`] puts a thread between the logger and a writer,
+//! so that handing a batch over costs a copy, and the network is the thread's business.
+//!
+//! The thread sends in chunks (by point count and bytes) as soon as a chunk is full, and at the
+//! latest one interval after data arrived. A failed chunk is retried with exponential backoff
+//! and jitter — honouring the server's `Retry-After` — for as long as the retry budget allows;
+//! then it goes back to the head of the queue and is tried again later. Nothing is dropped: an
+//! error that retrying cannot fix (refused credentials, a missing database) keeps the data
+//! queued, is reported by [`stats`](BackgroundWriter::stats) and `flush`, and the thread tries
+//! again only every [`RetryPolicy::max_delay`].
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::entry::Batch;
+use crate::error::{Error, ErrorKind, Result};
+use crate::writer::DatabaseWriter;
+
+/// When to retry a failed send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// The first wait.
+    pub initial_delay: Duration,
+    /// The longest wait between two tries.
+    pub max_delay: Duration,
+    /// How much each wait grows.
+    pub multiplier: f64,
+    /// Each wait is shortened by a random share up to this (0 to 1), so that many clients do
+    /// not retry in step.
+    pub jitter: f64,
+    /// How long one chunk is retried before it goes back to the queue.
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+            multiplier: 2.0,
+            jitter: 0.3,
+            budget: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before try `attempt` (1 for the first retry), before jitter.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let grown = self.initial_delay.as_secs_f64()
+            * self.multiplier.powi(attempt.saturating_sub(1) as i32);
+        Duration::from_secs_f64(grown.min(self.max_delay.as_secs_f64()))
+    }
+}
+
+/// How a [`BackgroundWriter`] batches and retries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryOptions {
+    /// The most points sent in one request (InfluxDB advises about 5,000).
+    pub max_points: usize,
+    /// The most bytes sent in one request.
+    pub max_bytes: usize,
+    /// The longest data waits before it is sent.
+    pub interval: Duration,
+    /// How failed sends are retried.
+    pub retry: RetryPolicy,
+    /// How long `flush` (and so `close`) waits for everything handed over to be acknowledged.
+    pub flush_timeout: Duration,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            max_points: 5_000,
+            max_bytes: 4 << 20,
+            interval: Duration::from_secs(1),
+            retry: RetryPolicy::default(),
+            flush_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Numbers of a [`BackgroundWriter`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryStats {
+    /// Points handed over.
+    pub handed_over: u64,
+    /// Points the writer acknowledged.
+    pub delivered: u64,
+    /// Failed tries that were retried.
+    pub retries: u64,
+    /// Points handed over and not yet acknowledged.
+    pub pending: u64,
+    /// The last error, if the last try failed.
+    pub last_error: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Batch>,
+    queued_bytes: usize,
+    queued_points: usize,
+    /// When the oldest queued data arrived.
+    oldest: Option<Instant>,
+    handed_over: u64,
+    delivered: u64,
+    retries: u64,
+    last_error: Option<String>,
+    flush_requested: bool,
+    /// The writer was dropped: send what is left without waiting, then stop.
+    detached: bool,
+    stopped: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the thread: data, a flush, a drop.
+    wake: Condvar,
+    /// Wakes waiters: progress.
+    progress: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until everything handed over is acknowledged (or the thread stopped), at most
+    /// until `deadline`; returns how many points are still pending.
+    fn wait_delivered(&self, deadline: Instant) -> (u64, Option<String>) {
+        let mut state = self.lock();
+        state.flush_requested = true;
+        self.wake.notify_all();
+        while state.delivered < state.handed_over && !state.stopped {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            state = self
+                .progress
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        (
+            state.handed_over - state.delivered,
+            state.last_error.clone(),
+        )
+    }
+}
+
+/// Delivery threads whose writer was dropped with data still undelivered: they go on
+/// delivering, and [`flush_detached`] waits for them (a binding calls it at process exit).
+static DETACHED: Mutex<Vec<Arc<Shared>>> = Mutex::new(Vec::new());
+
+/// Waits, at most `timeout`, until the delivery threads of dropped writers have delivered what
+/// they hold; the error says how many points were not.
+pub fn flush_detached(timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let threads: Vec<Arc<Shared>> = DETACHED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .drain(..)
+        .collect();
+    let mut undelivered = 0;
+    let mut cause = None;
+    for shared in threads {
+        let (pending, error) = shared.wait_delivered(deadline);
+        undelivered += pending;
+        cause = cause.or(error);
+    }
+    match undelivered {
+        0 => Ok(()),
+        n => Err(Error::new(
+            ErrorKind::Writer,
+            format!(
+                "{n} points not delivered within {timeout:?}: {}",
+                cause.unwrap_or_else(|| "still sending".into())
+            ),
+        )),
+    }
+}
+
+/// Runs a writer on a thread of its own; see the module documentation.
+pub struct BackgroundWriter {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    name: String,
+    dead_lettered: Arc<AtomicU64>,
+    flush_timeout: Duration,
+}
+
+impl std::fmt::Debug for BackgroundWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackgroundWriter")
+            .field("name", &self.name)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl BackgroundWriter {
+    /// Starts a delivery thread for `writer`.
+    pub fn new(writer: impl DatabaseWriter + 'static, options: DeliveryOptions) -> Self {
+        let name = writer.name();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            progress: Condvar::new(),
+        });
+        let dead_lettered = Arc::new(AtomicU64::new(0));
+        let flush_timeout = options.flush_timeout;
+        let thread = {
+            let (shared, dead_lettered) = (Arc::clone(&shared), Arc::clone(&dead_lettered));
+            std::thread::Builder::new()
+                .name(format!(
+                    "datalogger-delivery-{}",
+                    name.chars().take(16).collect::<String>()
+                ))
+                .spawn(move || deliver(writer, &shared, &options, &dead_lettered))
+                .expect("a thread can be started")
+        };
+        BackgroundWriter {
+            shared,
+            thread: Some(thread),
+            name,
+            dead_lettered,
+            flush_timeout,
+        }
+    }
+
+    /// The numbers so far.
+    pub fn stats(&self) -> DeliveryStats {
+        let state = self.shared.lock();
+        DeliveryStats {
+            handed_over: state.handed_over,
+            delivered: state.delivered,
+            retries: state.retries,
+            pending: state.handed_over - state.delivered,
+            last_error: state.last_error.clone(),
+        }
+    }
+
+    /// Waits until everything handed over is acknowledged, or `timeout` passes.
+    pub fn flush_within(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.shared.lock();
+        state.flush_requested = true;
+        self.shared.wake.notify_all();
+        while state.delivered < state.handed_over && !state.stopped {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            state = self
+                .shared
+                .progress
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        let pending = state.handed_over - state.delivered;
+        if pending == 0 {
+            return Ok(());
+        }
+        let cause = state
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "still sending".to_string());
+        Err(Error::new(
+            ErrorKind::Writer,
+            format!(
+                "{}: {pending} points not delivered within {timeout:?}: {cause}",
+                self.name
+            ),
+        ))
+    }
+}
+
+impl DatabaseWriter for BackgroundWriter {
+    /// Hands the batch to the delivery thread; never blocks on the network.
+    fn write_data(&mut self, batch: &Batch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.shared.lock();
+        state.queued_bytes += batch.line_protocol().len();
+        state.queued_points += batch.point_count();
+        state.handed_over += (batch.point_count() + batch.events().len()) as u64;
+        state.oldest.get_or_insert_with(Instant::now);
+        state.queue.push_back(batch.clone());
+        drop(state);
+        self.shared.wake.notify_all();
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        BackgroundWriter::flush_within(self, self.flush_timeout)
+    }
+
+    fn flush_within(&mut self, timeout: Duration) -> Result<()> {
+        BackgroundWriter::flush_within(self, timeout)
+    }
+
+    fn dead_lettered(&self) -> u64 {
+        self.dead_lettered.load(Ordering::Relaxed)
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+impl Drop for BackgroundWriter {
+    /// Never blocks on the network (a drop may happen anywhere, e.g. in a garbage collector):
+    /// with everything delivered the thread ends; otherwise it goes on delivering on its own,
+    /// and [`flush_detached`] waits for it.
+    fn drop(&mut self) {
+        let idle = {
+            let mut state = self.shared.lock();
+            state.detached = true;
+            state.delivered == state.handed_over
+        };
+        self.shared.wake.notify_all();
+        if idle {
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
+        } else {
+            DETACHED
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Arc::clone(&self.shared));
+        }
+    }
+}
+
+/// The delivery thread.
+fn deliver(
+    mut writer: impl DatabaseWriter,
+    shared: &Shared,
+    options: &DeliveryOptions,
+    dead_lettered: &AtomicU64,
+) {
+    let mut paused_until: Option<Instant> = None;
+    loop {
+        let chunk = {
+            let mut state = shared.lock();
+            loop {
+                if state.detached && state.queue.is_empty() {
+                    state.stopped = true;
+                    shared.progress.notify_all();
+                    return;
+                }
+                let now = Instant::now();
+                let paused =
+                    paused_until.is_some_and(|until| now < until) && !state.flush_requested;
+                let full = state.queued_points >= options.max_points
+                    || state.queued_bytes >= options.max_bytes;
+                let due = state.oldest.is_some_and(|t| now >= t + options.interval);
+                if !state.queue.is_empty()
+                    && !paused
+                    && (full || due || state.flush_requested || state.detached)
+                {
+                    break;
+                }
+                let wait = match (paused_until, state.oldest) {
+                    (Some(until), _) if paused => until - now,
+                    (_, Some(oldest)) => (oldest + options.interval).saturating_duration_since(now),
+                    _ => options.interval,
+                };
+                state = shared
+                    .wake
+                    .wait_timeout(state, wait.max(Duration::from_millis(1)))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            take_chunk(&mut state, options)
+        };
+        let points = (chunk.point_count() + chunk.events().len()) as u64;
+        match send_with_retries(&mut writer, &chunk, shared, options) {
+            Ok(()) => {
+                paused_until = None;
+                let mut state = shared.lock();
+                state.delivered += points;
+                state.last_error = None;
+                if state.queue.is_empty() {
+                    state.flush_requested = false;
+                }
+                shared.progress.notify_all();
+            }
+            Err(e) => {
+                // Keep the data, at the head of the queue, and try again later.
+                paused_until = Some(
+                    Instant::now()
+                        + if e.is_retriable() {
+                            options.interval
+                        } else {
+                            options.retry.max_delay
+                        },
+                );
+                let mut state = shared.lock();
+                state.queued_bytes += chunk.line_protocol().len();
+                state.queued_points += chunk.point_count();
+                state.oldest.get_or_insert_with(Instant::now);
+                state.queue.push_front(chunk);
+                state.last_error = Some(e.to_string());
+                state.flush_requested = false;
+                shared.progress.notify_all();
+            }
+        }
+        dead_lettered.store(writer.dead_lettered(), Ordering::Relaxed);
+    }
+}
+
+/// Takes up to a chunk's worth of queued data.
+fn take_chunk(state: &mut State, options: &DeliveryOptions) -> Batch {
+    let first = state
+        .queue
+        .pop_front()
+        .expect("the caller checked the queue");
+    let mut chunk = if first.point_count() > options.max_points {
+        let mut parts = first.split(options.max_points).into_iter();
+        let head = parts.next().expect("split returns at least one part");
+        for part in parts.rev() {
+            state.queue.push_front(part);
+        }
+        head
+    } else {
+        first
+    };
+    while let Some(next) = state.queue.front() {
+        if chunk.point_count() + next.point_count() > options.max_points
+            || chunk.line_protocol().len() + next.line_protocol().len() > options.max_bytes
+        {
+            break;
+        }
+        chunk.append(state.queue.pop_front().expect("front exists"));
+    }
+    state.queued_bytes = state
+        .queued_bytes
+        .saturating_sub(chunk.line_protocol().len());
+    state.queued_points = state.queued_points.saturating_sub(chunk.point_count());
+    if state.queue.is_empty() {
+        state.oldest = None;
+    }
+    chunk
+}
+
+/// Sends a chunk, retrying retriable failures with backoff within the budget.
+fn send_with_retries(
+    writer: &mut impl DatabaseWriter,
+    chunk: &Batch,
+    shared: &Shared,
+    options: &DeliveryOptions,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        let error = match writer.write_data(chunk) {
+            Ok(()) => return Ok(()),
+            Err(e) if !e.is_retriable() => return Err(e),
+            Err(e) => e,
+        };
+        attempt += 1;
+        let base = error
+            .retry_after()
+            .unwrap_or_else(|| options.retry.delay(attempt));
+        let wait = base.mul_f64(1.0 - options.retry.jitter.clamp(0.0, 1.0) * jitter_fraction());
+        if started.elapsed() + wait > options.retry.budget {
+            return Err(error);
+        }
+        let mut state = shared.lock();
+        state.retries += 1;
+        state.last_error = Some(error.to_string());
+        shared.progress.notify_all();
+        drop(
+            shared
+                .wake
+                .wait_timeout(state, wait)
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+    }
+}
+
+/// A number in [0, 1) that differs from call to call and from process to process: enough to
+/// keep clients from retrying in step, no cryptography needed.
+fn jitter_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::writer::MemoryWriter;
+    use crate::{fields, tags, DataLogger, Field, Measurement, Timestamp};
+
+    fn batch_of(n: i64) -> Batch {
+        let m = Measurement::builder("m")
+            .field(Field::new("f"))
+            .build()
+            .unwrap();
+        let logger = DataLogger::builder().close_on_drop(false).build();
+        for i in 0..n {
+            logger
+                .log_at(&m, fields!("f" => i), tags!(), Timestamp::from_nanos(i))
+                .unwrap();
+        }
+        logger.pending_batch()
+    }
+
+    /// Fails with a retriable error the first `failures` times.
+    struct Flaky {
+        failures: u32,
+        retriable: bool,
+        seen: MemoryWriter,
+    }
+
+    impl DatabaseWriter for Flaky {
+        fn write_data(&mut self, batch: &Batch) -> Result<()> {
+            if self.failures > 0 {
+                self.failures -= 1;
+                return Err(Error::new(ErrorKind::Writer, "scripted failure")
+                    .with_retriable(self.retriable));
+            }
+            self.seen.write_data(batch)
+        }
+    }
+
+    fn fast() -> DeliveryOptions {
+        DeliveryOptions {
+            max_points: 10,
+            interval: Duration::from_millis(50),
+            retry: RetryPolicy {
+                initial_delay: Duration::from_millis(5),
+                budget: Duration::from_secs(5),
+                ..RetryPolicy::default()
+            },
+            flush_timeout: Duration::from_secs(5),
+            ..DeliveryOptions::default()
+        }
+    }
+
+    #[test]
+    fn delays_grow_to_the_cap() {
+        let p = RetryPolicy::default();
+        assert_eq!(
+            (p.delay(1), p.delay(2), p.delay(4)),
+            (
+                Duration::from_millis(100),
+                Duration::from_millis(200),
+                Duration::from_millis(800)
+            )
+        );
+        assert_eq!(p.delay(30), Duration::from_secs(10));
+        let f = jitter_fraction();
+        assert!((0.0..1.0).contains(&f));
+    }
+
+    #[test]
+    fn batches_are_sent_in_chunks_and_flush_waits_for_them() {
+        let seen = MemoryWriter::new();
+        let mut background = BackgroundWriter::new(seen.clone(), fast());
+        background.write_data(&batch_of(25)).unwrap();
+        background.write_data(&batch_of(3)).unwrap();
+        background.flush().unwrap();
+        assert_eq!(seen.entries().len(), 28);
+        assert!(seen.batch_count() >= 3, "at most 10 points per request");
+        let stats = background.stats();
+        assert_eq!(
+            (stats.handed_over, stats.delivered, stats.pending),
+            (28, 28, 0)
+        );
+    }
+
+    #[test]
+    fn data_goes_out_within_the_interval_without_a_flush() {
+        let seen = MemoryWriter::new();
+        let mut background = BackgroundWriter::new(seen.clone(), fast());
+        background.write_data(&batch_of(2)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while seen.entries().len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(seen.entries().len(), 2);
+    }
+
+    #[test]
+    fn retriable_failures_are_retried_and_nothing_is_sent_twice() {
+        let seen = MemoryWriter::new();
+        let mut background = BackgroundWriter::new(
+            Flaky {
+                failures: 3,
+                retriable: true,
+                seen: seen.clone(),
+            },
+            fast(),
+        );
+        background.write_data(&batch_of(5)).unwrap();
+        background.flush().unwrap();
+        assert_eq!(seen.entries().len(), 5);
+        assert_eq!(background.stats().retries, 3);
+    }
+
+    #[test]
+    fn an_error_retrying_cannot_fix_keeps_the_data_and_flush_says_so() {
+        let seen = MemoryWriter::new();
+        let background = BackgroundWriter::new(
+            Flaky {
+                failures: 1,
+                retriable: false,
+                seen: seen.clone(),
+            },
+            fast(),
+        );
+        let mut background = background;
+        background.write_data(&batch_of(4)).unwrap();
+        let err = background
+            .flush_within(Duration::from_millis(300))
+            .unwrap_err();
+        assert!(err.message().contains("4 points not delivered"), "{err}");
+        assert!(err.message().contains("scripted failure"), "{err}");
+        assert_eq!(background.stats().pending, 4);
+        // A flush asks for another try at once: the failure is over, so the data arrives.
+        background.flush().unwrap();
+        assert_eq!(seen.entries().len(), 4);
+    }
+
+    #[test]
+    fn a_dropped_writer_never_blocks_and_its_thread_delivers_the_rest() {
+        let seen = MemoryWriter::new();
+        let mut background = BackgroundWriter::new(
+            Flaky {
+                failures: 2,
+                retriable: true,
+                seen: seen.clone(),
+            },
+            fast(),
+        );
+        background.write_data(&batch_of(6)).unwrap();
+        let started = Instant::now();
+        drop(background);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "drop does not wait for the network"
+        );
+        flush_detached(Duration::from_secs(5)).unwrap();
+        assert_eq!(seen.entries().len(), 6);
+    }
+
+    #[test]
+    fn a_logger_with_a_background_writer_returns_at_once_and_close_delivers() {
+        let seen = MemoryWriter::new();
+        let m = Measurement::builder("m")
+            .field(Field::new("f"))
+            .build()
+            .unwrap();
+        let logger = DataLogger::builder()
+            .writer(BackgroundWriter::new(seen.clone(), fast()))
+            .build();
+        for i in 0..100 {
+            logger.log(&m, fields!("f" => i), tags!()).unwrap();
+        }
+        logger.write_data().unwrap();
+        logger.close().unwrap();
+        assert_eq!(seen.entries().len(), 100);
+    }
+}
