@@ -60,6 +60,7 @@ def test_an_unreachable_server_does_not_block_logging_and_flush_reports_it() -> 
     assert "127.0.0.1:9" in str(error.value) and "secret-pw" not in str(error.value)
     stats = dl.stats()
     assert stats["pending_points"] == 0 and stats["writers"][0]["points_written"] == 1
+    assert stats["writers"][0]["awaiting_delivery"] == 1 and stats["writers"][0]["retries"] >= 1
 
 
 def test_data_handed_over_reaches_the_server_when_it_comes_up_even_after_the_logger_is_gone(tmp_path: Path) -> None:
@@ -180,3 +181,45 @@ def test_victoria_metrics_takes_the_v2_api(servers: Dict[str, Any]) -> None:
 
     series = json.loads(poll(export)[0])
     assert series["values"] == [0, 2, 4, 6, 8] and series["metric"]["run"] == "r1"
+
+
+def test_grafana_annotations_from_python_have_the_documented_shape() -> None:
+    import http.server
+    import threading
+
+    from influxdb_datalogger import GrafanaAnnotationWriter
+
+    received: list = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers["Authorization"], json.loads(body)))
+            reply = b'{"message":"Annotation added","id":1}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        writer = GrafanaAnnotationWriter(url, "glsa_secret", dashboard_uid="abc", panel_id=2)
+        assert "glsa_secret" not in repr(writer)
+        f, host = Field("duration"), Tag("host")
+        m = Measurement("step", f)
+        with DataLogger(writer) as dl:
+            dl.measure(time.sleep, m, f, event_tags=TagMap.build(host, "h1"), args=(0.01,))
+        assert len(received) == 1
+        path, auth, body = received[0]
+        assert (path, auth) == ("/api/annotations", "Bearer glsa_secret")
+        assert body["text"] == "step" and body["tags"] == ["host:h1"]
+        assert body["dashboardUID"] == "abc" and body["panelId"] == 2
+        assert body["timeEnd"] - body["time"] >= 10
+    finally:
+        server.shutdown()
+        server.server_close()

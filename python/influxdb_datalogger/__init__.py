@@ -17,7 +17,7 @@ from ._datalogger import (
     PostProcessing,
 )
 from ._schema import DataLoggerMap, Field, FieldMap, Measurement, Tag, TagMap
-from ._writers import InfluxDBWriter, JSONLinesFileWriter, LineProtocolFileWriter
+from ._writers import GrafanaAnnotationWriter, InfluxDBWriter, JSONLinesFileWriter, LineProtocolFileWriter
 from .exceptions import (
     DataLoggerError,
     DataLoggerTypeError,
@@ -43,6 +43,7 @@ __all__ = [
     "Events",
     "Field",
     "FieldMap",
+    "GrafanaAnnotationWriter",
     "IncompletePointError",
     "InfluxDBWriter",
     "JSONLinesFileWriter",

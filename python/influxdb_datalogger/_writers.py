@@ -12,7 +12,7 @@ from ._datalogger import DatabaseWriter
 if TYPE_CHECKING:
     from ._datalogger import DataLogger
 
-__all__ = ["InfluxDBWriter", "JSONLinesFileWriter", "LineProtocolFileWriter"]
+__all__ = ["GrafanaAnnotationWriter", "InfluxDBWriter", "JSONLinesFileWriter", "LineProtocolFileWriter"]
 
 _Path = Union[str, "os.PathLike[str]"]
 
@@ -133,3 +133,22 @@ class InfluxDBWriter(DatabaseWriter):
 
     def __repr__(self) -> str:
         return f"InfluxDBWriter({self._native_writer.describe()!r})"
+
+
+class GrafanaAnnotationWriter(DatabaseWriter):
+    """Posts events (from ``log_event``, or ``measure``/``measure_block`` with ``event_tags``) as
+    Grafana annotations: ``POST /api/annotations`` with ``time``/``timeEnd`` in epoch
+    milliseconds, ``text`` the measurement, ``tags`` as ``key:value``, Bearer auth with a service
+    account token. Points are ignored. Delivered in the background, like ``InfluxDBWriter``."""
+
+    def __init__(
+        self, url: str, token: str, *, dashboard_uid: Optional[str] = None, panel_id: Optional[int] = None
+    ) -> None:
+        self._native_writer = _native.NativeWriter.grafana(url, token, dashboard_uid, panel_id)
+
+    def write_data(self, datalogger: DataLogger) -> None:
+        """Posts the events ``datalogger`` holds now (when called directly), purging nothing."""
+        datalogger._write_with(self._native_writer)
+
+    def __repr__(self) -> str:
+        return f"GrafanaAnnotationWriter({self._native_writer.describe()!r})"

@@ -460,6 +460,8 @@ impl LoggerBase {
             d.set_item("failures", w.failures)?;
             d.set_item("backlog_points", w.backlog_points)?;
             d.set_item("dead_lettered", w.dead_lettered)?;
+            d.set_item("awaiting_delivery", w.awaiting_delivery)?;
+            d.set_item("retries", w.retries)?;
             writers.append(d)?;
         }
         out.set_item("writers", writers)?;

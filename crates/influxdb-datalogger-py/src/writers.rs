@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use influxdb_datalogger::{
-    DatabaseWriter, DeliveryOptions, InfluxConfig, InfluxDBWriter, JsonLinesFileWriter,
-    LineProtocolFileWriter,
+    BackgroundWriter, DatabaseWriter, DeliveryOptions, GrafanaAnnotationWriter, InfluxConfig,
+    InfluxDBWriter, JsonLinesFileWriter, LineProtocolFileWriter, Secret,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -24,6 +24,13 @@ enum Kind {
     JsonLines(PathBuf),
     /// Delivered in the background.
     InfluxDb(Box<(InfluxConfig, DeliveryOptions)>),
+    /// Events as Grafana annotations, delivered in the background.
+    Grafana {
+        url: String,
+        token: Secret,
+        dashboard_uid: Option<String>,
+        panel_id: Option<u64>,
+    },
 }
 
 #[pymethods]
@@ -103,11 +110,36 @@ impl NativeWriter {
         )
     }
 
+    /// A writer of events as Grafana annotations.
+    #[staticmethod]
+    #[pyo3(signature = (url, token, dashboard_uid = None, panel_id = None))]
+    fn grafana(
+        url: &str,
+        token: &str,
+        dashboard_uid: Option<String>,
+        panel_id: Option<u64>,
+    ) -> PyResult<Self> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(crate::errors::ArgumentError::new_err(format!(
+                "url {url:?} must start with http:// or https://"
+            )));
+        }
+        Ok(NativeWriter {
+            kind: Kind::Grafana {
+                url: url.to_string(),
+                token: Secret::new(token),
+                dashboard_uid,
+                panel_id,
+            },
+        })
+    }
+
     /// What the writer writes to, without secrets.
     fn describe(&self) -> String {
         match &self.kind {
             Kind::LineProtocol(path) | Kind::JsonLines(path) => path.display().to_string(),
             Kind::InfluxDb(options) => options.0.describe(),
+            Kind::Grafana { url, .. } => format!("Grafana at {url}"),
         }
     }
 
@@ -135,6 +167,18 @@ impl NativeWriter {
                         .py_err()?
                         .in_background(delivery.clone()),
                 )
+            }
+            Kind::Grafana {
+                url,
+                token,
+                dashboard_uid,
+                panel_id,
+            } => {
+                let mut writer = GrafanaAnnotationWriter::new(url, token.clone());
+                if let Some(uid) = dashboard_uid {
+                    writer = writer.with_dashboard(uid, *panel_id);
+                }
+                Box::new(BackgroundWriter::new(writer, DeliveryOptions::default()))
             }
         })
     }

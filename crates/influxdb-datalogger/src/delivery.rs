@@ -309,6 +309,10 @@ impl DatabaseWriter for BackgroundWriter {
         self.dead_lettered.load(Ordering::Relaxed)
     }
 
+    fn delivery_stats(&self) -> Option<DeliveryStats> {
+        Some(self.stats())
+    }
+
     fn name(&self) -> String {
         self.name.clone()
     }

@@ -30,6 +30,7 @@
 mod delivery;
 mod entry;
 mod error;
+mod grafana;
 mod logger;
 mod measure;
 mod schema;
@@ -43,6 +44,7 @@ pub mod line_protocol;
 pub use delivery::{flush_detached, BackgroundWriter, DeliveryOptions, DeliveryStats, RetryPolicy};
 pub use entry::{Batch, DataEntry, Event, EVENTS_MEASUREMENT};
 pub use error::{Error, ErrorKind, Result};
+pub use grafana::GrafanaAnnotationWriter;
 pub use influx::{Api, InfluxConfig, InfluxDBWriter, Secret};
 pub use logger::{DataLogger, DataLoggerBuilder, Entries, Stats, WriterStats};
 pub use measure::{BlockGuard, Outcome, Timer};

@@ -124,6 +124,10 @@ pub struct WriterStats {
     pub backlog_points: usize,
     /// Lines the database refused for good, set aside in a dead-letter file.
     pub dead_lettered: u64,
+    /// For a background writer: points it holds that the database has not acknowledged yet.
+    pub awaiting_delivery: u64,
+    /// For a background writer: failed sends it retried.
+    pub retries: u64,
 }
 
 /// Counters of a [`DataLogger`].
@@ -695,6 +699,8 @@ impl DataLogger {
                     failures: w.failures,
                     backlog_points: w.backlog.as_ref().map_or(0, Batch::point_count),
                     dead_lettered: w.writer.dead_lettered(),
+                    awaiting_delivery: w.writer.delivery_stats().map_or(0, |d| d.pending),
+                    retries: w.writer.delivery_stats().map_or(0, |d| d.retries),
                 })
                 .collect(),
             // A write is in progress (maybe on this very thread): report no per-writer numbers

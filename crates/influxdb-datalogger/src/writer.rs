@@ -50,6 +50,11 @@ pub trait DatabaseWriter: Send {
         0
     }
 
+    /// Delivery numbers, for writers that deliver on a thread of their own.
+    fn delivery_stats(&self) -> Option<crate::DeliveryStats> {
+        None
+    }
+
     /// A name for messages and statistics. Must not contain secrets.
     fn name(&self) -> String {
         let full = std::any::type_name::<Self>();
@@ -72,6 +77,9 @@ impl<W: DatabaseWriter + ?Sized> DatabaseWriter for Box<W> {
     }
     fn dead_lettered(&self) -> u64 {
         (**self).dead_lettered()
+    }
+    fn delivery_stats(&self) -> Option<crate::DeliveryStats> {
+        (**self).delivery_stats()
     }
 }
 

@@ -1,6 +1,6 @@
-//! The InfluxDB writer against a scripted HTTP server on 127.0.0.1, for the answers a real
-//! server cannot easily be made to give: 413, 429 with Retry-After, 503, 501, InfluxDB 3's
-//! per-line errors; and what each API puts in its requests.
+//! The InfluxDB and Grafana writers against a scripted HTTP server on 127.0.0.1, for the
+//! answers a real server cannot easily be made to give: 413, 429 with Retry-After, 503, 501,
+//! InfluxDB 3's per-line errors; and what each API puts in its requests.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -9,8 +9,8 @@ use std::thread;
 use std::time::Duration;
 
 use influxdb_datalogger::{
-    fields, tags, Api, DataLogger, ErrorKind, Field, InfluxConfig, InfluxDBWriter, Measurement,
-    Secret, Tag, Timestamp,
+    fields, tags, Api, DataLogger, ErrorKind, Field, GrafanaAnnotationWriter, InfluxConfig,
+    InfluxDBWriter, Measurement, Secret, Tag, Timestamp,
 };
 
 #[derive(Debug, Clone)]
@@ -364,4 +364,84 @@ fn an_unreachable_server_is_a_retriable_error_that_names_it_without_secrets() {
     assert!(err.is_retriable(), "{err}");
     assert!(err.message().contains(&url), "{err}");
     assert!(!format!("{err} {err:?}").contains("s3cret"));
+}
+
+#[test]
+fn grafana_annotations_have_the_documented_shape_and_are_not_posted_twice() {
+    let calls = Arc::new(Mutex::new(0));
+    let counter = Arc::clone(&calls);
+    let server = MockServer::start(Box::new(move |_: &Request| {
+        let mut n = counter.lock().unwrap();
+        *n += 1;
+        if *n == 2 {
+            (503, vec![], r#"{"message":"busy"}"#.into())
+        } else {
+            (
+                200,
+                vec![],
+                r#"{"message":"Annotation added","id":1}"#.into(),
+            )
+        }
+    }));
+    let writer = GrafanaAnnotationWriter::new(&server.url, Secret::new("glsa_token"))
+        .with_dashboard("dash-1", Some(4));
+    let logger = DataLogger::builder()
+        .writer(writer)
+        .close_on_drop(false)
+        .build();
+    let m = measurement();
+    logger
+        .log_at(
+            &m,
+            fields!("f" => 1),
+            tags!("n" => "x"),
+            Timestamp::from_nanos(1),
+        )
+        .unwrap();
+    let ms = |n: i64| Timestamp::from_nanos(n * 1_000_000);
+    logger
+        .log_event(
+            "deploy",
+            ms(1_700_000_000_000),
+            ms(1_700_000_002_500),
+            tags!("host" => "h1", "run" => "7"),
+        )
+        .unwrap();
+    logger
+        .log_event(
+            "test run",
+            ms(1_700_000_010_000),
+            ms(1_700_000_010_000),
+            tags!(),
+        )
+        .unwrap();
+    let err = logger.write_data().unwrap_err();
+    assert_eq!((err.status(), err.is_retriable()), (Some(503), true));
+    assert!(err.message().contains("busy"), "{err}");
+    logger.write_data().unwrap();
+
+    let requests = server.requests();
+    assert_eq!(
+        requests.len(),
+        3,
+        "the first annotation is not posted again"
+    );
+    for r in &requests {
+        assert_eq!(r.target, "/api/annotations");
+        assert_eq!(r.header("authorization"), Some("Bearer glsa_token"));
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+    let bodies: Vec<serde_json::Value> = requests
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(
+        bodies[0],
+        serde_json::json!({
+            "time": 1_700_000_000_000i64, "timeEnd": 1_700_000_002_500i64, "text": "deploy",
+            "tags": ["host:h1", "run:7"], "dashboardUID": "dash-1", "panelId": 4
+        })
+    );
+    assert_eq!(bodies[1]["text"], "test run");
+    assert_eq!(bodies[2], bodies[1], "the failed one is posted again");
 }
