@@ -68,6 +68,7 @@ def binary(name: str) -> str:
 
 
 def start_influxdb(root: Path, auth: bool, http: int = 0, rpc: int = 0) -> Dict[str, Any]:
+    fresh = not http  # a restart keeps its ports, data and users
     http, rpc = http or free_port(), rpc or free_port()
     data = root / "influxdb"
     config = root / "influxdb.conf"
@@ -94,7 +95,7 @@ bind-address = "127.0.0.1:{rpc}"
         process = subprocess.Popen([binary("influxd"), "-config", str(config)], stdout=log, stderr=log)
     url = f"http://127.0.0.1:{http}"
     wait_until(f"{url}/ping", process)
-    if auth and not (data / "meta" / "meta.db").exists():
+    if auth and fresh:
         query = urllib.parse.urlencode(
             {"q": f"CREATE USER {ADMIN_USER} WITH PASSWORD '{ADMIN_PASSWORD}' WITH ALL PRIVILEGES"}
         )

@@ -2,6 +2,7 @@
 //! Python bindings can offer the same commands.
 
 pub mod demo;
+pub mod remote;
 pub mod stats;
 
 use std::ffi::OsString;
@@ -44,6 +45,25 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Send a line protocol file to a server, in batches, with retries and a progress bar.
+    /// Malformed lines are reported and skipped; refused lines go to the dead-letter file.
+    Push {
+        /// The line protocol file.
+        file: PathBuf,
+        #[command(flatten)]
+        target: remote::Target,
+        /// The unit of the file's timestamps: ns, us, ms or s.
+        #[arg(long, default_value = "ns")]
+        precision: influxdb_datalogger::Precision,
+        /// Lines per request.
+        #[arg(long, default_value_t = 5000)]
+        batch_size: usize,
+    },
+    /// Check that a server answers and takes the credentials and the database or bucket.
+    Ping {
+        #[command(flatten)]
+        target: remote::Target,
+    },
 }
 
 /// Runs the command line with `args` (the first being the program name), printing to
@@ -68,6 +88,15 @@ pub fn run(
     let result = match cli.command {
         Command::Demo { file, rounds } => run_demo(&file, rounds, out),
         Command::Stats { files } => run_stats(&files, out, err),
+        Command::Push {
+            file,
+            target,
+            precision,
+            batch_size,
+        } => run_push(&file, &target, precision, batch_size, out, err),
+        Command::Ping { target } => remote::ping(&target, out)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(code) => code,
@@ -93,6 +122,28 @@ fn run_demo(file: &std::path::Path, rounds: u32, out: &mut dyn Write) -> Result<
         file.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_push(
+    file: &std::path::Path,
+    target: &remote::Target,
+    precision: influxdb_datalogger::Precision,
+    batch_size: usize,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let report =
+        remote::push(file, target, precision, batch_size, err).map_err(|e| e.to_string())?;
+    let _ = writeln!(
+        out,
+        "{} lines delivered, {} malformed lines skipped, {} refused by the server (see the dead-letter file)",
+        report.delivered, report.skipped, report.dead_lettered
+    );
+    Ok(if report.skipped == 0 && report.dead_lettered == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn run_stats(

@@ -119,3 +119,161 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert!(help.status.success());
     assert!(text(&help.stdout).contains("demo"));
 }
+
+/// InfluxDB 1.6 started by scripts/servers.py, stopped by PID when dropped.
+struct Server {
+    state: std::path::PathBuf,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(auth: bool) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let mut command = Command::new("python3");
+        command.arg(script()).arg("up").arg("--state").arg(&state);
+        if auth {
+            command.arg("--auth");
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let url = stdout
+            .split("\"url\": \"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        Server {
+            state,
+            url,
+            _dir: dir,
+        }
+    }
+
+    fn query(&self, q: &str, creds: &str) -> String {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-XPOST",
+                &format!("{}/query?db=tests{creds}", self.url),
+                "--data-urlencode",
+                &format!("q={q}"),
+            ])
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("python3")
+            .arg(script())
+            .arg("down")
+            .arg("--state")
+            .arg(&self.state)
+            .status();
+    }
+}
+
+fn script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/servers.py")
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn push_sends_a_file_skipping_bad_lines_and_ping_checks_credentials() {
+    let server = Server::start(true);
+    server.query("CREATE DATABASE tests", "&u=admin&p=admin-password");
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = String::from("# pushed\n");
+    for i in 0..12_000i64 {
+        file.push_str(&format!(
+            "pushed,host=h{} value={i}i {}\n",
+            i % 4,
+            1_700_000_000_000 + i
+        ));
+    }
+    file.push_str("not a line\n");
+    std::fs::write(dir.path().join("points.lp"), &file).unwrap();
+    let good = format!(
+        "{}?db=tests",
+        server
+            .url
+            .replace("http://", "http://admin:admin-password@")
+    );
+    let bad = format!(
+        "{}?db=tests",
+        server.url.replace("http://", "http://admin:wrong@")
+    );
+
+    let ping = cli(&["ping", "--url", &good], dir.path());
+    assert!(ping.status.success(), "{}", text(&ping.stderr));
+    assert!(
+        text(&ping.stdout).starts_with("ok: http://127.0.0.1:"),
+        "{}",
+        text(&ping.stdout)
+    );
+    assert!(
+        text(&ping.stdout).contains("version 1.6"),
+        "{}",
+        text(&ping.stdout)
+    );
+    let refused = cli(&["ping", "--url", &bad], dir.path());
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("refused the credentials"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(
+        !text(&refused.stderr).contains("wrong"),
+        "no secret in messages"
+    );
+
+    let push = cli(
+        &[
+            "push",
+            "points.lp",
+            "--url",
+            &good,
+            "--precision",
+            "ms",
+            "--batch-size",
+            "5000",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        push.status.code(),
+        Some(1),
+        "a skipped line makes the push incomplete"
+    );
+    assert!(
+        text(&push.stdout).contains("12000 lines delivered, 1 malformed lines skipped"),
+        "{}",
+        text(&push.stdout)
+    );
+    assert!(
+        text(&push.stderr).contains("points.lp:12002:"),
+        "{}",
+        text(&push.stderr)
+    );
+    let counted = server.query(
+        "SELECT count(value) FROM pushed",
+        "&u=admin&p=admin-password",
+    );
+    assert!(counted.contains("12000"), "{counted}");
+    let first = server.query(
+        "SELECT value FROM pushed ORDER BY time LIMIT 1",
+        "&u=admin&p=admin-password",
+    );
+    assert!(
+        first.contains("2023-11-14T22:13:20Z"),
+        "precision ms was used: {first}"
+    );
+}

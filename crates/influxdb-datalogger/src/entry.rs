@@ -209,6 +209,27 @@ impl Batch {
         out
     }
 
+    /// A batch of complete line protocol lines (a newline is added where one is missing), with
+    /// timestamps in `precision`; for sending lines that were encoded elsewhere, e.g. read
+    /// from a file.
+    pub fn from_lines<'a>(lines: impl IntoIterator<Item = &'a [u8]>, precision: Precision) -> Self {
+        let mut text = Vec::new();
+        let mut ends = Vec::new();
+        for line in lines {
+            text.extend_from_slice(line);
+            if !line.ends_with(b"\n") {
+                text.push(b'\n');
+            }
+            ends.push(text.len());
+        }
+        Batch {
+            lines: text,
+            ends,
+            events: Vec::new(),
+            precision,
+        }
+    }
+
     /// A batch from encoded lines (`ends[i]` is where line `i` ends, after its newline).
     pub(crate) fn from_parts(
         lines: Vec<u8>,

@@ -166,6 +166,14 @@ impl InfluxConfig {
     /// (seconds, or with `ms`/`s`), `ca`, `insecure` (`true`), `proxy`, `accept_partial`,
     /// `no_sync`, `dead_letter`. User and password go to v1 Basic authentication.
     pub fn from_conn_str(text: &str) -> Result<Self> {
+        let config = Self::parse_conn_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// [`from_conn_str`](Self::from_conn_str) without the final [`validate`](Self::validate),
+    /// for callers that complete the configuration first (command-line flags, say).
+    pub fn parse_conn_str(text: &str) -> Result<Self> {
         let (scheme, rest) = text.split_once("://").ok_or_else(|| {
             config_error("a connection string starts with http:// or https://".to_string())
         })?;
@@ -186,7 +194,6 @@ impl InfluxConfig {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             config.set(&percent_decode(key)?, &percent_decode(value)?)?;
         }
-        config.validate()?;
         Ok(config)
     }
 
@@ -235,6 +242,13 @@ impl InfluxConfig {
 
     /// [`from_env`](Self::from_env) with the variables looked up by `var`.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let config = Self::read_vars(var)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// [`from_vars`](Self::from_vars) without the final [`validate`](Self::validate).
+    pub fn read_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let url = var("INFLUX_HOST")
             .or_else(|| var("INFLUXDB_V2_URL"))
             .ok_or_else(|| {
@@ -249,7 +263,6 @@ impl InfluxConfig {
             .map(Secret::new);
         config.username = var("INFLUX_USERNAME");
         config.password = var("INFLUX_PASSWORD").map(Secret::new);
-        config.validate()?;
         Ok(config)
     }
 

@@ -95,6 +95,38 @@ impl InfluxDBWriter {
         &self.config
     }
 
+    /// Checks the server: `GET /ping` (is it there, which version), then an empty write (are
+    /// the credentials and the database or bucket right, as far as the server says). Returns
+    /// the server's version, if it gives one.
+    pub fn ping(&self) -> Result<Option<String>> {
+        let url = format!("{}/ping", self.config.url);
+        let response = self.agent.get(&url).call().map_err(|e| {
+            Error::new(
+                ErrorKind::Writer,
+                format!("cannot reach {}: {e}", self.config.describe()),
+            )
+            .with_retriable(true)
+        })?;
+        let status = response.status().as_u16();
+        let version = response
+            .headers()
+            .get("x-influxdb-version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if status >= 400 && status != 404 {
+            return Err(Error::new(
+                ErrorKind::Writer,
+                format!("{}: /ping answered {status}", self.config.describe()),
+            )
+            .with_status(status));
+        }
+        let reply = self.post(&self.config.write_url(crate::Precision::Nanoseconds), b"")?;
+        match reply.status {
+            200..=299 => Ok(version),
+            status => Err(self.failure(status, &reply)),
+        }
+    }
+
     /// How many lines the server refused and were put in the dead-letter file.
     pub fn dead_lettered(&self) -> u64 {
         self.dead_lettered.load(Ordering::Relaxed)

@@ -82,6 +82,7 @@ pub struct Lines<'a> {
     text: &'a str,
     pos: usize,
     line_no: usize,
+    last: std::ops::Range<usize>,
 }
 
 impl<'a> Lines<'a> {
@@ -91,7 +92,13 @@ impl<'a> Lines<'a> {
             text,
             pos: 0,
             line_no: 1,
+            last: 0..0,
         }
+    }
+
+    /// The bytes of `text` that the line returned last spans (without its newline).
+    pub fn span(&self) -> std::ops::Range<usize> {
+        self.last.clone()
     }
 }
 
@@ -129,6 +136,7 @@ impl<'a> Iterator for Lines<'a> {
         };
         self.line_no += bytes[start..end].iter().filter(|&&b| b == b'\n').count();
         self.pos = end;
+        self.last = start..end;
         Some(match result {
             Ok(line) => Ok((line_no, line)),
             Err((column, message)) => Err(LineError {
@@ -467,5 +475,8 @@ mod tests {
         assert_eq!(items[1].as_ref().unwrap_err().line, 5);
         let (no, last) = items[2].as_ref().unwrap();
         assert_eq!((*no, last.timestamp), (6, Some(3)));
+        let mut lines = Lines::new(text);
+        lines.next();
+        assert_eq!(&text[lines.span()], "m v=\"two\nlines\" 1");
     }
 }

@@ -1,0 +1,183 @@
+//! `push` and `ping`: the command line's way to a server.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use influxdb_datalogger::line_protocol::Lines;
+use influxdb_datalogger::{
+    Batch, DatabaseWriter, DeliveryOptions, InfluxConfig, InfluxDBWriter, Precision, Result,
+};
+
+/// Where to: a connection string or the environment, with flags on top.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// Connection string, e.g. `http://user:pass@127.0.0.1:8086?db=tests` (see the README);
+    /// without it, the environment variables of InfluxDB's clients (INFLUX_HOST, …).
+    #[arg(long)]
+    url: Option<String>,
+    /// v1 and v3: the database.
+    #[arg(long)]
+    database: Option<String>,
+    /// v2: the bucket.
+    #[arg(long)]
+    bucket: Option<String>,
+    /// v2: the organisation.
+    #[arg(long)]
+    org: Option<String>,
+    /// The write API: v1, v2 or v3 (default: from what is given).
+    #[arg(long)]
+    api: Option<String>,
+    /// v1: the user name (the password comes from the connection string or INFLUX_PASSWORD).
+    #[arg(long)]
+    username: Option<String>,
+}
+
+impl Target {
+    /// The configuration: the connection string (or the environment), then the flags.
+    pub fn config(&self) -> Result<InfluxConfig> {
+        let mut config = match &self.url {
+            Some(url) => InfluxConfig::parse_conn_str(url)?,
+            None => {
+                InfluxConfig::read_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))?
+            }
+        };
+        for (key, value) in [
+            ("database", &self.database),
+            ("bucket", &self.bucket),
+            ("org", &self.org),
+            ("api", &self.api),
+            ("username", &self.username),
+        ] {
+            if let Some(value) = value {
+                config.set(key, value)?;
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Checks a server and its credentials.
+pub fn ping(target: &Target, out: &mut dyn Write) -> Result<()> {
+    let config = target.config()?;
+    let writer = InfluxDBWriter::new(config.clone())?;
+    let started = Instant::now();
+    let version = writer.ping()?;
+    let _ = writeln!(
+        out,
+        "ok: {} answered in {:.1} ms{}",
+        config.describe(),
+        started.elapsed().as_secs_f64() * 1e3,
+        version
+            .map(|v| format!(" (version {v})"))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// What a push did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PushReport {
+    /// Lines sent and acknowledged.
+    pub delivered: u64,
+    /// Malformed lines skipped.
+    pub skipped: u64,
+    /// Lines the server refused, now in the dead-letter file.
+    pub dead_lettered: u64,
+}
+
+/// Sends a line protocol file, in batches, with a progress bar on a terminal.
+pub fn push(
+    path: &Path,
+    target: &Target,
+    precision: Precision,
+    batch_size: usize,
+    err: &mut dyn Write,
+) -> Result<PushReport> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        influxdb_datalogger::Error::new(
+            influxdb_datalogger::ErrorKind::Io,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let config = target.config()?;
+    let options = DeliveryOptions {
+        max_points: batch_size.max(1),
+        flush_timeout: Duration::from_secs(120),
+        ..DeliveryOptions::default()
+    };
+    let mut writer = InfluxDBWriter::new(config)?.in_background(options);
+    let progress = Progress::new(std::io::stderr().is_terminal(), bytes.len());
+    let mut report = PushReport::default();
+    let mut lines = Lines::new(&text);
+    let mut chunk: Vec<&[u8]> = Vec::with_capacity(batch_size);
+    while let Some(item) = lines.next() {
+        match item {
+            Ok(_) => chunk.push(text[lines.span()].as_bytes()),
+            Err(e) => {
+                report.skipped += 1;
+                progress.clear();
+                let _ = writeln!(
+                    err,
+                    "{}:{}:{}: {} (line skipped)",
+                    path.display(),
+                    e.line,
+                    e.column,
+                    e.message
+                );
+            }
+        }
+        if chunk.len() >= batch_size {
+            writer.write_data(&Batch::from_lines(chunk.drain(..), precision))?;
+            progress.show(lines.span().end, writer.stats().delivered);
+        }
+    }
+    writer.write_data(&Batch::from_lines(chunk.drain(..), precision))?;
+    let flushed = writer.flush_within(Duration::from_secs(120));
+    let stats = writer.stats();
+    progress.show(bytes.len(), stats.delivered);
+    progress.clear();
+    report.delivered = stats.delivered;
+    report.dead_lettered = DatabaseWriter::dead_lettered(&writer);
+    flushed.map(|()| report)
+}
+
+/// A one-line progress bar on stderr, drawn only on a terminal.
+struct Progress {
+    on: bool,
+    total: usize,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(on: bool, total: usize) -> Self {
+        Progress {
+            on,
+            total: total.max(1),
+            started: Instant::now(),
+        }
+    }
+
+    fn show(&self, done: usize, delivered: u64) {
+        if !self.on {
+            return;
+        }
+        let share = (done as f64 / self.total as f64).min(1.0);
+        let filled = (share * 30.0) as usize;
+        let rate = delivered as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        eprint!(
+            "\r[{}{}] {:3.0}%  {delivered} lines delivered  {rate:.0} lines/s ",
+            "#".repeat(filled),
+            " ".repeat(30 - filled),
+            share * 100.0
+        );
+    }
+
+    fn clear(&self) {
+        if self.on {
+            eprint!("\r{}\r", " ".repeat(80));
+        }
+    }
+}
