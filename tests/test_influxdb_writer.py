@@ -223,3 +223,41 @@ def test_grafana_annotations_from_python_have_the_documented_shape() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_every_field_type_and_escaped_names_read_back_from_influxdb(servers: Dict[str, Any], tmp_path: Path) -> None:
+    url = servers["influxdb"]["url"]
+    influx_query(url, "CREATE DATABASE pytypes")
+    f, i, b, s, host = Field("a float"), Field("an,int"), Field("ok=1"), Field("note"), Tag("host name")
+    m = Measurement("py types,all", f, i, b, s, host)
+    at = datetime.datetime(2024, 2, 3, 4, 5, 6)
+    with DataLogger(InfluxDBWriter(url, database="pytypes", dead_letter=tmp_path / "dead.lp")) as dl:
+        dl.log(
+            m,
+            FieldMap.build(f, 1e-300, i, -(2**62), b, False, s, 'say "hi", \\o/'),
+            TagMap.build(host, "a b,c=d"),
+            time=at,
+        )
+    rows = influx_query(url, 'SELECT * FROM "py types,all"', "pytypes")["results"][0]["series"][0]
+    assert rows["columns"] == ["time", "a float", "an,int", "host name", "note", "ok=1"]
+    assert rows["values"] == [["2024-02-03T04:05:06Z", 1e-300, -(2**62), "a b,c=d", 'say "hi", \\o/', False]]
+    assert not (tmp_path / "dead.lp").exists()
+
+
+def test_victoria_metrics_takes_the_v1_api(servers: Dict[str, Any]) -> None:
+    url = servers["victoria_metrics"]["url"]
+    value = Field("v")
+    m = Measurement("pyvm1", value, Tag("run"))
+    with DataLogger(InfluxDBWriter(url, database="vmdb")) as dl:
+        for k in range(4):
+            dl.log(m, FieldMap.build(value, k + 0.5), TagMap.build(Tag("run"), "r2"))
+    urllib.request.urlopen(f"{url}/internal/force_flush", timeout=10).close()
+    match = urllib.parse.urlencode({"match[]": '{__name__="pyvm1_v"}'})
+
+    def export() -> Any:
+        with urllib.request.urlopen(f"{url}/api/v1/export?{match}", timeout=10) as r:
+            return r.read().decode().splitlines()
+
+    series = json.loads(poll(export)[0])
+    assert series["values"] == [0.5, 1.5, 2.5, 3.5]
+    assert series["metric"] == {"__name__": "pyvm1_v", "run": "r2", "db": "vmdb"}
