@@ -8,6 +8,11 @@ from typing import Iterator
 
 import pytest
 
+import influxdb_datalogger._datalogger
+
+# Some tests leave points no server will ever take; do not wait 10 s for them at exit.
+influxdb_datalogger._datalogger.EXIT_TIMEOUT = 1.0
+
 
 @pytest.fixture(autouse=True)
 def _in_tmp_dir(tmp_path: Path) -> Iterator[Path]:
