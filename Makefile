@@ -88,6 +88,14 @@ bench-python: python-env ## Python benchmarks against the original package and p
 	$(PY) -m pip install --quiet --disable-pip-version-check "influxdb-client==1.50.0" "questdb==6.0.0"
 	$(PY) bench/python_bench.py
 
+.PHONY: bench-delivery
+bench-delivery: python-env servers-deps ## 1,000,000 points to InfluxDB 1.6 and VictoriaMetrics vs the server's ceiling and influxdb-client
+	rm -rf target/wheels
+	$(VENV)/bin/maturin build --release --quiet --out target/wheels
+	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/*.whl
+	$(PY) -m pip install --quiet --disable-pip-version-check "influxdb-client==1.50.0"
+	$(PY) bench/delivery_bench.py
+
 .PHONY: clean
 clean: ## Remove build output and the Python environment
 	$(CARGO) clean

@@ -51,7 +51,8 @@ class InfluxDBWriter(DatabaseWriter):
 
     ``api=None`` picks from what is given: a bucket means v2, a database and a token v3, a
     database v1. Lines the server refuses go to ``dead_letter`` with its reason while the good
-    ones land.
+    ones land. Bodies from ``gzip_threshold`` bytes are gzip-compressed, except to a loopback
+    address (where it only costs CPU) unless ``gzip_to_loopback``.
 
     Delivery runs on a thread of its own: ``write_data()`` hands the data over and returns at
     once; requests carry up to ``batch_size`` points and leave at the latest ``flush_interval``
@@ -75,6 +76,7 @@ class InfluxDBWriter(DatabaseWriter):
         precision: str = "ns",
         retention_policy: Optional[str] = None,
         gzip_threshold: Optional[int] = 4096,
+        gzip_to_loopback: bool = False,
         timeout: float = 10.0,
         ca_file: Optional[_Path] = None,
         insecure_skip_verify: bool = False,
@@ -98,6 +100,7 @@ class InfluxDBWriter(DatabaseWriter):
             "precision": precision,
             "rp": retention_policy,
             "gzip": "off" if gzip_threshold is None else gzip_threshold,
+            "gzip_loopback": "true" if gzip_to_loopback else "false",
             "timeout": timeout,
             "ca": None if ca_file is None else os.fspath(ca_file),
             "insecure": "true" if insecure_skip_verify else "false",

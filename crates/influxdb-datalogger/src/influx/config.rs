@@ -76,8 +76,12 @@ pub struct InfluxConfig {
     pub username: Option<String>,
     /// v1: the password.
     pub password: Option<Secret>,
-    /// Bodies at least this long are sent gzip-compressed; `None` never compresses.
+    /// Bodies at least this long are sent gzip-compressed; `None` never compresses. By default
+    /// not to a loopback address (127.0.0.0/8, `localhost`, `[::1]`), where compressing only
+    /// costs CPU on both ends of the same machine; see `gzip_loopback`.
     pub gzip_threshold: Option<usize>,
+    /// Compress to loopback addresses too (set when gzip is asked for explicitly).
+    pub gzip_loopback: bool,
     /// The time budget of one request.
     pub timeout: Duration,
     /// A PEM file of CA certificates to trust instead of the built-in roots.
@@ -111,6 +115,7 @@ impl InfluxConfig {
             username: None,
             password: None,
             gzip_threshold: Some(4096),
+            gzip_loopback: false,
             timeout: Duration::from_secs(10),
             ca_file: None,
             insecure_skip_verify: false,
@@ -162,7 +167,8 @@ impl InfluxConfig {
     /// Parses a connection string: `http[s]://[user[:password]@]host[:port][/path][?key=value&…]`.
     ///
     /// Keys: `api` (v1/v2/v3), `db` or `database`, `rp`, `bucket`, `org`, `token`, `precision`
-    /// (`ns`, `us`, `ms`, `s`), `gzip` (a byte threshold, or `off`), `timeout`
+    /// (`ns`, `us`, `ms`, `s`), `gzip` (a byte threshold, or `on`/`off`; given explicitly it
+    /// applies to loopback servers too), `gzip_loopback`, `timeout`
     /// (seconds, or with `ms`/`s`), `ca`, `insecure` (`true`), `proxy`, `accept_partial`,
     /// `no_sync`, `dead_letter`. User and password go to v1 Basic authentication.
     pub fn from_conn_str(text: &str) -> Result<Self> {
@@ -216,8 +222,11 @@ impl InfluxConfig {
                     n => Some(n.parse().map_err(|_| {
                         config_error(format!("gzip: {n:?} is not a byte count or on/off"))
                     })?),
-                }
+                };
+                // Asked for explicitly: also to loopback.
+                self.gzip_loopback = self.gzip_threshold.is_some();
             }
+            "gzip_loopback" => self.gzip_loopback = parse_bool(key, value)?,
             "timeout" => self.timeout = parse_duration(value)?,
             "ca" | "ca_file" => self.ca_file = Some(PathBuf::from(value)),
             "insecure" | "insecure_skip_verify" => {
@@ -302,6 +311,36 @@ impl InfluxConfig {
             .map(|(k, v)| format!("{k}={}", percent_encode(v)))
             .collect();
         format!("{}{path}?{}", self.url, query.join("&"))
+    }
+
+    /// The body size from which requests are compressed, after the loopback rule.
+    pub fn effective_gzip_threshold(&self) -> Option<usize> {
+        if self.is_loopback() && !self.gzip_loopback {
+            None
+        } else {
+            self.gzip_threshold
+        }
+    }
+
+    /// Whether the server is on this machine's loopback interface.
+    pub fn is_loopback(&self) -> bool {
+        let rest = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, rest)| rest);
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let host = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
+        let host = if let Some(v6) = host.strip_prefix('[') {
+            v6.split(']').next().unwrap_or(v6)
+        } else {
+            host.split(':').next().unwrap_or(host)
+        };
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
     }
 
     /// What the configuration points at, for messages: no credentials.
@@ -523,6 +562,29 @@ mod tests {
             "{shown}"
         );
         assert!(!c.write_url(Precision::Nanoseconds).contains("hunter2"));
+    }
+
+    #[test]
+    fn gzip_is_off_to_loopback_unless_asked_for() {
+        let local = |url: &str| InfluxConfig::new(url);
+        for url in [
+            "http://127.0.0.1:8086",
+            "http://localhost:8086",
+            "https://[::1]:8086",
+            "http://127.9.0.1",
+        ] {
+            assert!(local(url).is_loopback(), "{url}");
+            assert_eq!(local(url).effective_gzip_threshold(), None, "{url}");
+        }
+        assert_eq!(
+            local("http://influx.example:8086").effective_gzip_threshold(),
+            Some(4096)
+        );
+        assert!(!local("http://10.0.0.1").is_loopback());
+        let asked = InfluxConfig::from_conn_str("http://127.0.0.1:8086?db=d&gzip=on").unwrap();
+        assert_eq!(asked.effective_gzip_threshold(), Some(0));
+        let sized = InfluxConfig::from_conn_str("http://127.0.0.1:8086?db=d&gzip=1000").unwrap();
+        assert_eq!(sized.effective_gzip_threshold(), Some(1000));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! | 401/403, 404, other 4xx, 501 | an error naming the cause, not retriable; the data is kept |
 //! | 429, 5xx, no connection, timeout | a retriable error (with `Retry-After`); the data is kept |
 
+use std::borrow::Cow;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::Path;
@@ -132,12 +133,33 @@ impl InfluxDBWriter {
         self.dead_lettered.load(Ordering::Relaxed)
     }
 
+    /// Sends a body of whole lines; if the server refuses some or finds it too large, splits it
+    /// into its lines and goes on with [`send_lines`](Self::send_lines).
+    fn send_body(&self, url: &str, body: &[u8]) -> Result<()> {
+        if body.is_empty() {
+            return Ok(());
+        }
+        let reply = self.post(url, body)?;
+        match reply.status {
+            200..=299 => Ok(()),
+            400 | 413 | 422 => {
+                let lines: Vec<&[u8]> = split_lines(body);
+                self.handle_refusal(url, &lines, reply)
+            }
+            status => Err(self.failure(status, &reply)),
+        }
+    }
+
     /// Sends `lines` (each ending in a newline) to `url`, splitting as answers require.
     fn send_lines(&self, url: &str, lines: &[&[u8]]) -> Result<()> {
         if lines.is_empty() {
             return Ok(());
         }
         let reply = self.post(url, &lines.concat())?;
+        self.handle_refusal(url, lines, reply)
+    }
+
+    fn handle_refusal(&self, url: &str, lines: &[&[u8]], reply: Reply) -> Result<()> {
         match reply.status {
             200..=299 => Ok(()),
             413 | 400 | 422 if lines.len() > 1 => {
@@ -242,22 +264,27 @@ impl InfluxDBWriter {
 impl DatabaseWriter for InfluxDBWriter {
     fn write_data(&mut self, batch: &Batch) -> Result<()> {
         let events = batch.events_line_protocol();
-        let mut lines: Vec<&[u8]> = batch.lines().collect();
-        lines.extend(events.split_inclusive(|&b| b == b'\n'));
         let from = batch.precision();
         match self
             .config
             .precision
             .filter(|to| to.nanos_per_unit() > from.nanos_per_unit())
         {
-            None => self.send_lines(&self.config.write_url(from), &lines),
+            None => {
+                // The common case sends the batch's bytes as they are; lines are split out only
+                // if the server refuses some of them.
+                let mut body = Cow::Borrowed(batch.line_protocol());
+                if !events.is_empty() {
+                    body.to_mut().extend_from_slice(&events);
+                }
+                self.send_body(&self.config.write_url(from), &body)
+            }
             Some(to) => {
-                let coarse: Vec<Vec<u8>> = lines
-                    .iter()
-                    .map(|line| coarsen_timestamp(line, from, to))
-                    .collect();
-                let coarse: Vec<&[u8]> = coarse.iter().map(Vec::as_slice).collect();
-                self.send_lines(&self.config.write_url(to), &coarse)
+                let mut body = Vec::with_capacity(batch.line_protocol().len() + events.len());
+                for line in batch.lines().chain(events.split_inclusive(|&b| b == b'\n')) {
+                    body.extend_from_slice(&coarsen_timestamp(line, from, to));
+                }
+                self.send_body(&self.config.write_url(to), &body)
             }
         }
     }
@@ -269,6 +296,28 @@ impl DatabaseWriter for InfluxDBWriter {
     fn name(&self) -> String {
         format!("InfluxDBWriter({})", self.config.describe())
     }
+}
+
+/// The lines of a body of line protocol, each with its newline. Newlines inside quoted string
+/// values belong to their line.
+fn split_lines(body: &[u8]) -> Vec<&[u8]> {
+    let text = String::from_utf8_lossy(body);
+    let mut ends = Vec::new();
+    let mut lines = crate::line_protocol::Lines::new(&text);
+    while lines.next().is_some() {
+        ends.push(lines.span().end);
+    }
+    let mut out = Vec::with_capacity(ends.len());
+    let mut start = 0;
+    for end in ends {
+        let end = (end + 1).min(body.len()); // with the newline
+        out.push(&body[start..end]);
+        start = end;
+    }
+    if start < body.len() {
+        out.push(&body[start..]);
+    }
+    out
 }
 
 /// The line with its timestamp (the digits after its last space) converted from `from` to the
@@ -427,6 +476,20 @@ mod tests {
             ),
             b"m f=1 12\n"
         );
+    }
+
+    #[test]
+    fn bodies_split_into_whole_lines_even_with_newlines_in_strings() {
+        let body = b"m f=1i 1\nm s=\"a\nb\" 2\nm f=3i 3\n";
+        assert_eq!(
+            split_lines(body),
+            vec![
+                &b"m f=1i 1\n"[..],
+                &b"m s=\"a\nb\" 2\n"[..],
+                &b"m f=3i 3\n"[..]
+            ]
+        );
+        assert_eq!(split_lines(b"m f=1i 1"), vec![&b"m f=1i 1"[..]]);
     }
 
     #[test]
