@@ -426,7 +426,7 @@ fn take_chunk(state: &mut State, options: &DeliveryOptions) -> Batch {
         .queue
         .pop_front()
         .expect("the caller checked the queue");
-    let mut chunk = if first.point_count() > options.max_points {
+    let head = if first.point_count() > options.max_points {
         let mut parts = first.split(options.max_points).into_iter();
         let head = parts.next().expect("split returns at least one part");
         for part in parts.rev() {
@@ -436,14 +436,23 @@ fn take_chunk(state: &mut State, options: &DeliveryOptions) -> Batch {
     } else {
         first
     };
+    // Small batches (one per point under continuous write) are merged with a single copy.
+    let (mut points, mut bytes) = (head.point_count(), head.line_protocol().len());
+    let mut parts = vec![head];
     while let Some(next) = state.queue.front() {
-        if chunk.point_count() + next.point_count() > options.max_points
-            || chunk.line_protocol().len() + next.line_protocol().len() > options.max_bytes
+        if points + next.point_count() > options.max_points
+            || bytes + next.line_protocol().len() > options.max_bytes
         {
             break;
         }
-        chunk.append(state.queue.pop_front().expect("front exists"));
+        points += next.point_count();
+        bytes += next.line_protocol().len();
+        parts.push(state.queue.pop_front().expect("front exists"));
     }
+    let chunk = match parts.len() {
+        1 => parts.pop().expect("one part"),
+        _ => Batch::concat(parts),
+    };
     state.queued_bytes = state
         .queued_bytes
         .saturating_sub(chunk.line_protocol().len());
@@ -549,6 +558,24 @@ mod tests {
             flush_timeout: Duration::from_secs(5),
             ..DeliveryOptions::default()
         }
+    }
+
+    #[test]
+    fn many_small_batches_are_merged_into_full_chunks() {
+        let seen = MemoryWriter::new();
+        let mut background = BackgroundWriter::new(
+            seen.clone(),
+            DeliveryOptions {
+                interval: Duration::from_secs(60),
+                ..fast()
+            },
+        );
+        for _ in 0..25 {
+            background.write_data(&batch_of(1)).unwrap();
+        }
+        background.flush().unwrap();
+        assert_eq!(seen.entries().len(), 25);
+        assert_eq!(seen.batch_count(), 3, "10 + 10 + 5");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What writers receive: batches of encoded points and events, and the owned views of them
 //! ([`DataEntry`], [`Event`]) that are built only when someone asks.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -133,14 +134,30 @@ impl Event {
 }
 
 /// Points (already encoded as line protocol) and events, handed to writers together.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// The encoded points are shared, not copied: cloning a batch (handing it to a background
+/// writer) and [`split`](Batch::split)ting it into chunks make windows onto the same bytes.
+#[derive(Debug, Clone, Default)]
 pub struct Batch {
-    lines: Vec<u8>,
-    /// Where each point's line ends (after its newline), so that points can be counted and
+    bytes: Arc<Vec<u8>>,
+    /// Where each line of `bytes` ends (after its newline), so that points can be counted and
     /// split without parsing: string fields may hold newlines.
-    ends: Vec<usize>,
+    ends: Arc<Vec<usize>>,
+    /// This batch's lines are `first .. first + count` of `ends`; its bytes start at `start`.
+    first: usize,
+    count: usize,
+    start: usize,
     events: Vec<Event>,
     precision: Precision,
+}
+
+impl PartialEq for Batch {
+    fn eq(&self, other: &Self) -> bool {
+        self.precision == other.precision
+            && self.events == other.events
+            && self.line_protocol() == other.line_protocol()
+            && self.lines().eq(other.lines())
+    }
 }
 
 impl Batch {
@@ -152,9 +169,17 @@ impl Batch {
         }
     }
 
+    /// The end of line `i` of this batch in `bytes`.
+    fn end_of(&self, i: usize) -> usize {
+        self.ends[self.first + i]
+    }
+
     /// The points as line protocol, one line each, every line ending in a newline.
     pub fn line_protocol(&self) -> &[u8] {
-        &self.lines
+        match self.count {
+            0 => &[],
+            n => &self.bytes[self.start..self.end_of(n - 1)],
+        }
     }
 
     /// The precision of the timestamps in [`line_protocol`](Batch::line_protocol).
@@ -164,7 +189,7 @@ impl Batch {
 
     /// How many points the batch holds.
     pub fn point_count(&self) -> usize {
-        self.ends.len()
+        self.count
     }
 
     /// The events.
@@ -174,14 +199,18 @@ impl Batch {
 
     /// Whether the batch holds neither points nor events.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty() && self.events.is_empty()
+        self.count == 0 && self.events.is_empty()
     }
 
     /// Each point's line, with its newline.
     pub fn lines(&self) -> impl ExactSizeIterator<Item = &[u8]> {
-        (0..self.ends.len()).map(|i| {
-            let start = if i == 0 { 0 } else { self.ends[i - 1] };
-            &self.lines[start..self.ends[i]]
+        (0..self.count).map(|i| {
+            let start = if i == 0 {
+                self.start
+            } else {
+                self.end_of(i - 1)
+            };
+            &self.bytes[start..self.end_of(i)]
         })
     }
 
@@ -222,24 +251,23 @@ impl Batch {
             }
             ends.push(text.len());
         }
-        Batch {
-            lines: text,
-            ends,
-            events: Vec::new(),
-            precision,
-        }
+        Batch::from_parts(text, ends, Vec::new(), precision)
     }
 
     /// A batch from encoded lines (`ends[i]` is where line `i` ends, after its newline).
     pub(crate) fn from_parts(
-        lines: Vec<u8>,
+        bytes: Vec<u8>,
         ends: Vec<usize>,
         events: Vec<Event>,
         precision: Precision,
     ) -> Self {
+        let count = ends.len();
         Batch {
-            lines,
-            ends,
+            bytes: Arc::new(bytes),
+            ends: Arc::new(ends),
+            first: 0,
+            count,
+            start: 0,
             events,
             precision,
         }
@@ -247,41 +275,50 @@ impl Batch {
 
     /// Moves everything of `other` to the end of this batch.
     pub(crate) fn append(&mut self, other: Batch) {
-        debug_assert_eq!(self.precision, other.precision);
-        if self.lines.is_empty() && self.events.is_empty() {
+        if self.is_empty() {
             *self = other;
             return;
         }
-        let offset = self.lines.len();
-        self.lines.extend_from_slice(&other.lines);
-        self.ends.extend(other.ends.iter().map(|e| e + offset));
-        self.events.extend(other.events);
+        *self = Batch::concat(vec![std::mem::take(self), other]);
+    }
+
+    /// One batch of all of `parts`, in order, built with a single copy of their bytes.
+    pub(crate) fn concat(parts: Vec<Batch>) -> Batch {
+        let Some(precision) = parts.first().map(|p| p.precision) else {
+            return Batch::default();
+        };
+        debug_assert!(parts.iter().all(|p| p.precision == precision));
+        let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.line_protocol().len()).sum());
+        let mut ends = Vec::with_capacity(parts.iter().map(Batch::point_count).sum());
+        let mut events = Vec::new();
+        for part in parts {
+            let offset = bytes.len();
+            bytes.extend_from_slice(part.line_protocol());
+            let base = part.start;
+            ends.extend((0..part.count).map(|i| part.end_of(i) - base + offset));
+            events.extend(part.events);
+        }
+        Batch::from_parts(bytes, ends, events, precision)
     }
 
     /// The batch's points and events, split into batches of at most `max_points` points each
-    /// (events go with the first).
+    /// (events go with the first). The parts share this batch's bytes.
     pub fn split(&self, max_points: usize) -> Vec<Batch> {
         let max_points = max_points.max(1);
         let mut out = Vec::new();
-        let mut start_point = 0;
-        while start_point < self.ends.len() || (out.is_empty() && !self.events.is_empty()) {
-            let end_point = (start_point + max_points).min(self.ends.len());
-            let from = if start_point == 0 {
-                0
-            } else {
-                self.ends[start_point - 1]
-            };
-            let to = if end_point == 0 {
-                0
-            } else {
-                self.ends[end_point - 1]
-            };
+        let mut done = 0;
+        while done < self.count || (out.is_empty() && !self.events.is_empty()) {
+            let count = max_points.min(self.count - done);
             out.push(Batch {
-                lines: self.lines[from..to].to_vec(),
-                ends: self.ends[start_point..end_point]
-                    .iter()
-                    .map(|e| e - from)
-                    .collect(),
+                bytes: Arc::clone(&self.bytes),
+                ends: Arc::clone(&self.ends),
+                first: self.first + done,
+                count,
+                start: if done == 0 {
+                    self.start
+                } else {
+                    self.end_of(done - 1)
+                },
                 events: if out.is_empty() {
                     self.events.clone()
                 } else {
@@ -289,7 +326,7 @@ impl Batch {
                 },
                 precision: self.precision,
             });
-            start_point = end_point;
+            done += count;
         }
         out
     }
@@ -318,6 +355,39 @@ mod tests {
         assert_eq!(entries[0].field("s"), Some(&FieldValue::Str("x\ny".into())));
         assert_eq!(entries[1].field("f"), Some(&FieldValue::Int(2)));
         assert_eq!(entries[1].time, Timestamp::from_nanos(20));
+    }
+
+    #[test]
+    fn split_parts_share_the_bytes_and_split_again() {
+        let b = batch_of(&[
+            "a f=1i 1\n",
+            "b s=\"x\ny\" 2\n",
+            "c f=3i 3\n",
+            "d f=4i 4\n",
+            "e f=5i 5\n",
+        ]);
+        let parts = b.split(2);
+        assert_eq!(
+            parts.iter().map(Batch::point_count).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
+        assert!(
+            parts.iter().all(|p| Arc::ptr_eq(&p.bytes, &b.bytes)),
+            "no copy"
+        );
+        assert_eq!(parts[0].line_protocol(), b"a f=1i 1\nb s=\"x\ny\" 2\n");
+        assert_eq!(
+            parts[1].lines().collect::<Vec<_>>(),
+            vec![&b"c f=3i 3\n"[..], &b"d f=4i 4\n"[..]]
+        );
+        let again = parts[1].split(1);
+        assert_eq!(again[1].line_protocol(), b"d f=4i 4\n");
+        assert_eq!(parts[2].entries()[0].measurement, "e");
+        let mut joined = parts[1].clone();
+        joined.append(parts[2].clone());
+        assert_eq!(joined.line_protocol(), b"c f=3i 3\nd f=4i 4\ne f=5i 5\n");
+        assert_eq!(joined.point_count(), 3);
+        assert!(Batch::new(Precision::Seconds).split(10).is_empty());
     }
 
     #[test]

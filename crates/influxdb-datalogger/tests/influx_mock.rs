@@ -322,6 +322,24 @@ fn each_api_sends_its_path_query_and_authorization() {
 }
 
 #[test]
+fn by_default_bodies_to_loopback_are_not_gzipped() {
+    let server = MockServer::start(Box::new(|_: &Request| (204, vec![], String::new())));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = InfluxConfig::new(&server.url);
+    config.database = Some("db".into());
+    config.dead_letter = dir.path().join("dead.lp");
+    assert_eq!(config.gzip_threshold, Some(4096), "the default threshold");
+    let logger = DataLogger::builder()
+        .writer(InfluxDBWriter::new(config).unwrap())
+        .build();
+    log_points(&logger, 500);
+    logger.write_data().unwrap();
+    let requests = server.requests();
+    assert!(requests[0].body.len() > 4096);
+    assert_eq!(requests[0].header("content-encoding"), None);
+}
+
+#[test]
 fn large_bodies_are_gzipped() {
     let server = MockServer::start(Box::new(|_: &Request| (204, vec![], String::new())));
     let dir = tempfile::tempdir().unwrap();

@@ -193,7 +193,7 @@ impl InfluxDBWriter {
         }
         let compress = self
             .config
-            .gzip_threshold
+            .effective_gzip_threshold()
             .is_some_and(|threshold| body.len() >= threshold);
         let result = if compress {
             request
