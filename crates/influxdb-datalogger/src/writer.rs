@@ -83,78 +83,53 @@ impl<W: DatabaseWriter + ?Sized> DatabaseWriter for Box<W> {
     }
 }
 
-/// Opens `path` for appending, creating it and its directory as needed.
-fn open_append(path: &Path) -> Result<File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format_args!("cannot create directory {}", dir.display()), e))?;
-    }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| {
-            Error::io(
-                format_args!("cannot open {} for appending", path.display()),
-                e,
-            )
-        })
-}
-
-/// Appends one whole batch with a single write, so that a batch is never half-written by a
-/// process that is killed between two writes.
-fn append_all(file: &mut Option<File>, path: &Path, bytes: &[u8]) -> Result<()> {
-    if bytes.is_empty() {
-        return Ok(());
-    }
-    if file.is_none() {
-        *file = Some(open_append(path)?);
-    }
-    let f = file.as_mut().expect("opened above");
-    f.write_all(bytes).map_err(|e| {
-        // Reopen next time: the descriptor may be what failed.
-        let err = Error::io(format_args!("cannot append to {}", path.display()), e);
-        *file = None;
-        err
-    })
-}
-
-/// Appends points (and events, as the `events` measurement) to a line protocol file: the
-/// embedded default sink. The file can later be sent to any InfluxDB with `influxdb-datalogger
-/// push` or `curl --data-binary`.
+/// A file that batches are appended to: opened at the first write (creating it and its
+/// directory), each batch in a single write so that a killed process never leaves half of one,
+/// and reopened after a failed write (the descriptor may be what failed).
 #[derive(Debug)]
-pub struct LineProtocolFileWriter {
+struct AppendFile {
     path: PathBuf,
     file: Option<File>,
 }
 
-impl LineProtocolFileWriter {
-    /// A writer appending to `path`; the file is created at the first write.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        LineProtocolFileWriter {
-            path: path.into(),
-            file: None,
+impl AppendFile {
+    fn new(path: PathBuf) -> Self {
+        AppendFile { path, file: None }
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
         }
-    }
-
-    /// The file written to.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl DatabaseWriter for LineProtocolFileWriter {
-    fn write_data(&mut self, batch: &Batch) -> Result<()> {
-        if batch.events().is_empty() {
-            append_all(&mut self.file, &self.path, batch.line_protocol())
-        } else {
-            let mut bytes = batch.line_protocol().to_vec();
-            bytes.extend_from_slice(&batch.events_line_protocol());
-            append_all(&mut self.file, &self.path, &bytes)
+        if self.file.is_none() {
+            self.file = Some(self.open()?);
         }
+        let result = self.file.as_mut().expect("opened above").write_all(bytes);
+        result.map_err(|e| {
+            self.file = None;
+            Error::io(format_args!("cannot append to {}", self.path.display()), e)
+        })
     }
 
-    fn flush(&mut self) -> Result<()> {
+    fn open(&self) -> Result<File> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(|e| {
+                Error::io(format_args!("cannot create directory {}", dir.display()), e)
+            })?;
+        }
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| {
+                Error::io(
+                    format_args!("cannot open {} for appending", self.path.display()),
+                    e,
+                )
+            })
+    }
+
+    fn sync(&self) -> Result<()> {
         match &self.file {
             Some(f) => f
                 .sync_data()
@@ -162,9 +137,47 @@ impl DatabaseWriter for LineProtocolFileWriter {
             None => Ok(()),
         }
     }
+}
+
+/// Appends points (and events, as the `events` measurement) to a line protocol file: the
+/// embedded default sink. The file can later be sent to any InfluxDB with `influxdb-datalogger
+/// push` or `curl --data-binary`.
+#[derive(Debug)]
+pub struct LineProtocolFileWriter {
+    file: AppendFile,
+}
+
+impl LineProtocolFileWriter {
+    /// A writer appending to `path`; the file is created at the first write.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        LineProtocolFileWriter {
+            file: AppendFile::new(path.into()),
+        }
+    }
+
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.file.path
+    }
+}
+
+impl DatabaseWriter for LineProtocolFileWriter {
+    fn write_data(&mut self, batch: &Batch) -> Result<()> {
+        if batch.events().is_empty() {
+            self.file.append(batch.line_protocol())
+        } else {
+            let mut bytes = batch.line_protocol().to_vec();
+            bytes.extend_from_slice(&batch.events_line_protocol());
+            self.file.append(&bytes)
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.file.sync()
+    }
 
     fn name(&self) -> String {
-        format!("LineProtocolFileWriter({})", self.path.display())
+        format!("LineProtocolFileWriter({})", self.file.path.display())
     }
 }
 
@@ -173,22 +186,20 @@ impl DatabaseWriter for LineProtocolFileWriter {
 /// `{"event":…,"start":<ns>,"stop":<ns>,"tags":{…}}`.
 #[derive(Debug)]
 pub struct JsonLinesFileWriter {
-    path: PathBuf,
-    file: Option<File>,
+    file: AppendFile,
 }
 
 impl JsonLinesFileWriter {
     /// A writer appending to `path`; the file is created at the first write.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         JsonLinesFileWriter {
-            path: path.into(),
-            file: None,
+            file: AppendFile::new(path.into()),
         }
     }
 
     /// The file written to.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.file.path
     }
 }
 
@@ -201,20 +212,15 @@ impl DatabaseWriter for JsonLinesFileWriter {
         for event in batch.events() {
             json::event(&mut out, event);
         }
-        append_all(&mut self.file, &self.path, &out)
+        self.file.append(&out)
     }
 
     fn flush(&mut self) -> Result<()> {
-        match &self.file {
-            Some(f) => f
-                .sync_data()
-                .map_err(|e| Error::io(format_args!("cannot sync {}", self.path.display()), e)),
-            None => Ok(()),
-        }
+        self.file.sync()
     }
 
     fn name(&self) -> String {
-        format!("JsonLinesFileWriter({})", self.path.display())
+        format!("JsonLinesFileWriter({})", self.file.path.display())
     }
 }
 
