@@ -389,11 +389,9 @@ impl DataLogger {
             }
         } else {
             let mut pending = lock(&self.pending);
-            let start = pending.points.buffer().len();
-            if let Some(split) =
-                measurement.encode_fast(pending.points.buffer(), fields, tags, time, self.precision)
-            {
-                pending.points.commit(start, split);
+            let (series, rest) = pending.points.split_buffers();
+            if measurement.encode_fast_split(series, rest, fields, tags, time, self.precision) {
+                pending.points.commit_split();
                 pending.points_logged += 1;
                 return Ok(());
             }

@@ -19,6 +19,8 @@ pub(crate) struct PointStore {
     last: Option<u32>,
     /// The rest of each point's line, one after the other.
     rest: Vec<u8>,
+    /// Where an encoder puts the series key of the point being stored.
+    scratch: Vec<u8>,
     /// Per point: its series and where its rest ends in `rest`.
     series_of: Vec<u32>,
     ends: Vec<usize>,
@@ -29,6 +31,24 @@ impl PointStore {
     /// the length the buffer had before.
     pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
         &mut self.rest
+    }
+
+    /// The buffers for an encoder that writes a point's series key and the rest of its line
+    /// apart: the series key into the first (empty), the rest at the end of the second; then
+    /// call [`commit_split`](Self::commit_split).
+    pub(crate) fn split_buffers(&mut self) -> (&mut Vec<u8>, &mut Vec<u8>) {
+        self.scratch.clear();
+        (&mut self.scratch, &mut self.rest)
+    }
+
+    /// Takes the point whose series key is in the scratch buffer and whose rest of line was
+    /// appended to the buffer.
+    pub(crate) fn commit_split(&mut self) {
+        let key = std::mem::take(&mut self.scratch);
+        let number = self.number_of_key(&key);
+        self.scratch = key;
+        self.series_of.push(number);
+        self.ends.push(self.rest.len());
     }
 
     /// Takes the complete line encoded at `start..` of the buffer, whose series key is
@@ -49,7 +69,13 @@ impl PointStore {
     }
 
     fn number_of(&mut self, start: usize, len: usize) -> u32 {
-        let key = &self.rest[start..start + len];
+        let rest = std::mem::take(&mut self.rest);
+        let number = self.number_of_key(&rest[start..start + len]);
+        self.rest = rest;
+        number
+    }
+
+    fn number_of_key(&mut self, key: &[u8]) -> u32 {
         if let Some(last) = self.last {
             if *self.series[last as usize] == *key {
                 return last;
@@ -121,6 +147,27 @@ mod tests {
         let batch = store.to_batch(Vec::new(), Precision::Nanoseconds);
         assert_eq!(batch.line_protocol(), lines.concat().as_slice());
         assert_eq!(batch.lines().collect::<Vec<_>>(), lines.to_vec());
+    }
+
+    #[test]
+    fn split_commits_keep_series_keys_once() {
+        let mut store = PointStore::default();
+        for (series, rest) in [
+            ("a,t=1", " f=1i 1\n"),
+            ("a,t=2", " f=2i 2\n"),
+            ("a,t=1", " f=3i 3\n"),
+        ] {
+            let (key, buffer) = store.split_buffers();
+            key.extend_from_slice(series.as_bytes());
+            buffer.extend_from_slice(rest.as_bytes());
+            store.commit_split();
+        }
+        assert_eq!(store.series.len(), 2);
+        let batch = store.to_batch(Vec::new(), Precision::Nanoseconds);
+        assert_eq!(
+            batch.line_protocol(),
+            b"a,t=1 f=1i 1\na,t=2 f=2i 2\na,t=1 f=3i 3\n"
+        );
     }
 
     #[test]

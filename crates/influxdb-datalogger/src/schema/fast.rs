@@ -92,12 +92,75 @@ impl Measurement {
                 .map(|f| (f.key(), f.schema_index(), f.value().is_some())),
         )?;
         let mark = out.len();
-        let appended =
-            self.append_fast(out, fields, tags, &tag_slots, &field_slots, time, precision);
+        let appended = self.append_fast(
+            out,
+            None,
+            fields,
+            tags,
+            &tag_slots,
+            &field_slots,
+            time,
+            precision,
+        );
         if appended.is_none() {
             out.truncate(mark);
         }
         appended
+    }
+
+    /// The fast path writing the series key (measurement and tags) to `series` and the rest of
+    /// the line to `rest`, so that a store keeping series keys once need not move bytes. On
+    /// `false` both buffers are as they were.
+    #[inline]
+    pub(crate) fn encode_fast_split<F: FieldInput, T: TagInput>(
+        &self,
+        series: &mut Vec<u8>,
+        rest: &mut Vec<u8>,
+        fields: &[F],
+        tags: &[T],
+        time: Timestamp,
+        precision: Precision,
+    ) -> bool {
+        let schema = &*self.0;
+        if schema.tags.len() > MAX_SLOTS
+            || schema.fields.len() > MAX_SLOTS
+            || schema.fields.is_empty()
+        {
+            return false;
+        }
+        let tag_names = schema.tags.iter().map(|d| d.tag.name.as_str());
+        let Some(tag_slots) = map_slots(
+            tag_names,
+            tags.iter()
+                .map(|t| (t.key(), t.schema_index(), t.value().is_some())),
+        ) else {
+            return false;
+        };
+        let field_names = schema.fields.iter().map(|d| d.field.name.as_str());
+        let Some(field_slots) = map_slots(
+            field_names,
+            fields
+                .iter()
+                .map(|f| (f.key(), f.schema_index(), f.value().is_some())),
+        ) else {
+            return false;
+        };
+        let (series_mark, rest_mark) = (series.len(), rest.len());
+        let done = self.append_fast(
+            series,
+            Some(&mut *rest),
+            fields,
+            tags,
+            &tag_slots,
+            &field_slots,
+            time,
+            precision,
+        );
+        if done.is_none() {
+            series.truncate(series_mark);
+            rest.truncate(rest_mark);
+        }
+        done.is_some()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -105,6 +168,7 @@ impl Measurement {
     fn append_fast<F: FieldInput, T: TagInput>(
         &self,
         out: &mut Vec<u8>,
+        rest: Option<&mut Vec<u8>>,
         fields: &[F],
         tags: &[T],
         tag_slots: &[u8; MAX_SLOTS],
@@ -137,6 +201,11 @@ impl Measurement {
             out.extend_from_slice(value.as_bytes());
         }
         let series_len = out.len() - start;
+        // The fields go on in `out`, or into `rest` when the caller keeps series keys apart.
+        let out = match rest {
+            Some(rest) => rest,
+            None => out,
+        };
         for (n, (def, &slot)) in schema.fields.iter().zip(field_slots.iter()).enumerate() {
             let value: Cow<'_, FieldValue> = match slot {
                 UNSET => match (&def.field.func, &def.field.default) {
