@@ -120,75 +120,30 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert!(text(&help.stdout).contains("demo"));
 }
 
-/// InfluxDB 1.6 started by scripts/servers.py, stopped by PID when dropped.
-struct Server {
-    state: std::path::PathBuf,
-    url: String,
-    _dir: tempfile::TempDir,
-}
+#[path = "../../influxdb-datalogger/tests/support/servers.rs"]
+mod servers;
 
-impl Server {
-    fn start(auth: bool) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.json");
-        let mut command = Command::new("python3");
-        command.arg(script()).arg("up").arg("--state").arg(&state);
-        if auth {
-            command.arg("--auth");
-        }
-        let out = command.output().unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let stdout = text(&out.stdout);
-        let url = stdout
-            .split("\"url\": \"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
-        Server {
-            state,
-            url,
-            _dir: dir,
-        }
-    }
-
-    fn query(&self, q: &str, creds: &str) -> String {
-        let out = Command::new("curl")
-            .args([
-                "-s",
-                "-XPOST",
-                &format!("{}/query?db=tests{creds}", self.url),
-                "--data-urlencode",
-                &format!("q={q}"),
-            ])
-            .output()
-            .unwrap();
-        text(&out.stdout)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("python3")
-            .arg(script())
-            .arg("down")
-            .arg("--state")
-            .arg(&self.state)
-            .status();
-    }
-}
-
-fn script() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/servers.py")
+/// `curl`s an InfluxQL query to the database `tests`.
+fn query(url: &str, q: &str, creds: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-XPOST",
+            &format!("{url}/query?db=tests{creds}"),
+            "--data-urlencode",
+            &format!("q={q}"),
+        ])
+        .output()
+        .unwrap();
+    text(&out.stdout)
 }
 
 #[test]
 #[ignore = "needs the real servers: make test-integration"]
 fn push_sends_a_file_skipping_bad_lines_and_ping_checks_credentials() {
-    let server = Server::start(true);
-    server.query("CREATE DATABASE tests", "&u=admin&p=admin-password");
+    let servers = servers::Servers::start(true);
+    let url = servers.influxdb();
+    query(&url, "CREATE DATABASE tests", "&u=admin&p=admin-password");
     let dir = tempfile::tempdir().unwrap();
     let mut file = String::from("# pushed\n");
     for i in 0..12_000i64 {
@@ -202,14 +157,9 @@ fn push_sends_a_file_skipping_bad_lines_and_ping_checks_credentials() {
     std::fs::write(dir.path().join("points.lp"), &file).unwrap();
     let good = format!(
         "{}?db=tests",
-        server
-            .url
-            .replace("http://", "http://admin:admin-password@")
+        url.replace("http://", "http://admin:admin-password@")
     );
-    let bad = format!(
-        "{}?db=tests",
-        server.url.replace("http://", "http://admin:wrong@")
-    );
+    let bad = format!("{}?db=tests", url.replace("http://", "http://admin:wrong@"));
 
     let ping = cli(&["ping", "--url", &good], dir.path());
     assert!(ping.status.success(), "{}", text(&ping.stderr));
@@ -263,12 +213,14 @@ fn push_sends_a_file_skipping_bad_lines_and_ping_checks_credentials() {
         "{}",
         text(&push.stderr)
     );
-    let counted = server.query(
+    let counted = query(
+        &url,
         "SELECT count(value) FROM pushed",
         "&u=admin&p=admin-password",
     );
     assert!(counted.contains("12000"), "{counted}");
-    let first = server.query(
+    let first = query(
+        &url,
         "SELECT value FROM pushed ORDER BY time LIMIT 1",
         "&u=admin&p=admin-password",
     );

@@ -4,8 +4,7 @@
 //! Run with `make test-integration` (which installs the servers), or `cargo test --test
 //! influx_real -- --ignored` with `influxd` and `victoria-metrics` installed.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use influxdb_datalogger::{
     fields, tags, Api, DataLogger, DeliveryOptions, ErrorKind, Field, FieldValue, InfluxConfig,
@@ -13,73 +12,10 @@ use influxdb_datalogger::{
 };
 use serde_json::Value;
 
-/// The servers of one test, stopped (by PID, by the script) when dropped.
-struct Servers {
-    state: PathBuf,
-    info: Value,
-    _dir: tempfile::TempDir,
-}
+#[path = "support/servers.rs"]
+mod servers;
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/servers.py")
-}
-
-impl Servers {
-    fn start(auth: bool) -> Servers {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.json");
-        let mut command = Command::new("python3");
-        command.arg(script()).arg("up").arg("--state").arg(&state);
-        if auth {
-            command.arg("--auth");
-        }
-        let output = command.output().expect("python3 runs scripts/servers.py");
-        assert!(
-            output.status.success(),
-            "servers.py up failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let info = serde_json::from_slice(&output.stdout).unwrap();
-        Servers {
-            state,
-            info,
-            _dir: dir,
-        }
-    }
-
-    fn influxdb(&self) -> String {
-        self.info["influxdb"]["url"].as_str().unwrap().to_string()
-    }
-
-    fn run(&self, action: &str) {
-        let status = Command::new("python3")
-            .arg(script())
-            .arg(action)
-            .arg("--state")
-            .arg(&self.state)
-            .status()
-            .unwrap();
-        assert!(status.success(), "servers.py {action}");
-    }
-
-    fn victoria_metrics(&self) -> String {
-        self.info["victoria_metrics"]["url"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        let _ = Command::new("python3")
-            .arg(script())
-            .arg("down")
-            .arg("--state")
-            .arg(&self.state)
-            .status();
-    }
-}
+use servers::Servers;
 
 /// A VictoriaMetrics metric name and the value point `i` should have.
 type Expectation = (&'static str, fn(i64) -> f64);
