@@ -36,11 +36,12 @@ impl GrafanaAnnotationWriter {
             token,
             dashboard_uid: None,
             panel_id: None,
-            agent: ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(10)))
-                .http_status_as_error(false)
-                .build()
-                .into(),
+            agent: crate::http::agent(
+                ureq::Agent::config_builder()
+                    .timeout_global(Some(Duration::from_secs(10)))
+                    .http_status_as_error(false)
+                    .build(),
+            ),
             posted: HashSet::new(),
         }
     }

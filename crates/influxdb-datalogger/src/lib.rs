@@ -31,6 +31,7 @@ mod delivery;
 mod entry;
 mod error;
 mod grafana;
+mod http;
 mod logger;
 mod measure;
 mod schema;

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::config::{Api, InfluxConfig};
+use super::config::{Api, InfluxConfig, Secret};
 use crate::entry::Batch;
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::Precision;
@@ -31,7 +31,8 @@ use crate::writer::DatabaseWriter;
 pub struct InfluxDBWriter {
     config: InfluxConfig,
     agent: ureq::Agent,
-    authorization: Option<String>,
+    /// The `Authorization` header, a [`Secret`] so that `Debug` shows `***`.
+    authorization: Option<Secret>,
     dead_lettered: Arc<AtomicU64>,
 }
 
@@ -62,8 +63,8 @@ impl InfluxDBWriter {
         if let Some(ca) = &config.ca_file {
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&read_ca_file(ca)?));
         }
-        let agent = builder.tls_config(tls.build()).build().into();
-        let authorization = match config.api() {
+        let agent = crate::http::agent(builder.tls_config(tls.build()).build());
+        let authorization = (match config.api() {
             Api::V1 => config.username.as_ref().map(|user| {
                 let password = config.password.as_ref().map_or("", |p| p.expose());
                 format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
@@ -76,7 +77,8 @@ impl InfluxDBWriter {
                 .token
                 .as_ref()
                 .map(|t| format!("Bearer {}", t.expose())),
-        };
+        })
+        .map(Secret::new);
         Ok(InfluxDBWriter {
             config,
             agent,
@@ -189,7 +191,7 @@ impl InfluxDBWriter {
             .post(url)
             .header("Content-Type", "text/plain; charset=utf-8");
         if let Some(auth) = &self.authorization {
-            request = request.header("Authorization", auth);
+            request = request.header("Authorization", auth.expose());
         }
         let compress = self
             .config
@@ -456,6 +458,45 @@ fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_resolve_without_a_thread_each() {
+        let mut config = InfluxConfig::new("http://127.0.0.1:8086");
+        config.database = Some("db".into());
+        let writer = InfluxDBWriter::new(config).unwrap();
+        let agent = format!("{:?}", writer.agent);
+        assert!(agent.contains("ReusingResolver"), "{agent}");
+    }
+
+    #[test]
+    fn debug_shows_no_credentials() {
+        for (api, token, username) in [
+            (Api::V1, None, Some("user")),
+            (Api::V2, Some("tok-v2-secret"), None),
+            (Api::V3, Some("tok-v3-secret"), None),
+        ] {
+            let mut config = InfluxConfig::new("http://127.0.0.1:8086");
+            config.api = Some(api);
+            config.database = Some("db".into());
+            config.bucket = Some("bucket".into());
+            config.org = Some("org".into());
+            config.token = token.map(Secret::new);
+            config.username = username.map(String::from);
+            config.password = Some(Secret::new("pw-secret"));
+            let shown = format!("{:?}", InfluxDBWriter::new(config).unwrap());
+            for secret in [
+                "tok-v2-secret",
+                "tok-v3-secret",
+                "pw-secret",
+                "Basic ",
+                "Token ",
+                "Bearer ",
+            ] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(shown.contains("authorization: Some(***)"), "{shown}");
+        }
+    }
 
     #[test]
     fn timestamps_are_coarsened_towards_minus_infinity() {
