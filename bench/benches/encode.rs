@@ -16,13 +16,7 @@ const CASE: &str = "test_login_roundtrip";
 const TS: i64 = 1_764_000_000_123_456_789;
 
 fn schema() -> Measurement {
-    Measurement::builder(MEASUREMENT)
-        .field(Field::new("duration"))
-        .field(Field::new("count"))
-        .tag(Tag::new("host"))
-        .tag(Tag::new("case"))
-        .build()
-        .unwrap()
+    influxdb_datalogger_bench::two_tags_two_fields(MEASUREMENT)
 }
 
 fn encode(c: &mut Criterion) {

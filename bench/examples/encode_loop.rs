@@ -3,20 +3,14 @@
 
 use std::hint::black_box;
 
-use influxdb_datalogger::{Field, FieldValue, Measurement, Precision, Tag, Timestamp};
+use influxdb_datalogger::{FieldValue, Precision, Timestamp};
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "ours".into());
     let n: u64 = std::env::args()
         .nth(2)
         .map_or(100_000, |s| s.parse().unwrap());
-    let m = Measurement::builder("time-taken")
-        .field(Field::new("duration"))
-        .field(Field::new("count"))
-        .tag(Tag::new("host"))
-        .tag(Tag::new("case"))
-        .build()
-        .unwrap();
+    let m = influxdb_datalogger_bench::two_tags_two_fields("time-taken");
     let mut value = 0.001_234_567_f64;
     match which.as_str() {
         "ours" => {

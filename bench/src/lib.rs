@@ -1,1 +1,15 @@
-//! Benchmarks live in `benches/`.
+//! Benchmarks live in `benches/` and `examples/`; what they share lives here.
+
+use influxdb_datalogger::{Field, Measurement, Tag};
+
+/// The measurement every benchmark logs: 2 fields (`duration`, `count`), 2 tags (`host`,
+/// `case`), as in the issues' targets.
+pub fn two_tags_two_fields(name: &str) -> Measurement {
+    Measurement::builder(name)
+        .field(Field::new("duration"))
+        .field(Field::new("count"))
+        .tag(Tag::new("host"))
+        .tag(Tag::new("case"))
+        .build()
+        .unwrap()
+}

@@ -46,13 +46,13 @@ impl Pending {
         self.points.to_batch(self.events.clone(), precision)
     }
 
-    /// Takes the complete points and the events as a batch, leaving none pending.
-    fn take(&mut self, precision: Precision) -> Batch {
-        let batch = self
-            .points
-            .to_batch(std::mem::take(&mut self.events), precision);
-        self.points = PointStore::default();
-        batch
+    /// Takes the complete points and the events, leaving none pending. Cheap (it moves the
+    /// store), so that the batch can be assembled after the lock that `log` needs is released.
+    fn take(&mut self) -> (PointStore, Vec<Event>) {
+        (
+            std::mem::take(&mut self.points),
+            std::mem::take(&mut self.events),
+        )
     }
 
     fn check_complete(&self) -> Result<()> {
@@ -555,13 +555,16 @@ impl DataLogger {
             .inspect_err(|e| self.note_error(e))?;
         self.run_post_processors()
             .inspect_err(|e| self.note_error(e))?;
-        let batch = {
+        let (points, events) = {
             let mut pending = lock(&self.pending);
             pending
                 .check_complete()
                 .inspect_err(|e| self.note_error(e))?;
-            pending.take(self.precision)
+            pending.take()
         };
+        // Assembled outside the lock: for a million points this takes tens of milliseconds,
+        // during which other threads' `log` calls would otherwise wait.
+        let batch = points.to_batch(events, self.precision);
         if batch.is_empty() && writers.iter().all(|w| w.backlog.is_none()) {
             return Ok(());
         }
