@@ -56,6 +56,8 @@ impl Resolver for ReusingResolver {
         let Some(host_and_port) = host_and_port else {
             return self.lookup.resolve(uri, config, timeout);
         };
+        // An address is used as it is. (ureq would also filter it by the agent's IP family,
+        // which our agents leave at "any".)
         if let Ok(address) = host_and_port.parse::<SocketAddr>() {
             let mut addresses = self.empty();
             addresses.push(address);
