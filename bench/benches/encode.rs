@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use influxdb_datalogger::{
-    fields, tags, Batch, DataLogger, DatabaseWriter, Field, FieldValue, Measurement, Precision,
-    Tag, Timestamp,
+    fields, tags, Batch, DataLogger, DatabaseWriter, FieldValue, Measurement, Precision, Timestamp,
 };
 
 const MEASUREMENT: &str = "time-taken";
@@ -150,12 +149,7 @@ fn logger(c: &mut Criterion) {
         })
     });
 
-    let timing = Measurement::builder("block")
-        .field(Field::new("duration"))
-        .tag(Tag::new("host"))
-        .tag(Tag::new("case"))
-        .build()
-        .unwrap();
+    let timing = influxdb_datalogger_bench::block_timing();
     group.bench_function("measure_block (empty block)", |b| {
         b.iter_custom(|iters| {
             timed_in_chunks(&logger, iters, || {

@@ -13,3 +13,13 @@ pub fn two_tags_two_fields(name: &str) -> Measurement {
         .build()
         .unwrap()
 }
+
+/// The measurement the `measure_block` benchmarks time into: `duration` and the same 2 tags.
+pub fn block_timing() -> Measurement {
+    Measurement::builder("block")
+        .field(Field::new("duration"))
+        .tag(Tag::new("host"))
+        .tag(Tag::new("case"))
+        .build()
+        .unwrap()
+}

@@ -42,12 +42,48 @@ impl fmt::Display for Outcome {
     }
 }
 
-type OwnedTags = Vec<(String, String)>;
+/// Tags copied out of the caller's slice, so that a guard may outlive the `tags!` temporary:
+/// all names and values in one buffer — one allocation, not two per tag.
+#[derive(Default, Clone)]
+struct OwnedTags {
+    text: String,
+    /// Per tag, where its name ends and where its value ends in `text`.
+    ends: SmallVec<[(u32, u32); 4]>,
+}
 
-fn owned(tags: &[(&str, &str)]) -> OwnedTags {
-    tags.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+impl OwnedTags {
+    fn new(tags: &[(&str, &str)]) -> Self {
+        let mut text = String::with_capacity(tags.iter().map(|(k, v)| k.len() + v.len()).sum());
+        let mut ends = SmallVec::with_capacity(tags.len());
+        for (key, value) in tags {
+            text.push_str(key);
+            let key_end = text.len();
+            text.push_str(value);
+            // Tag names and values are far below 4 GiB (values are capped at 64 KiB).
+            ends.push((key_end as u32, text.len() as u32));
+        }
+        OwnedTags { text, ends }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(key_end, value_end)| {
+            let (key_end, value_end) = (key_end as usize, value_end as usize);
+            let tag = (&self.text[start..key_end], &self.text[key_end..value_end]);
+            start = value_end;
+            tag
+        })
+    }
+
+    fn as_pairs(&self) -> SmallVec<[(&str, &str); 8]> {
+        self.iter().collect()
+    }
+}
+
+impl fmt::Debug for OwnedTags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// Times code and logs its duration, in seconds, to one field of a measurement.
@@ -111,7 +147,7 @@ impl<'a> Timer<'a> {
             logger,
             measurement,
             field,
-            tags: Vec::new(),
+            tags: OwnedTags::default(),
             fields: Vec::new(),
             event_tags: None,
             outcome_tag: None,
@@ -120,7 +156,7 @@ impl<'a> Timer<'a> {
 
     /// Tags for the logged point.
     pub fn tags(mut self, tags: &[(&str, &str)]) -> Self {
-        self.tags = owned(tags);
+        self.tags = OwnedTags::new(tags);
         self
     }
 
@@ -135,7 +171,7 @@ impl<'a> Timer<'a> {
 
     /// Also record an event spanning the timed code, with these tags.
     pub fn event(mut self, tags: &[(&str, &str)]) -> Self {
-        self.event_tags = Some(owned(tags));
+        self.event_tags = Some(OwnedTags::new(tags));
         self
     }
 
@@ -173,7 +209,7 @@ impl<'a> Timer<'a> {
                 ));
             }
         }
-        for (key, value) in &self.tags {
+        for (key, value) in self.tags.iter() {
             if !m.has_tag(key) {
                 return Err(m.unknown_tag(key));
             }
@@ -181,13 +217,13 @@ impl<'a> Timer<'a> {
                 lp::check(value, Part::TagValue).map_err(|p| {
                     lp::value_error(
                         format_args!("measurement {:?}, tag {key:?}", m.name()),
-                        value,
+                        &value,
                         &p,
                     )
                 })?;
             }
         }
-        for (key, value) in self.event_tags.iter().flatten() {
+        for (key, value) in self.event_tags.iter().flat_map(OwnedTags::iter) {
             lp::check_tag(key, value)
                 .map_err(|e| e.context(format_args!("event {:?}", m.name())))?;
         }
@@ -272,16 +308,16 @@ impl BlockGuard<'_> {
         let event = match &t.event_tags {
             Some(event_tags) => {
                 let stop = self.started_at.saturating_add(elapsed);
-                t.logger
-                    .log_event(t.measurement.name(), self.started_at, stop, event_tags)
+                t.logger.log_event(
+                    t.measurement.name(),
+                    self.started_at,
+                    stop,
+                    &event_tags.as_pairs(),
+                )
             }
             None => Ok(()),
         };
-        let mut tags: SmallVec<[(&str, &str); 8]> = t
-            .tags
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let mut tags = t.tags.as_pairs();
         if let Some(tag) = &t.outcome_tag {
             tags.push((tag, self.outcome.as_str()));
         }
@@ -306,5 +342,28 @@ impl Drop for BlockGuard<'_> {
         }
         // log() has already counted the error and kept its message for stats().
         let _ = self.record();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OwnedTags;
+
+    #[test]
+    fn owned_tags_give_back_every_name_and_value_in_order() {
+        let given = [
+            ("host", "ci-runner-07"),
+            ("empty", ""),
+            ("", "no name"),
+            ("città", "zürich ☃"),
+        ];
+        let owned = OwnedTags::new(&given);
+        assert_eq!(owned.iter().collect::<Vec<_>>(), given);
+        assert_eq!(owned.as_pairs().as_slice(), given);
+        assert_eq!(
+            format!("{owned:?}"),
+            r#"[("host", "ci-runner-07"), ("empty", ""), ("", "no name"), ("città", "zürich ☃")]"#
+        );
+        assert_eq!(OwnedTags::new(&[]).iter().count(), 0);
     }
 }

@@ -356,3 +356,65 @@ fn tag_keys_come_out_sorted() {
     .unwrap();
     assert_eq!(out, b"m,Mid=3,alpha=2,beta=4,zeta=1 f=1i 0\n");
 }
+
+/// `check` (which skips building the escaped copy for plain text) and `write_escaped` agree
+/// with each other and with the rules, also for texts long enough for the 8-bytes-at-a-time scan.
+#[test]
+fn check_agrees_with_escaping_and_with_the_rules() {
+    use influxdb_datalogger::line_protocol::{check, write_escaped, Part};
+    let special = prop::sample::select(vec![
+        '\\', ',', ' ', '=', '"', '#', 'é', '\t', '\r', '\n', '\0', '\x01', '_',
+    ]);
+    let character = prop_oneof![30 => prop::char::range('a', 'z'), 1 => special];
+    let text = prop_oneof![
+        20 => prop::collection::vec(character, 1..24).prop_map(|c| c.into_iter().collect::<String>()),
+        1 => tricky_text(),
+    ];
+    let part = prop::sample::select(vec![
+        Part::Measurement,
+        Part::TagKey,
+        Part::TagValue,
+        Part::FieldKey,
+    ]);
+    let config = ProptestConfig {
+        cases: 10_000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let (plain, refused) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+    let result = runner.run(&(text, part), |(text, part)| {
+        let checked = check(&text, part);
+        let written = write_escaped(&mut Vec::new(), &text, part);
+        prop_assert_eq!(&checked, &written);
+        let at = match part {
+            Part::Measurement => Where::Measurement,
+            Part::TagValue => Where::TagValue,
+            _ => Where::Key,
+        };
+        if !text.is_empty() {
+            prop_assert_eq!(
+                checked.is_ok(),
+                representable(&text, at),
+                "{:?} as {:?}",
+                text,
+                part
+            );
+        }
+        plain.set(
+            plain.get()
+                + usize::from(text.len() >= 8 && text.bytes().all(|b| b.is_ascii_lowercase())),
+        );
+        refused.set(refused.get() + usize::from(checked.is_err()));
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    // The cases must reach both the plain fast path (long) and refusals.
+    let (plain, refused) = (plain.get(), refused.get());
+    assert!(
+        plain >= 500 && refused >= 500,
+        "plain {plain}, refused {refused}"
+    );
+}

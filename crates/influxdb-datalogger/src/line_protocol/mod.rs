@@ -157,23 +157,33 @@ pub(crate) fn is_plain(bytes: &[u8]) -> bool {
 
 /// Checks that `text` reads back unchanged as `part` under both parser families.
 pub fn check(text: &str, part: Part) -> Result<(), Problem> {
-    let mut scratch = Vec::new();
-    write_escaped(&mut scratch, text, part)
+    check_whole(text, part)?;
+    // Plain text (the usual case) has no byte that escaping would look at: no copy needed.
+    if is_plain(text.as_bytes()) {
+        return Ok(());
+    }
+    write_escaped(&mut Vec::new(), text, part)
 }
 
-/// Appends `text`, escaped for `part`, after checking that it reads back unchanged.
-/// On error nothing is appended.
-pub fn write_escaped(out: &mut Vec<u8>, text: &str, part: Part) -> Result<(), Problem> {
-    let bytes = text.as_bytes();
-    if bytes.is_empty() {
+/// The checks on `text` as a whole, before its bytes are looked at.
+fn check_whole(text: &str, part: Part) -> Result<(), Problem> {
+    if text.is_empty() {
         return Err(Problem::Empty);
     }
-    if part == Part::Measurement && bytes[0] == b'#' {
+    if part == Part::Measurement && text.starts_with('#') {
         return Err(Problem::CommentStart);
     }
     if matches!(part, Part::TagKey | Part::FieldKey) && text == "time" {
         return Err(Problem::ReservedKey);
     }
+    Ok(())
+}
+
+/// Appends `text`, escaped for `part`, after checking that it reads back unchanged.
+/// On error nothing is appended.
+pub fn write_escaped(out: &mut Vec<u8>, text: &str, part: Part) -> Result<(), Problem> {
+    check_whole(text, part)?;
+    let bytes = text.as_bytes();
     let Some(first_special) = bytes.iter().position(|&b| CLASS[b as usize] == SPECIAL) else {
         out.extend_from_slice(bytes);
         return Ok(());
