@@ -464,3 +464,19 @@ fn grafana_annotations_have_the_documented_shape_and_are_not_posted_twice() {
     assert_eq!(bodies[1]["text"], "test run");
     assert_eq!(bodies[2], bodies[1], "the failed one is posted again");
 }
+
+#[test]
+fn a_server_given_by_name_is_reached_through_the_lookup_and_again_from_memory() {
+    let server = MockServer::start(Box::new(|_: &Request| (204, vec![], String::new())));
+    let by_name = server.url.replace("127.0.0.1", "localhost");
+    let dir = tempfile::tempdir().unwrap();
+    let logger = DataLogger::builder()
+        .writer(InfluxDBWriter::new(config(&by_name, &dir)).unwrap())
+        .build();
+    for _ in 0..2 {
+        log_points(&logger, 3);
+        logger.write_data().unwrap();
+    }
+    assert_eq!(server.requests().len(), 2);
+    assert!(server.requests().iter().all(|r| r.lines().len() == 3));
+}
