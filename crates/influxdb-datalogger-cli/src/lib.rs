@@ -7,7 +7,7 @@ pub mod stats;
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -159,14 +159,7 @@ fn run_stats(
         let text = String::from_utf8_lossy(&bytes);
         for e in collector.add_text(&text) {
             skipped += 1;
-            let _ = writeln!(
-                err,
-                "{}:{}:{}: {} (line skipped)",
-                path.display(),
-                e.line,
-                e.column,
-                e.message
-            );
+            report_skipped_line(err, path, &e);
         }
     }
     if collector.lines == 0 {
@@ -182,4 +175,21 @@ fn run_stats(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reports a malformed input line as `FILE:LINE:COLUMN: message (line skipped)`, the form
+/// editors and CI logs link to.
+pub(crate) fn report_skipped_line(
+    err: &mut dyn Write,
+    path: &Path,
+    e: &influxdb_datalogger::line_protocol::LineError,
+) {
+    let _ = writeln!(
+        err,
+        "{}:{}:{}: {} (line skipped)",
+        path.display(),
+        e.line,
+        e.column,
+        e.message
+    );
 }

@@ -119,14 +119,7 @@ pub fn push(
             Err(e) => {
                 report.skipped += 1;
                 progress.clear();
-                let _ = writeln!(
-                    err,
-                    "{}:{}:{}: {} (line skipped)",
-                    path.display(),
-                    e.line,
-                    e.column,
-                    e.message
-                );
+                crate::report_skipped_line(err, path, &e);
             }
         }
         if chunk.len() >= batch_size {
