@@ -857,3 +857,31 @@ fn a_tag_function_that_logs_does_not_deadlock() {
     names.sort();
     assert_eq!(names, vec!["inner", "outer"]);
 }
+
+#[test]
+fn the_last_of_hundreds_of_repeated_values_wins_as_with_a_few() {
+    // More given entries than the fast path's slots can number: they must still merge like a
+    // short list (the last value wins), in `log` as in `Measurement::encode`.
+    let (logger, memory) = logger_with_memory();
+    let m = time_taken();
+    let values: Vec<String> = (0..300).map(|i| format!("v{i}")).collect();
+    let tags: Vec<(&str, &str)> = values.iter().map(|v| ("identifier", v.as_str())).collect();
+    let durations: Vec<(&str, FieldValue)> = (0..300)
+        .map(|i| ("duration", FieldValue::Float(f64::from(i))))
+        .collect();
+    let time = Timestamp::from_nanos(7);
+    logger.log_at(&m, &durations, &tags, time).unwrap();
+    logger.write_data().unwrap();
+    let expected = "time-taken,identifier=v299 duration=299.0 7\n";
+    assert_eq!(String::from_utf8(memory.line_protocol()).unwrap(), expected);
+    let mut encoded = Vec::new();
+    m.encode(
+        &mut encoded,
+        &durations,
+        &tags,
+        time,
+        Precision::Nanoseconds,
+    )
+    .unwrap();
+    assert_eq!(String::from_utf8(encoded).unwrap(), expected);
+}

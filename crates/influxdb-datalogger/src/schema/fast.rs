@@ -58,17 +58,15 @@ fn map_slots<'n, 'g>(
 }
 
 impl Measurement {
-    /// Tries the fast path; `Some(length of the series key)` if the point was appended to `out`,
-    /// `None` if the general path must run (`out` is then as it was).
-    #[inline]
-    pub(crate) fn encode_fast<F: FieldInput, T: TagInput>(
+    /// Which given entry sets each of the schema's tags and fields (see [`map_slots`]); `None`
+    /// if the point must take the general path: a schema too wide for the slots, no fields,
+    /// more given entries than a slot can number, or a name not in the schema.
+    #[inline(always)]
+    fn slots<F: FieldInput, T: TagInput>(
         &self,
-        out: &mut Vec<u8>,
         fields: &[F],
         tags: &[T],
-        time: Timestamp,
-        precision: Precision,
-    ) -> Option<usize> {
+    ) -> Option<([u8; MAX_SLOTS], [u8; MAX_SLOTS])> {
         let schema = &*self.0;
         if schema.tags.len() > MAX_SLOTS
             || schema.fields.len() > MAX_SLOTS
@@ -91,6 +89,21 @@ impl Measurement {
                 .iter()
                 .map(|f| (f.key(), f.schema_index(), f.value().is_some())),
         )?;
+        Some((tag_slots, field_slots))
+    }
+
+    /// Tries the fast path; `Some(length of the series key)` if the point was appended to `out`,
+    /// `None` if the general path must run (`out` is then as it was).
+    #[inline]
+    pub(crate) fn encode_fast<F: FieldInput, T: TagInput>(
+        &self,
+        out: &mut Vec<u8>,
+        fields: &[F],
+        tags: &[T],
+        time: Timestamp,
+        precision: Precision,
+    ) -> Option<usize> {
+        let (tag_slots, field_slots) = self.slots(fields, tags)?;
         let mark = out.len();
         let appended = self.append_fast(
             out,
@@ -121,28 +134,7 @@ impl Measurement {
         time: Timestamp,
         precision: Precision,
     ) -> bool {
-        let schema = &*self.0;
-        if schema.tags.len() > MAX_SLOTS
-            || schema.fields.len() > MAX_SLOTS
-            || schema.fields.is_empty()
-        {
-            return false;
-        }
-        let tag_names = schema.tags.iter().map(|d| d.tag.name.as_str());
-        let Some(tag_slots) = map_slots(
-            tag_names,
-            tags.iter()
-                .map(|t| (t.key(), t.schema_index(), t.value().is_some())),
-        ) else {
-            return false;
-        };
-        let field_names = schema.fields.iter().map(|d| d.field.name.as_str());
-        let Some(field_slots) = map_slots(
-            field_names,
-            fields
-                .iter()
-                .map(|f| (f.key(), f.schema_index(), f.value().is_some())),
-        ) else {
+        let Some((tag_slots, field_slots)) = self.slots(fields, tags) else {
             return false;
         };
         let (series_mark, rest_mark) = (series.len(), rest.len());
