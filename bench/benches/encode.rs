@@ -10,9 +10,7 @@ use influxdb_datalogger::{
 };
 
 const MEASUREMENT: &str = "time-taken";
-const HOST: &str = "ci-runner-07";
-const CASE: &str = "test_login_roundtrip";
-const TS: i64 = 1_764_000_000_123_456_789;
+use influxdb_datalogger_bench::{CASE, HOST, TIMESTAMP_NS};
 
 fn schema() -> Measurement {
     influxdb_datalogger_bench::two_tags_two_fields(MEASUREMENT)
@@ -35,7 +33,7 @@ fn encode(c: &mut Criterion) {
                     ("count", FieldValue::Int(3)),
                 ],
                 &[("host", HOST), ("case", CASE)],
-                Timestamp::from_nanos(TS),
+                Timestamp::from_nanos(TIMESTAMP_NS),
                 Precision::Nanoseconds,
             )
             .unwrap();
@@ -58,7 +56,7 @@ fn encode(c: &mut Criterion) {
                 .unwrap()
                 .column_i64("count", 3)
                 .unwrap()
-                .at(questdb::ingress::TimestampNanos::new(TS))
+                .at(questdb::ingress::TimestampNanos::new(TIMESTAMP_NS))
                 .unwrap();
             black_box(buf.as_bytes());
         })
@@ -75,7 +73,7 @@ fn encode(c: &mut Criterion) {
                 .tag("host", HOST)
                 .field("duration", value)
                 .field("count", 3i64)
-                .timestamp(TS)
+                .timestamp(TIMESTAMP_NS)
                 .close_line()
                 .build();
             black_box(&buf);
@@ -87,7 +85,7 @@ fn encode(c: &mut Criterion) {
         b.iter(|| {
             value += 1e-9;
             let query = influxdb::WriteQuery::new(
-                influxdb::Timestamp::Nanoseconds(TS as u128),
+                influxdb::Timestamp::Nanoseconds(TIMESTAMP_NS as u128),
                 MEASUREMENT,
             )
             .add_tag("host", HOST)

@@ -4,6 +4,7 @@
 use std::hint::black_box;
 
 use influxdb_datalogger::{FieldValue, Precision, Timestamp};
+use influxdb_datalogger_bench::{CASE, HOST, TIMESTAMP_NS};
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "ours".into());
@@ -24,8 +25,8 @@ fn main() {
                         ("duration", FieldValue::Float(value)),
                         ("count", FieldValue::Int(3)),
                     ],
-                    &[("host", "ci-runner-07"), ("case", "test_login_roundtrip")],
-                    Timestamp::from_nanos(1_764_000_000_123_456_789),
+                    &[("host", HOST), ("case", CASE)],
+                    Timestamp::from_nanos(TIMESTAMP_NS),
                     Precision::Nanoseconds,
                 )
                 .unwrap();
@@ -39,17 +40,15 @@ fn main() {
                 value += 1e-9;
                 buf.table("time-taken")
                     .unwrap()
-                    .symbol("host", "ci-runner-07")
+                    .symbol("host", HOST)
                     .unwrap()
-                    .symbol("case", "test_login_roundtrip")
+                    .symbol("case", CASE)
                     .unwrap()
                     .column_f64("duration", value)
                     .unwrap()
                     .column_i64("count", 3)
                     .unwrap()
-                    .at(questdb::ingress::TimestampNanos::new(
-                        1_764_000_000_123_456_789,
-                    ))
+                    .at(questdb::ingress::TimestampNanos::new(TIMESTAMP_NS))
                     .unwrap();
                 black_box(buf.as_bytes());
             }
@@ -62,9 +61,9 @@ fn main() {
                 buf.clear();
                 value += 1e-9;
                 buf.extend_from_slice(b"time-taken,case=");
-                buf.extend_from_slice(black_box("test_login_roundtrip").as_bytes());
+                buf.extend_from_slice(black_box(CASE).as_bytes());
                 buf.extend_from_slice(b",host=");
-                buf.extend_from_slice(black_box("ci-runner-07").as_bytes());
+                buf.extend_from_slice(black_box(HOST).as_bytes());
                 buf.extend_from_slice(b" duration=");
                 buf.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
                 buf.extend_from_slice(b",count=");
@@ -72,7 +71,7 @@ fn main() {
                 buf.extend_from_slice(b"i ");
                 buf.extend_from_slice(
                     itoa::Buffer::new()
-                        .format(black_box(1_764_000_000_123_456_789i64))
+                        .format(black_box(TIMESTAMP_NS))
                         .as_bytes(),
                 );
                 buf.push(b'\n');

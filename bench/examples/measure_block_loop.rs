@@ -2,6 +2,7 @@
 //! (`valgrind --tool=callgrind`): `cargo run --release --example measure_block_loop -- [n]`.
 
 use influxdb_datalogger::{tags, DataLogger};
+use influxdb_datalogger_bench::{CASE, HOST};
 
 fn main() {
     let n: u32 = std::env::args()
@@ -11,11 +12,7 @@ fn main() {
     let logger = DataLogger::builder().build();
     for i in 0..n {
         let _guard = logger
-            .measure_block(
-                &block,
-                "duration",
-                tags!("host" => "ci-runner-07", "case" => "test_login_roundtrip"),
-            )
+            .measure_block(&block, "duration", tags!("host" => HOST, "case" => CASE))
             .unwrap();
         // Keep the pending store small, as a test suite that writes now and then would.
         if i % 10_000 == 0 {

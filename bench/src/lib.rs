@@ -2,6 +2,14 @@
 
 use influxdb_datalogger::{Field, Measurement, Tag};
 
+/// The point every benchmark encodes or logs: these tag values and this timestamp (ns), so
+/// that the criterion figures and the callgrind loops measure the same work.
+pub const HOST: &str = "ci-runner-07";
+/// See [`HOST`].
+pub const CASE: &str = "test_login_roundtrip";
+/// See [`HOST`].
+pub const TIMESTAMP_NS: i64 = 1_764_000_000_123_456_789;
+
 /// The measurement every benchmark logs: 2 fields (`duration`, `count`), 2 tags (`host`,
 /// `case`), as in the issues' targets.
 pub fn two_tags_two_fields(name: &str) -> Measurement {
