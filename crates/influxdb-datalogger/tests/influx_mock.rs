@@ -133,6 +133,13 @@ fn config(url: &str, dir: &tempfile::TempDir) -> InfluxConfig {
     config
 }
 
+/// A logger whose one writer is an `InfluxDBWriter` for `config`.
+fn logger_sending_to(config: InfluxConfig) -> DataLogger {
+    DataLogger::builder()
+        .writer(InfluxDBWriter::new(config).unwrap())
+        .build()
+}
+
 fn measurement() -> Measurement {
     Measurement::builder("m")
         .field(Field::new("f"))
@@ -166,9 +173,7 @@ fn a_413_halves_the_batch_until_every_line_is_taken_once() {
         }
     }));
     let dir = tempfile::tempdir().unwrap();
-    let logger = DataLogger::builder()
-        .writer(InfluxDBWriter::new(config(&server.url, &dir)).unwrap())
-        .build();
+    let logger = logger_sending_to(config(&server.url, &dir));
     log_points(&logger, 10);
     logger.write_data().unwrap();
     let mut accepted: Vec<String> = server
@@ -201,9 +206,7 @@ fn a_429_is_retriable_with_its_retry_after_and_the_data_waits_for_the_next_write
         }
     }));
     let dir = tempfile::tempdir().unwrap();
-    let logger = DataLogger::builder()
-        .writer(InfluxDBWriter::new(config(&server.url, &dir)).unwrap())
-        .build();
+    let logger = logger_sending_to(config(&server.url, &dir));
     log_points(&logger, 2);
     let err = logger.write_data().unwrap_err();
     assert_eq!(
@@ -290,9 +293,7 @@ fn each_api_sends_its_path_query_and_authorization() {
     v3.token = Some(Secret::new("v3-token"));
     v3.no_sync = true;
     for config in [v1, v2, v3] {
-        let logger = DataLogger::builder()
-            .writer(InfluxDBWriter::new(config).unwrap())
-            .build();
+        let logger = logger_sending_to(config);
         log_points(&logger, 1);
         logger.write_data().unwrap();
     }
@@ -329,9 +330,7 @@ fn by_default_bodies_to_loopback_are_not_gzipped() {
     config.database = Some("db".into());
     config.dead_letter = dir.path().join("dead.lp");
     assert_eq!(config.gzip_threshold, Some(4096), "the default threshold");
-    let logger = DataLogger::builder()
-        .writer(InfluxDBWriter::new(config).unwrap())
-        .build();
+    let logger = logger_sending_to(config);
     log_points(&logger, 500);
     logger.write_data().unwrap();
     let requests = server.requests();
@@ -346,9 +345,7 @@ fn large_bodies_are_gzipped() {
     let mut config = config(&server.url, &dir);
     config.gzip_threshold = Some(1000);
     config.gzip_loopback = true; // the mock is on loopback
-    let logger = DataLogger::builder()
-        .writer(InfluxDBWriter::new(config).unwrap())
-        .build();
+    let logger = logger_sending_to(config);
     log_points(&logger, 5);
     logger.write_data().unwrap();
     log_points(&logger, 200);
@@ -470,9 +467,7 @@ fn a_server_given_by_name_is_reached_through_the_lookup_and_again_from_memory() 
     let server = MockServer::start(Box::new(|_: &Request| (204, vec![], String::new())));
     let by_name = server.url.replace("127.0.0.1", "localhost");
     let dir = tempfile::tempdir().unwrap();
-    let logger = DataLogger::builder()
-        .writer(InfluxDBWriter::new(config(&by_name, &dir)).unwrap())
-        .build();
+    let logger = logger_sending_to(config(&by_name, &dir));
     for _ in 0..2 {
         log_points(&logger, 3);
         logger.write_data().unwrap();
