@@ -8,15 +8,21 @@
 //! error that retrying cannot fix (refused credentials, a missing database) keeps the data
 //! queued, is reported by [`stats`](BackgroundWriter::stats) and `flush`, and the thread tries
 //! again only every [`RetryPolicy::max_delay`].
+//!
+//! With a spool (see [`crate::SpoolOptions`]) the thread acknowledges every chunk the database
+//! took, so that the spool can release it; and while the database does not keep up, it keeps
+//! at most the spool's `memory_bytes` in memory and reads the rest back from the spool when its
+//! turn comes, so that memory stays flat however long the database is away.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::entry::Batch;
 use crate::error::{Error, ErrorKind, Result};
+use crate::spool::{SpoolLink, SpoolMark};
 use crate::writer::DatabaseWriter;
 
 /// When to retry a failed send.
@@ -94,6 +100,10 @@ pub struct DeliveryStats {
     pub retries: u64,
     /// Points handed over and not yet acknowledged.
     pub pending: u64,
+    /// Points the spool dropped at its size cap before they could be sent.
+    pub dropped: u64,
+    /// Points handed over that wait in the spool rather than in memory.
+    pub spilled: u64,
     /// The last error, if the last try failed.
     pub last_error: Option<String>,
 }
@@ -107,7 +117,13 @@ struct State {
     oldest: Option<Instant>,
     handed_over: u64,
     delivered: u64,
+    dropped: u64,
     retries: u64,
+    /// With a spool: where the last batch handed over ends in it.
+    last_mark: Option<SpoolMark>,
+    /// Batches handed over but left in the spool, to be read back: from, to, and how many
+    /// points and events that is.
+    spill: Option<Spill>,
     last_error: Option<String>,
     flush_requested: bool,
     /// The writer was dropped: send what is left without waiting, then stop.
@@ -115,8 +131,28 @@ struct State {
     stopped: bool,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Spill {
+    from: SpoolMark,
+    to: SpoolMark,
+    records: u64,
+}
+
+impl State {
+    /// Points and events handed over and neither acknowledged nor dropped.
+    fn pending(&self) -> u64 {
+        self.handed_over - self.delivered - self.dropped
+    }
+
+    fn has_data(&self) -> bool {
+        !self.queue.is_empty() || self.spill.is_some()
+    }
+}
+
 struct Shared {
     state: Mutex<State>,
+    /// The logger's spool, once attached.
+    spool: OnceLock<SpoolLink>,
     /// Wakes the thread: data, a flush, a drop.
     wake: Condvar,
     /// Wakes waiters: progress.
@@ -134,7 +170,7 @@ impl Shared {
         let mut state = self.lock();
         state.flush_requested = true;
         self.wake.notify_all();
-        while state.delivered < state.handed_over && !state.stopped {
+        while state.pending() > 0 && !state.stopped {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -145,10 +181,7 @@ impl Shared {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        (
-            state.handed_over - state.delivered,
-            state.last_error.clone(),
-        )
+        (state.pending(), state.last_error.clone())
     }
 }
 
@@ -208,6 +241,7 @@ impl BackgroundWriter {
         let name = writer.name();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
+            spool: OnceLock::new(),
             wake: Condvar::new(),
             progress: Condvar::new(),
         });
@@ -239,7 +273,9 @@ impl BackgroundWriter {
             handed_over: state.handed_over,
             delivered: state.delivered,
             retries: state.retries,
-            pending: state.handed_over - state.delivered,
+            pending: state.pending(),
+            dropped: state.dropped,
+            spilled: state.spill.map_or(0, |s| s.records),
             last_error: state.last_error.clone(),
         }
     }
@@ -250,7 +286,7 @@ impl BackgroundWriter {
         let mut state = self.shared.lock();
         state.flush_requested = true;
         self.shared.wake.notify_all();
-        while state.delivered < state.handed_over && !state.stopped {
+        while state.pending() > 0 && !state.stopped {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -262,7 +298,7 @@ impl BackgroundWriter {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        let pending = state.handed_over - state.delivered;
+        let pending = state.pending();
         if pending == 0 {
             return Ok(());
         }
@@ -286,11 +322,31 @@ impl DatabaseWriter for BackgroundWriter {
         if batch.is_empty() {
             return Ok(());
         }
+        let records = (batch.point_count() + batch.events().len()) as u64;
         let mut state = self.shared.lock();
+        state.handed_over += records;
+        state.oldest.get_or_insert_with(Instant::now);
+        if let (Some(link), Some(mark)) = (self.shared.spool.get(), batch.spool_mark()) {
+            let start = state.last_mark.replace(mark).unwrap_or(mark);
+            let in_memory = state.queued_bytes
+                + batch.line_protocol().len()
+                + (state.queue.len() + 1) * QUEUED_BATCH_OVERHEAD;
+            if state.spill.is_some() || in_memory as u64 > link.shared.options().memory_bytes {
+                // Leave it in the spool; the thread reads it back when its turn comes.
+                let spill = state.spill.get_or_insert(Spill {
+                    from: start,
+                    to: mark,
+                    records: 0,
+                });
+                spill.to = mark;
+                spill.records += records;
+                drop(state);
+                self.shared.wake.notify_all();
+                return Ok(());
+            }
+        }
         state.queued_bytes += batch.line_protocol().len();
         state.queued_points += batch.point_count();
-        state.handed_over += (batch.point_count() + batch.events().len()) as u64;
-        state.oldest.get_or_insert_with(Instant::now);
         state.queue.push_back(batch.clone());
         drop(state);
         self.shared.wake.notify_all();
@@ -313,6 +369,16 @@ impl DatabaseWriter for BackgroundWriter {
         Some(self.stats())
     }
 
+    fn attach_spool(&mut self, link: SpoolLink) -> bool {
+        let start = link.position();
+        if self.shared.spool.set(link).is_err() {
+            // Already attached to another logger's spool: acknowledgements go there.
+            return false;
+        }
+        self.shared.lock().last_mark = Some(start);
+        true
+    }
+
     fn name(&self) -> String {
         self.name.clone()
     }
@@ -326,7 +392,7 @@ impl Drop for BackgroundWriter {
         let idle = {
             let mut state = self.shared.lock();
             state.detached = true;
-            state.delivered == state.handed_over
+            state.pending() == 0
         };
         self.shared.wake.notify_all();
         if idle {
@@ -342,6 +408,9 @@ impl Drop for BackgroundWriter {
     }
 }
 
+/// What a queued batch costs in memory besides its bytes (its `Batch` and shared buffers).
+const QUEUED_BATCH_OVERHEAD: usize = 128;
+
 /// The delivery thread.
 fn deliver(
     mut writer: impl DatabaseWriter,
@@ -351,10 +420,10 @@ fn deliver(
 ) {
     let mut paused_until: Option<Instant> = None;
     loop {
-        let chunk = {
+        let taken = {
             let mut state = shared.lock();
             loop {
-                if state.detached && state.queue.is_empty() {
+                if state.detached && !state.has_data() {
                     state.stopped = true;
                     shared.progress.notify_all();
                     return;
@@ -363,9 +432,10 @@ fn deliver(
                 let paused =
                     paused_until.is_some_and(|until| now < until) && !state.flush_requested;
                 let full = state.queued_points >= options.max_points
-                    || state.queued_bytes >= options.max_bytes;
+                    || state.queued_bytes >= options.max_bytes
+                    || state.spill.is_some();
                 let due = state.oldest.is_some_and(|t| now >= t + options.interval);
-                if !state.queue.is_empty()
+                if state.has_data()
                     && !paused
                     && (full || due || state.flush_requested || state.detached)
                 {
@@ -382,12 +452,33 @@ fn deliver(
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
             }
-            take_chunk(&mut state, options)
+            if state.queue.is_empty() {
+                Taken::Spilled(state.spill.expect("has_data: a spill"))
+            } else {
+                Taken::Chunk(take_chunk(&mut state, options))
+            }
+        };
+        let chunk = match taken {
+            Taken::Chunk(chunk) => chunk,
+            Taken::Spilled(spill) => match read_back(shared, spill, options) {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => continue,
+                Err(e) => {
+                    paused_until = Some(Instant::now() + options.retry.max_delay);
+                    let mut state = shared.lock();
+                    state.last_error = Some(e.to_string());
+                    shared.progress.notify_all();
+                    continue;
+                }
+            },
         };
         let points = (chunk.point_count() + chunk.events().len()) as u64;
         match send_with_retries(&mut writer, &chunk, shared, options) {
             Ok(()) => {
                 paused_until = None;
+                if let (Some(link), Some(mark)) = (shared.spool.get(), chunk.spool_mark()) {
+                    link.acknowledge(mark);
+                }
                 let mut state = shared.lock();
                 state.delivered += points;
                 state.last_error = None;
@@ -418,6 +509,34 @@ fn deliver(
         }
         dead_lettered.store(writer.dead_lettered(), Ordering::Relaxed);
     }
+}
+
+enum Taken {
+    Chunk(Batch),
+    Spilled(Spill),
+}
+
+/// Reads the next chunk of spilled data back from the spool (outside the state lock) and moves
+/// the spill on; `None` when what it read was dropped at the spool's size cap.
+fn read_back(shared: &Shared, spill: Spill, options: &DeliveryOptions) -> Result<Option<Batch>> {
+    let link = shared.spool.get().expect("only a spooled writer spills");
+    let read = link
+        .shared
+        .read(spill.from, spill.to, options.max_points, options.max_bytes)?;
+    let records = (read.batch.point_count() + read.batch.events().len()) as u64;
+    let mut state = shared.lock();
+    state.dropped += read.dropped;
+    if let Some(current) = state.spill.as_mut() {
+        current.from = read.next;
+        current.records = current.records.saturating_sub(records + read.dropped);
+        if current.from >= current.to {
+            state.spill = None;
+        }
+    }
+    if read.dropped > 0 {
+        shared.progress.notify_all();
+    }
+    Ok((!read.batch.is_empty()).then_some(read.batch))
 }
 
 /// Takes up to a chunk's worth of queued data.

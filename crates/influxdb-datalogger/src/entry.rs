@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::line_protocol::{self as lp, LineBuilder};
+use crate::spool::SpoolMark;
 use crate::value::{FieldValue, Precision, Timestamp};
 
 /// The measurement that events are written to as line protocol.
@@ -149,6 +150,8 @@ pub struct Batch {
     start: usize,
     events: Vec<Event>,
     precision: Precision,
+    /// Where the spool stood after this batch's last record, for a logger with a spool.
+    spool_mark: Option<SpoolMark>,
 }
 
 impl PartialEq for Batch {
@@ -270,7 +273,18 @@ impl Batch {
             start: 0,
             events,
             precision,
+            spool_mark: None,
         }
+    }
+
+    /// Where the spool stood after this batch's last record, if the logger has a spool.
+    pub(crate) fn spool_mark(&self) -> Option<SpoolMark> {
+        self.spool_mark
+    }
+
+    pub(crate) fn with_spool_mark(mut self, mark: Option<SpoolMark>) -> Self {
+        self.spool_mark = mark;
+        self
     }
 
     /// Moves everything of `other` to the end of this batch.
@@ -291,14 +305,16 @@ impl Batch {
         let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.line_protocol().len()).sum());
         let mut ends = Vec::with_capacity(parts.iter().map(Batch::point_count).sum());
         let mut events = Vec::new();
+        let mut mark = None;
         for part in parts {
+            mark = part.spool_mark.or(mark);
             let offset = bytes.len();
             bytes.extend_from_slice(part.line_protocol());
             let base = part.start;
             ends.extend((0..part.count).map(|i| part.end_of(i) - base + offset));
             events.extend(part.events);
         }
-        Batch::from_parts(bytes, ends, events, precision)
+        Batch::from_parts(bytes, ends, events, precision).with_spool_mark(mark)
     }
 
     /// The batch's points and events, split into batches of at most `max_points` points each
@@ -325,8 +341,12 @@ impl Batch {
                     Vec::new()
                 },
                 precision: self.precision,
+                spool_mark: None,
             });
             done += count;
+        }
+        if let Some(last) = out.last_mut() {
+            last.spool_mark = self.spool_mark;
         }
         out
     }

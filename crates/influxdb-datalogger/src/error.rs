@@ -31,6 +31,8 @@ pub enum ErrorKind {
     Writer,
     /// A file or socket operation failed.
     Io,
+    /// The spool reached its size cap and refuses new points until the database catches up.
+    SpoolFull,
 }
 
 /// The error type of every fallible operation in this crate.

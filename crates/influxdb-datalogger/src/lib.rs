@@ -35,6 +35,7 @@ mod http;
 mod logger;
 mod measure;
 mod schema;
+mod spool;
 mod store;
 mod value;
 mod writer;
@@ -50,6 +51,10 @@ pub use influx::{Api, InfluxConfig, InfluxDBWriter, Secret};
 pub use logger::{DataLogger, DataLoggerBuilder, Entries, Stats, WriterStats};
 pub use measure::{BlockGuard, Outcome, Timer};
 pub use schema::{Field, FieldInput, Measurement, MeasurementBuilder, Tag, TagInput};
+pub use spool::{
+    inventory as spool_inventory, Adopt, Damage, Fsync, OnFull, OwnerSummary, ReplayReport,
+    SpoolLink, SpoolMark, SpoolOptions, SpoolStats, DEFAULT_SPOOL_DIR, SPOOL_ENV,
+};
 pub use value::{FieldValue, Precision, Timestamp};
 pub use writer::{DatabaseWriter, JsonLinesFileWriter, LineProtocolFileWriter, MemoryWriter};
 

@@ -10,6 +10,10 @@ use crate::entry::{Batch, DataEntry, Event};
 use crate::error::{Error, ErrorKind, Result};
 use crate::measure::Timer;
 use crate::schema::{FieldInput, Measurement, TagInput};
+use crate::spool::{
+    self, Kind, ReplayItem, ReplayReport, SpoolLink, SpoolMark, SpoolOptions, SpoolStats,
+    SpoolWriter,
+};
 use crate::store::PointStore;
 use crate::value::{Precision, Timestamp};
 use crate::writer::DatabaseWriter;
@@ -30,6 +34,8 @@ struct Pending {
     incomplete: Vec<Incomplete>,
     /// Points accepted so far; counted under this lock, which `log` holds anyway.
     points_logged: u64,
+    /// Where every complete point and event is appended before it is stored here.
+    spool: Option<SpoolWriter>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,13 +52,36 @@ impl Pending {
         self.points.to_batch(self.events.clone(), precision)
     }
 
-    /// Takes the complete points and the events, leaving none pending. Cheap (it moves the
-    /// store), so that the batch can be assembled after the lock that `log` needs is released.
-    fn take(&mut self) -> (PointStore, Vec<Event>) {
-        (
+    /// Takes the complete points and the events, leaving none pending, and where the spool
+    /// stands after them. Cheap (it moves the store), so that the batch can be assembled after
+    /// the lock that `log` needs is released.
+    fn take(&mut self) -> Result<(PointStore, Vec<Event>, Option<SpoolMark>)> {
+        let mark = self
+            .spool
+            .as_mut()
+            .map(SpoolWriter::hand_over)
+            .transpose()?;
+        Ok((
             std::mem::take(&mut self.points),
             std::mem::take(&mut self.events),
-        )
+            mark,
+        ))
+    }
+
+    /// Appends a record to the spool, if there is one.
+    #[inline]
+    fn journal(&mut self, kind: Kind, parts: &[&[u8]]) -> Result<()> {
+        match &mut self.spool {
+            Some(spool) => spool.append(kind, parts),
+            None => Ok(()),
+        }
+    }
+
+    /// Stores a complete line (spooled first), whose series key is `split` bytes long.
+    fn push_line(&mut self, line: &[u8], split: usize) -> Result<()> {
+        self.journal(Kind::Point, &[line])?;
+        self.points.push_line(line, split);
+        Ok(())
     }
 
     fn check_complete(&self) -> Result<()> {
@@ -75,6 +104,8 @@ impl Pending {
 
 struct WriterSlot {
     writer: Box<dyn DatabaseWriter>,
+    /// With a spool, for a writer that is done once `write_data` returns: how it acknowledges.
+    acknowledge: Option<SpoolLink>,
     /// Data this writer failed to take, handed to it again (with newer data) next time.
     backlog: Option<Batch>,
     points_written: u64,
@@ -128,6 +159,9 @@ pub struct WriterStats {
     pub awaiting_delivery: u64,
     /// For a background writer: failed sends it retried.
     pub retries: u64,
+    /// For a background writer with a spool: points it left in the spool rather than keep in
+    /// memory, while the database did not keep up.
+    pub spilled: u64,
 }
 
 /// Counters of a [`DataLogger`].
@@ -147,6 +181,8 @@ pub struct Stats {
     pub writers: Vec<WriterStats>,
     /// The message of the most recent error, if any.
     pub last_error: Option<String>,
+    /// The spool's numbers, if the logger has one.
+    pub spool: Option<SpoolStats>,
 }
 
 /// Configures a [`DataLogger`]; see [`DataLogger::builder`].
@@ -155,6 +191,7 @@ pub struct DataLoggerBuilder {
     continuous_write: bool,
     precision: Precision,
     close_on_drop: bool,
+    spool: Option<SpoolOptions>,
 }
 
 impl fmt::Debug for DataLoggerBuilder {
@@ -166,6 +203,7 @@ impl fmt::Debug for DataLoggerBuilder {
             )
             .field("continuous_write", &self.continuous_write)
             .field("precision", &self.precision)
+            .field("spool", &self.spool)
             .finish()
     }
 }
@@ -202,26 +240,66 @@ impl DataLoggerBuilder {
         self
     }
 
+    /// Spools every logged point to disk before it is sent, and replays at start what dead
+    /// processes left in the same directory (see [`SpoolOptions`]).
+    pub fn spool(mut self, options: impl Into<Option<SpoolOptions>>) -> Self {
+        self.spool = options.into();
+        self
+    }
+
     /// Builds the logger.
+    ///
+    /// # Panics
+    /// If a spool was asked for and cannot be opened; [`try_build`](Self::try_build) returns
+    /// the error instead.
     pub fn build(self) -> DataLogger {
-        DataLogger {
+        self.try_build()
+            .unwrap_or_else(|e| panic!("cannot build the DataLogger: {e}"))
+    }
+
+    /// Builds the logger; with a spool, opens it and replays what dead processes left there
+    /// (the writers receive that first). Fails if the spool directory cannot be used.
+    pub fn try_build(self) -> Result<DataLogger> {
+        let target = self
+            .writers
+            .iter()
+            .map(|w| w.name())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let spool = self
+            .spool
+            .map(|options| SpoolWriter::open(options, self.precision, target))
+            .transpose()?;
+        let delivery = self
+            .writers
+            .into_iter()
+            .map(|mut writer| {
+                let acknowledge = spool.as_ref().and_then(|spool| {
+                    let link = SpoolLink {
+                        shared: Arc::clone(spool.shared()),
+                        consumer: spool.shared().add_consumer(),
+                    };
+                    (!writer.attach_spool(link.clone())).then_some(link)
+                });
+                WriterSlot {
+                    writer,
+                    acknowledge,
+                    backlog: None,
+                    points_written: 0,
+                    failures: 0,
+                }
+            })
+            .collect();
+        let replay = spool.is_some();
+        let logger = DataLogger {
             pending: Mutex::new(Pending {
                 points: PointStore::default(),
                 events: Vec::new(),
                 incomplete: Vec::new(),
                 points_logged: 0,
+                spool,
             }),
-            delivery: Mutex::new(
-                self.writers
-                    .into_iter()
-                    .map(|writer| WriterSlot {
-                        writer,
-                        backlog: None,
-                        points_written: 0,
-                        failures: 0,
-                    })
-                    .collect(),
-            ),
+            delivery: Mutex::new(delivery),
             post_processors: Mutex::new(Vec::new()),
             continuous_write: self.continuous_write,
             precision: self.precision,
@@ -230,7 +308,12 @@ impl DataLoggerBuilder {
             events_logged: AtomicU64::new(0),
             log_errors: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            replayed: Mutex::new(ReplayReport::default()),
+        };
+        if replay {
+            logger.replay_dead_owners()?;
         }
+        Ok(logger)
     }
 }
 
@@ -267,6 +350,8 @@ pub struct DataLogger {
     events_logged: AtomicU64,
     log_errors: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// What was replayed from the spool at start.
+    replayed: Mutex<ReplayReport>,
 }
 
 impl fmt::Debug for DataLogger {
@@ -324,6 +409,7 @@ impl DataLogger {
             continuous_write: false,
             precision: Precision::Nanoseconds,
             close_on_drop: true,
+            spool: None,
         }
     }
 
@@ -383,14 +469,23 @@ impl DataLogger {
                 measurement.encode_fast(&mut line, fields, tags, time, self.precision)
             {
                 let mut pending = lock(&self.pending);
-                pending.points.push_line(&line, split);
+                pending.push_line(&line, split)?;
                 pending.points_logged += 1;
                 return Ok(());
             }
         } else {
             let mut pending = lock(&self.pending);
+            let pending = &mut *pending;
             let (series, rest) = pending.points.split_buffers();
+            let rest_start = rest.len();
             if measurement.encode_fast_split(series, rest, fields, tags, time, self.precision) {
+                if let Some(spool) = &mut pending.spool {
+                    let (series, rest) = pending.points.uncommitted_split(rest_start);
+                    if let Err(e) = spool.append(Kind::Point, &[series, rest]) {
+                        pending.points.discard_uncommitted(rest_start);
+                        return Err(e);
+                    }
+                }
                 pending.points.commit_split();
                 pending.points_logged += 1;
                 return Ok(());
@@ -401,7 +496,12 @@ impl DataLogger {
             let mut pending = lock(&self.pending);
             let start = pending.points.buffer().len();
             let split = resolved.encode(pending.points.buffer(), time, self.precision)?;
-            pending.points.commit(start, split);
+            if pending.spool.is_some() {
+                let line = pending.points.buffer().split_off(start);
+                pending.push_line(&line, split)?;
+            } else {
+                pending.points.commit(start, split);
+            }
             pending.points_logged += 1;
         } else {
             resolved.check_values()?;
@@ -437,7 +537,13 @@ impl DataLogger {
             .collect();
         let event =
             Event::new(measurement, start, stop, owned).inspect_err(|e| self.note_error(e))?;
-        lock(&self.pending).events.push(event);
+        let payload = spool::event_payload(&event);
+        let mut pending = lock(&self.pending);
+        pending
+            .journal(Kind::Event, &[&payload])
+            .inspect_err(|e| self.note_error(e))?;
+        pending.events.push(event);
+        drop(pending);
         self.events_logged.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -555,16 +661,18 @@ impl DataLogger {
             .inspect_err(|e| self.note_error(e))?;
         self.run_post_processors()
             .inspect_err(|e| self.note_error(e))?;
-        let (points, events) = {
+        let (points, events, mark) = {
             let mut pending = lock(&self.pending);
             pending
                 .check_complete()
                 .inspect_err(|e| self.note_error(e))?;
-            pending.take()
+            pending.take().inspect_err(|e| self.note_error(e))?
         };
         // Assembled outside the lock: for a million points this takes tens of milliseconds,
         // during which other threads' `log` calls would otherwise wait.
-        let batch = points.to_batch(events, self.precision);
+        let batch = points
+            .to_batch(events, self.precision)
+            .with_spool_mark(mark);
         if batch.is_empty() && writers.iter().all(|w| w.backlog.is_none()) {
             return Ok(());
         }
@@ -584,7 +692,12 @@ impl DataLogger {
                 }
             };
             match result {
-                Ok(()) => slot.points_written += points as u64,
+                Ok(()) => {
+                    slot.points_written += points as u64;
+                    if let (Some(link), Some(mark)) = (&slot.acknowledge, mark) {
+                        link.acknowledge(mark);
+                    }
+                }
                 Err(e) => {
                     slot.failures += 1;
                     if slot.backlog.is_none() {
@@ -683,12 +796,13 @@ impl DataLogger {
 
     /// The logger's counters.
     pub fn stats(&self) -> Stats {
-        let (pending_points, pending_events, points_logged) = {
+        let (pending_points, pending_events, points_logged, spool) = {
             let pending = lock(&self.pending);
             (
                 pending.points.len() + pending.incomplete.len(),
                 pending.events.len(),
                 pending.points_logged,
+                pending.spool.as_ref().map(SpoolWriter::stats),
             )
         };
         let writers = match self.delivery.try_lock() {
@@ -702,6 +816,7 @@ impl DataLogger {
                     dead_lettered: w.writer.dead_lettered(),
                     awaiting_delivery: w.writer.delivery_stats().map_or(0, |d| d.pending),
                     retries: w.writer.delivery_stats().map_or(0, |d| d.retries),
+                    spilled: w.writer.delivery_stats().map_or(0, |d| d.spilled),
                 })
                 .collect(),
             // A write is in progress (maybe on this very thread): report no per-writer numbers
@@ -716,7 +831,75 @@ impl DataLogger {
             pending_events,
             writers,
             last_error: lock(&self.last_error).clone(),
+            spool,
         }
+    }
+
+    /// What this logger replayed from its spool when it started.
+    pub fn replay_report(&self) -> ReplayReport {
+        lock(&self.replayed).clone()
+    }
+
+    /// Replays what dead processes left in the spool directory: their points and events are
+    /// stored (and spooled) as if just logged, with their original timestamps, and handed to
+    /// the writers — every few thousand records, and at the end of each of their segments,
+    /// which is deleted once its records are on disk in this logger's own segment.
+    fn replay_dead_owners(&self) -> Result<()> {
+        const HAND_OVER_EVERY: usize = 5_000;
+        if lock(&self.delivery).is_empty() {
+            // Nowhere to deliver: leave them for a logger that has writers.
+            return Ok(());
+        }
+        let Some(shared) = lock(&self.pending)
+            .spool
+            .as_ref()
+            .map(|s| Arc::clone(s.shared()))
+        else {
+            return Ok(());
+        };
+        let options = shared.options().clone();
+        let mut report = ReplayReport::default();
+        for owner in spool::claim_dead_owners(&options.dir, shared.owner())? {
+            let mut since_hand_over = 0;
+            spool::replay_owner(
+                owner,
+                shared.target(),
+                options.adopt,
+                self.precision,
+                &mut report,
+                |item| {
+                    match item {
+                        ReplayItem::Point(line) => {
+                            let split = spool::series_key_len(&line).unwrap_or(line.len());
+                            lock(&self.pending).push_line(&line, split)?;
+                        }
+                        ReplayItem::Event(event) => {
+                            let payload = spool::event_payload(&event);
+                            let mut pending = lock(&self.pending);
+                            pending.journal(Kind::Event, &[&payload])?;
+                            pending.events.push(event);
+                        }
+                        ReplayItem::SegmentDone => {
+                            // Failed writers keep their data; it is in this logger's spool too.
+                            let _ = self.write_data();
+                            since_hand_over = 0;
+                            return lock(&self.pending)
+                                .spool
+                                .as_ref()
+                                .map_or(Ok(()), SpoolWriter::sync);
+                        }
+                    }
+                    since_hand_over += 1;
+                    if since_hand_over >= HAND_OVER_EVERY {
+                        since_hand_over = 0;
+                        let _ = self.write_data();
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+        *lock(&self.replayed) = report;
+        Ok(())
     }
 
     /// Counts an error and remembers its message for [`stats`](DataLogger::stats).

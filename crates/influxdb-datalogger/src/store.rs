@@ -41,6 +41,17 @@ impl PointStore {
         (&mut self.scratch, &mut self.rest)
     }
 
+    /// The point an encoder just wrote to the split buffers: its series key, and the rest of
+    /// its line (from `rest_start`).
+    pub(crate) fn uncommitted_split(&self, rest_start: usize) -> (&[u8], &[u8]) {
+        (&self.scratch, &self.rest[rest_start..])
+    }
+
+    /// Forgets what was written to the buffer from `start` on, not committed.
+    pub(crate) fn discard_uncommitted(&mut self, start: usize) {
+        self.rest.truncate(start);
+    }
+
     /// Takes the point whose series key is in the scratch buffer and whose rest of line was
     /// appended to the buffer.
     pub(crate) fn commit_split(&mut self) {

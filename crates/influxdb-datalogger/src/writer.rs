@@ -55,6 +55,15 @@ pub trait DatabaseWriter: Send {
         None
     }
 
+    /// Offers a writer that delivers on a thread of its own its logger's spool: it acknowledges
+    /// what the database took (so the spool can release it) and may read back from the spool
+    /// what it does not keep in memory. Returns whether it took the link; a writer that does
+    /// not (the default) counts as having everything once `write_data` returned `Ok`.
+    fn attach_spool(&mut self, link: crate::SpoolLink) -> bool {
+        let _ = link;
+        false
+    }
+
     /// A name for messages and statistics. Must not contain secrets.
     fn name(&self) -> String {
         let full = std::any::type_name::<Self>();
@@ -80,6 +89,9 @@ impl<W: DatabaseWriter + ?Sized> DatabaseWriter for Box<W> {
     }
     fn delivery_stats(&self) -> Option<crate::DeliveryStats> {
         (**self).delivery_stats()
+    }
+    fn attach_spool(&mut self, link: crate::SpoolLink) -> bool {
+        (**self).attach_spool(link)
     }
 }
 

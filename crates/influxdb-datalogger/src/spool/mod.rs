@@ -1,0 +1,871 @@
+//! The spool: every point a logger accepts is appended to a segment file before it is sent, and
+//! released only after every writer acknowledged it; a later logger with the same spool
+//! directory delivers what a dead process left behind.
+//!
+//! A directory holds the segments of any number of processes ("owners"). An owner holds an
+//! exclusive lock on its lock file `<owner>.lock` for as long as it lives, and writes only its
+//! own segments `<owner>-<number>.seg`; the kernel drops the lock when the process dies, however
+//! it dies. Another process that can take the lock knows the owner is gone and replays its
+//! segments — and since it holds the lock while doing so, no third process replays them too.
+//! Segments are memory-mapped (see [`segment`]), so appending costs a copy and a checksum, and a
+//! killed process leaves its records in the page cache. [`Fsync`] covers power loss.
+
+mod format;
+mod replay;
+mod segment;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use crate::entry::{Batch, Event};
+use crate::error::{Error, ErrorKind, Result};
+use crate::value::{Precision, Timestamp};
+
+pub(crate) use format::Kind;
+use format::{Found, Header, Scan, ACKED_AT, HEADER_LEN, RECORD_HEADER_LEN};
+pub(crate) use replay::{claim_dead_owners, replay_owner, ReplayItem};
+pub use replay::{inventory, Damage, OwnerSummary, ReplayReport};
+use segment::ActiveSegment;
+
+/// The environment variable that configures the spool, as a connection string (see
+/// [`SpoolOptions::parse`]); `off` turns it off.
+pub const SPOOL_ENV: &str = "INFLUXDB_DATALOGGER_SPOOL";
+
+/// The spool directory used when none is given: under the working directory.
+pub const DEFAULT_SPOOL_DIR: &str = ".influxdb-datalogger-spool";
+
+/// When the spool asks the operating system to put what it wrote on the disk.
+///
+/// A killed process loses nothing in any mode: its records are in the page cache, which the
+/// kernel writes out. Only a power loss or a kernel crash can lose what was not synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    /// Never explicitly (the kernel writes dirty pages within about 30 s). No cost to `log`.
+    Never,
+    /// At every `write_data` (with continuous write: every point) — milliseconds each.
+    PerBatch,
+    /// From a thread of the spool's own, this often; `log` does not wait for it.
+    Every(Duration),
+}
+
+/// What `log` does when the spool reached [`SpoolOptions::max_bytes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFull {
+    /// Refuse the point with an error (of kind [`ErrorKind::SpoolFull`]); nothing accepted is
+    /// lost.
+    Refuse,
+    /// Delete the oldest unacknowledged segment and count its points in
+    /// [`SpoolStats::dropped_points`].
+    DropOldest,
+}
+
+/// Whose leftovers a logger replays when it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adopt {
+    /// Only those of processes that wrote to the same writers (by their names, which hold the
+    /// URL and database but never a secret), so that nothing reaches a database it was not
+    /// meant for.
+    SameTarget,
+    /// Every dead process's, whatever its target (`influxdb-datalogger replay`).
+    All,
+}
+
+/// How a logger spools; see the module documentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolOptions {
+    /// The directory; shared by any number of processes.
+    pub dir: PathBuf,
+    /// The size of a segment file.
+    pub segment_bytes: u64,
+    /// The most unacknowledged bytes this process keeps on disk.
+    pub max_bytes: u64,
+    /// What happens at `max_bytes`.
+    pub on_full: OnFull,
+    /// When to sync to disk.
+    pub fsync: Fsync,
+    /// Whose leftovers to replay at start.
+    pub adopt: Adopt,
+    /// How many bytes of points a background writer keeps in memory while the database does
+    /// not keep up; beyond that it reads them back from the spool when their turn comes.
+    pub memory_bytes: u64,
+}
+
+impl SpoolOptions {
+    /// Defaults in `dir`: 8 MiB segments, at most 1 GiB, refuse when full, no explicit sync.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        SpoolOptions {
+            dir: dir.into(),
+            segment_bytes: 8 << 20,
+            max_bytes: 1 << 30,
+            on_full: OnFull::Refuse,
+            fsync: Fsync::Never,
+            adopt: Adopt::SameTarget,
+            memory_bytes: 16 << 20,
+        }
+    }
+
+    /// Parses a connection string: a directory, optionally followed by settings, e.g.
+    /// `/var/spool/tests?max_bytes=2GiB&segment_bytes=16MiB&fsync=100ms&on_full=drop-oldest`.
+    /// `fsync` is `never`, `batch` or a duration (`100ms`, `1s`); `on_full` is `refuse` or
+    /// `drop-oldest`; sizes take `KiB`, `MiB`, `GiB` (or none).
+    pub fn parse(text: &str) -> Result<Self> {
+        let (dir, query) = text.split_once('?').unwrap_or((text, ""));
+        if dir.is_empty() {
+            return Err(invalid(format!(
+                "spool connection string {text:?} names no directory"
+            )));
+        }
+        let mut options = SpoolOptions::new(dir);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| invalid(format!("spool setting {pair:?} has no value")))?;
+            match key {
+                "max_bytes" => options.max_bytes = parse_size(key, value)?,
+                "segment_bytes" => options.segment_bytes = parse_size(key, value)?,
+                "memory_bytes" => options.memory_bytes = parse_size(key, value)?,
+                "fsync" => {
+                    options.fsync = match value {
+                        "never" => Fsync::Never,
+                        "batch" => Fsync::PerBatch,
+                        other => Fsync::Every(parse_duration(other).ok_or_else(|| {
+                            invalid(format!(
+                                "spool fsync {other:?} is neither never, batch nor a duration like 100ms"
+                            ))
+                        })?),
+                    }
+                }
+                "on_full" => {
+                    options.on_full = match value {
+                        "refuse" => OnFull::Refuse,
+                        "drop-oldest" | "drop_oldest" => OnFull::DropOldest,
+                        other => {
+                            return Err(invalid(format!(
+                                "spool on_full {other:?} is neither refuse nor drop-oldest"
+                            )))
+                        }
+                    }
+                }
+                "adopt" => {
+                    options.adopt = match value {
+                        "same-target" | "same_target" => Adopt::SameTarget,
+                        "all" => Adopt::All,
+                        other => {
+                            return Err(invalid(format!(
+                                "spool adopt {other:?} is neither same-target nor all"
+                            )))
+                        }
+                    }
+                }
+                other => return Err(invalid(format!("unknown spool setting {other:?}"))),
+            }
+        }
+        options.check()?;
+        Ok(options)
+    }
+
+    /// The options the environment gives ([`SPOOL_ENV`]): `None` when unset, `Some(None)` when
+    /// `off`.
+    pub fn from_env() -> Result<Option<Option<Self>>> {
+        match std::env::var(SPOOL_ENV) {
+            Err(_) => Ok(None),
+            Ok(v) if v.trim().eq_ignore_ascii_case("off") => Ok(Some(None)),
+            Ok(v) => SpoolOptions::parse(v.trim()).map(|o| Some(Some(o))),
+        }
+    }
+
+    /// Checks that the sizes fit together.
+    pub fn check(&self) -> Result<()> {
+        if self.segment_bytes < 64 << 10 {
+            return Err(invalid(format!(
+                "spool segment_bytes {} is below the minimum of 64 KiB",
+                self.segment_bytes
+            )));
+        }
+        if self.max_bytes < 2 * self.segment_bytes {
+            return Err(invalid(format!(
+                "spool max_bytes {} must hold at least two segments of {} bytes",
+                self.max_bytes, self.segment_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(ErrorKind::InvalidArgument, message)
+}
+
+fn parse_size(key: &str, value: &str) -> Result<u64> {
+    let v = value.trim();
+    let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        _ => 0,
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| invalid(format!("spool {key} {value:?} is not a size like 512MiB")))
+}
+
+fn parse_duration(value: &str) -> Option<Duration> {
+    let (number, unit) = value.split_at(value.find(|c: char| c.is_ascii_alphabetic())?);
+    let n: f64 = number
+        .parse()
+        .ok()
+        .filter(|n: &f64| *n > 0.0 && n.is_finite())?;
+    Some(Duration::from_secs_f64(match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        _ => return None,
+    }))
+}
+
+/// A position in a process's spool: after `seq` records, at `offset` of segment `segment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct SpoolMark {
+    segment: u64,
+    offset: u64,
+    seq: u64,
+}
+
+/// The spool's numbers, as reported by [`DataLogger::stats`](crate::DataLogger::stats).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpoolStats {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Records (points and events) appended by this process.
+    pub records: u64,
+    /// Records not yet acknowledged by every writer.
+    pub unacknowledged: u64,
+    /// Bytes of this process's segments on disk.
+    pub bytes: u64,
+    /// Points deleted at the size cap ([`OnFull::DropOldest`]).
+    pub dropped_points: u64,
+}
+
+#[derive(Debug)]
+struct OwnSegment {
+    path: PathBuf,
+    /// For the offset rewritten in the header, and syncs.
+    file: File,
+    /// Where its data ends, once sealed.
+    end: Option<u64>,
+    capacity: u64,
+    /// The sequence number of its first record.
+    first_seq: u64,
+    acked_written: u64,
+}
+
+#[derive(Debug)]
+struct Released {
+    segments: BTreeMap<u64, OwnSegment>,
+    /// Per writer, how far it acknowledged.
+    acked: Vec<SpoolMark>,
+    /// How far the logger handed records over (what counts as acknowledged without writers).
+    taken: SpoolMark,
+    /// Records up to here were dropped at the size cap.
+    dropped_through: SpoolMark,
+    dropped_points: u64,
+    /// Where the writing side stands.
+    written: SpoolMark,
+}
+
+impl Released {
+    fn min_acked(&self) -> SpoolMark {
+        self.acked.iter().copied().min().unwrap_or(self.taken)
+    }
+
+    fn bytes(&self) -> u64 {
+        self.segments
+            .values()
+            .map(|s| s.end.unwrap_or(s.capacity))
+            .sum()
+    }
+}
+
+/// What the writing side and the delivery threads share: the directory lock, the segments not
+/// yet released, and how far each writer acknowledged.
+#[derive(Debug)]
+pub(crate) struct SpoolShared {
+    options: SpoolOptions,
+    owner: String,
+    lock_path: PathBuf,
+    lock: Option<File>,
+    precision: Precision,
+    target: String,
+    state: Mutex<Released>,
+}
+
+impl SpoolShared {
+    fn lock(&self) -> MutexGuard<'_, Released> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn options(&self) -> &SpoolOptions {
+        &self.options
+    }
+
+    pub(crate) fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Registers a writer; returns its number for [`acknowledge`](Self::acknowledge).
+    pub(crate) fn add_consumer(&self) -> usize {
+        let mut state = self.lock();
+        let start = state.written;
+        state.acked.push(start);
+        state.acked.len() - 1
+    }
+
+    /// Writer `consumer` has everything up to `mark`.
+    pub(crate) fn acknowledge(&self, consumer: usize, mark: SpoolMark) {
+        let mut state = self.lock();
+        if let Some(acked) = state.acked.get_mut(consumer) {
+            *acked = (*acked).max(mark);
+        }
+        self.release(&mut state);
+    }
+
+    /// The logger handed everything up to `mark` to its writers.
+    pub(crate) fn taken(&self, mark: SpoolMark) {
+        let mut state = self.lock();
+        state.taken = state.taken.max(mark);
+        if state.acked.is_empty() {
+            self.release(&mut state);
+        }
+    }
+
+    /// Deletes segments every writer has acknowledged, and notes in the header of the oldest
+    /// remaining one how far it was acknowledged (so that a replay can skip that part).
+    fn release(&self, state: &mut Released) {
+        let min = state.min_acked();
+        let done: Vec<u64> = state
+            .segments
+            .iter()
+            .filter(|(&number, s)| {
+                number < min.segment || (number == min.segment && s.end == Some(min.offset))
+            })
+            .map(|(&number, _)| number)
+            .collect();
+        for number in done {
+            if let Some(segment) = state.segments.remove(&number) {
+                let _ = fs::remove_file(&segment.path);
+            }
+        }
+        if let Some(segment) = state.segments.get_mut(&min.segment) {
+            if segment.acked_written < min.offset {
+                // An aligned 8-byte write into the page the mapping shares.
+                if segment
+                    .file
+                    .write_at(&min.offset.to_le_bytes(), ACKED_AT as u64)
+                    .is_ok()
+                {
+                    segment.acked_written = min.offset;
+                }
+            }
+        }
+    }
+
+    /// The records from `from` up to `to` (at most `max_points` points or about `max_bytes`),
+    /// read back from the segment files, and where the next read starts.
+    pub(crate) fn read(
+        &self,
+        mut from: SpoolMark,
+        to: SpoolMark,
+        max_points: usize,
+        max_bytes: usize,
+    ) -> Result<SpoolRead> {
+        loop {
+            if from >= to {
+                return Ok(SpoolRead::empty(self.precision, from));
+            }
+            let (path, limit) = {
+                let state = self.lock();
+                if from < state.dropped_through {
+                    let next = state.dropped_through.min(to);
+                    let mut read = SpoolRead::empty(self.precision, next);
+                    read.dropped = next.seq.saturating_sub(from.seq);
+                    return Ok(read);
+                }
+                let Some(segment) = state.segments.get(&from.segment) else {
+                    // Released: every writer, this one included, acknowledged all of it, so
+                    // this reader stands at its end.
+                    drop(state);
+                    from = SpoolMark {
+                        segment: from.segment + 1,
+                        offset: HEADER_LEN as u64,
+                        seq: from.seq,
+                    };
+                    continue;
+                };
+                let limit = if to.segment == from.segment {
+                    to.offset
+                } else {
+                    segment.end.unwrap_or(to.offset)
+                };
+                (segment.path.clone(), limit)
+            };
+            if from.offset >= limit {
+                from = SpoolMark {
+                    segment: from.segment + 1,
+                    offset: HEADER_LEN as u64,
+                    seq: from.seq,
+                };
+                continue;
+            }
+            return self.read_range(&path, from, limit, max_points, max_bytes);
+        }
+    }
+
+    fn read_range(
+        &self,
+        path: &Path,
+        from: SpoolMark,
+        limit: u64,
+        max_points: usize,
+        max_bytes: usize,
+    ) -> Result<SpoolRead> {
+        let cannot = |e| {
+            Error::io(
+                format_args!("cannot read spool segment {}", path.display()),
+                e,
+            )
+        };
+        let window = (limit - from.offset).min((max_bytes + (1 << 20)) as u64) as usize;
+        let mut bytes = vec![0u8; window];
+        File::open(path)
+            .and_then(|f| f.read_exact_at(&mut bytes, from.offset))
+            .map_err(cannot)?;
+        let mut lines = Vec::with_capacity(window.min(max_bytes));
+        let mut ends = Vec::new();
+        let mut events = Vec::new();
+        let mut scan = Scan::new(&bytes, 0);
+        let mut records = 0u64;
+        while ends.len() < max_points && lines.len() < max_bytes {
+            match scan.next_found() {
+                Found::Record(record) => match record.kind {
+                    Kind::Point => {
+                        lines.extend_from_slice(record.payload);
+                        ends.push(lines.len());
+                        records += 1;
+                    }
+                    Kind::Event => {
+                        records += 1;
+                        if let Ok(event) = format::decode_event(record.payload) {
+                            events.push(event);
+                        }
+                    }
+                },
+                // A record cut by the window: the next read starts with it.
+                Found::End => break,
+                Found::Damage { offset, .. } if offset + RECORD_HEADER_LEN >= window => break,
+                Found::Damage {
+                    offset,
+                    len,
+                    reason,
+                } => {
+                    // This process's own segment, damaged on disk under it: skip the bytes.
+                    eprintln!(
+                        "influxdb-datalogger: spool segment {} is damaged at offset {}, {len} bytes skipped: {reason}",
+                        path.display(),
+                        from.offset + offset as u64
+                    );
+                }
+            }
+        }
+        let consumed = match scan.offset() {
+            // The window ended inside a record that is longer than the window: cannot happen,
+            // as a window holds at least max_bytes + 1 MiB and records are far smaller.
+            0 if window > 0 && records == 0 => window,
+            n => n,
+        };
+        let next = SpoolMark {
+            segment: from.segment,
+            offset: from.offset + consumed as u64,
+            seq: from.seq + records,
+        };
+        Ok(SpoolRead {
+            batch: Batch::from_parts(lines, ends, events, self.precision)
+                .with_spool_mark(Some(next)),
+            next,
+            dropped: 0,
+        })
+    }
+
+    /// The numbers so far, `records` having been appended.
+    fn stats(&self, records: u64) -> SpoolStats {
+        let state = self.lock();
+        SpoolStats {
+            dir: self.options.dir.clone(),
+            records,
+            unacknowledged: records.saturating_sub(state.min_acked().seq),
+            bytes: state.bytes(),
+            dropped_points: state.dropped_points,
+        }
+    }
+}
+
+impl Drop for SpoolShared {
+    /// With every segment released, the lock file goes too; otherwise it stays (unlocked, as the
+    /// process is done with it) for the next process to replay.
+    fn drop(&mut self) {
+        let released = self.lock().segments.is_empty();
+        if released {
+            let _ = fs::remove_file(&self.lock_path);
+        }
+        drop(self.lock.take());
+    }
+}
+
+/// What [`SpoolShared::read`] read.
+#[derive(Debug)]
+pub(crate) struct SpoolRead {
+    pub(crate) batch: Batch,
+    pub(crate) next: SpoolMark,
+    /// Records skipped because they were dropped at the size cap.
+    pub(crate) dropped: u64,
+}
+
+impl SpoolRead {
+    fn empty(precision: Precision, next: SpoolMark) -> Self {
+        SpoolRead {
+            batch: Batch::new(precision).with_spool_mark(Some(next)),
+            next,
+            dropped: 0,
+        }
+    }
+}
+
+/// A writer's connection to its logger's spool: how it acknowledges what the database took,
+/// and reads back what it did not keep in memory. Handed to writers by
+/// [`DatabaseWriter::attach_spool`](crate::DatabaseWriter::attach_spool).
+#[derive(Debug, Clone)]
+pub struct SpoolLink {
+    pub(crate) shared: Arc<SpoolShared>,
+    pub(crate) consumer: usize,
+}
+
+impl SpoolLink {
+    /// This writer has everything up to `mark`.
+    pub(crate) fn acknowledge(&self, mark: SpoolMark) {
+        self.shared.acknowledge(self.consumer, mark);
+    }
+
+    /// Where the writing side stands now.
+    pub(crate) fn position(&self) -> SpoolMark {
+        self.shared.lock().written
+    }
+}
+
+/// The writing side, kept under the logger's lock: appends records to the active segment.
+#[derive(Debug)]
+pub(crate) struct SpoolWriter {
+    shared: Arc<SpoolShared>,
+    active: Option<ActiveSegment>,
+    next_number: u64,
+    seq: u64,
+}
+
+impl SpoolWriter {
+    /// Opens a spool in `options.dir` for a new owner (this logger), holding its lock.
+    pub(crate) fn open(
+        options: SpoolOptions,
+        precision: Precision,
+        target: String,
+    ) -> Result<Self> {
+        options.check()?;
+        let dir = options.dir.clone();
+        fs::create_dir_all(&dir).map_err(|e| {
+            Error::io(
+                format_args!("cannot create spool directory {}", dir.display()),
+                e,
+            )
+        })?;
+        let owner = format!("p{}-{:016x}", std::process::id(), nonce());
+        let lock_path = dir.join(format!("{owner}.lock"));
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(format_args!("cannot create {}", lock_path.display()), e))?;
+        lock.try_lock().map_err(|e| {
+            Error::new(
+                ErrorKind::Io,
+                format!("cannot lock {}: {e}", lock_path.display()),
+            )
+        })?;
+        let fsync = options.fsync;
+        let shared = Arc::new(SpoolShared {
+            options,
+            owner,
+            lock_path,
+            lock: Some(lock),
+            precision,
+            target,
+            state: Mutex::new(Released {
+                segments: BTreeMap::new(),
+                acked: Vec::new(),
+                taken: SpoolMark::default(),
+                dropped_through: SpoolMark::default(),
+                dropped_points: 0,
+                written: SpoolMark {
+                    segment: 0,
+                    offset: HEADER_LEN as u64,
+                    seq: 0,
+                },
+            }),
+        });
+        {
+            let mut state = shared.lock();
+            state.taken = state.written;
+        }
+        if let Fsync::Every(period) = fsync {
+            start_syncing(Arc::downgrade(&shared), period);
+        }
+        Ok(SpoolWriter {
+            shared,
+            active: None,
+            next_number: 0,
+            seq: 0,
+        })
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<SpoolShared> {
+        &self.shared
+    }
+
+    /// The spool's numbers.
+    pub(crate) fn stats(&self) -> SpoolStats {
+        self.shared.stats(self.seq)
+    }
+
+    /// Appends a record made of `parts`, concatenated.
+    #[inline]
+    pub(crate) fn append(&mut self, kind: Kind, parts: &[&[u8]]) -> Result<()> {
+        let len = parts.iter().map(|p| p.len()).sum();
+        match &mut self.active {
+            Some(active) if active.fits(len) => active.append(kind, parts),
+            _ => {
+                self.rotate(len)?;
+                self.active
+                    .as_mut()
+                    .expect("rotate opened a segment")
+                    .append(kind, parts);
+            }
+        }
+        self.seq += 1;
+        Ok(())
+    }
+
+    /// Where the spool stands: after the last record appended.
+    pub(crate) fn mark(&self) -> SpoolMark {
+        match &self.active {
+            Some(active) => SpoolMark {
+                segment: active.number,
+                offset: active.len() as u64,
+                seq: self.seq,
+            },
+            None => SpoolMark {
+                segment: self.next_number,
+                offset: HEADER_LEN as u64,
+                seq: self.seq,
+            },
+        }
+    }
+
+    /// Records that everything up to the current mark was handed to the writers, syncing it to
+    /// disk first under [`Fsync::PerBatch`]; returns the mark.
+    pub(crate) fn hand_over(&mut self) -> Result<SpoolMark> {
+        let mark = self.mark();
+        self.shared.lock().written = mark;
+        if self.shared.options.fsync == Fsync::PerBatch {
+            if let Some(active) = &self.active {
+                active.sync()?;
+            }
+        }
+        self.shared.taken(mark);
+        Ok(mark)
+    }
+
+    /// Writes what was appended to the disk.
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.active.as_ref().map_or(Ok(()), ActiveSegment::sync)
+    }
+
+    /// Seals the active segment and opens the next, making room under the size cap first.
+    #[cold]
+    fn rotate(&mut self, payload_len: usize) -> Result<()> {
+        let options = &self.shared.options;
+        if let Some(active) = self.active.take() {
+            if options.fsync != Fsync::Never {
+                active.sync()?;
+            }
+            let mut state = self.shared.lock();
+            if let Some(segment) = state.segments.get_mut(&active.number) {
+                segment.end = Some(active.len() as u64);
+            }
+            state.written = SpoolMark {
+                segment: active.number,
+                offset: active.len() as u64,
+                seq: self.seq,
+            };
+            self.shared.release(&mut state);
+        }
+        let capacity = options
+            .segment_bytes
+            .max((HEADER_LEN + RECORD_HEADER_LEN + payload_len) as u64);
+        {
+            let mut state = self.shared.lock();
+            let used = state.bytes();
+            if used + capacity > options.max_bytes {
+                match options.on_full {
+                    OnFull::Refuse => {
+                        return Err(Error::new(
+                            ErrorKind::SpoolFull,
+                            format!(
+                                "the spool in {} is full: {used} bytes the database has not acknowledged yet, and max_bytes is {}; the point was not logged (raise max_bytes, or choose on_full=drop-oldest)",
+                                options.dir.display(),
+                                options.max_bytes
+                            ),
+                        ));
+                    }
+                    OnFull::DropOldest => drop_oldest(&mut state, capacity, options.max_bytes),
+                }
+            }
+        }
+        let number = self.next_number;
+        let path = self
+            .shared
+            .options
+            .dir
+            .join(format!("{}-{number:08}.seg", self.shared.owner));
+        let header = Header {
+            precision: self.shared.precision,
+            created_ns: Timestamp::now().as_nanos(),
+            number,
+            acked: HEADER_LEN as u64,
+            pid: std::process::id(),
+            target: self.shared.target.clone(),
+        };
+        let active = ActiveSegment::create(&path, &header, capacity as usize)?;
+        let file = active
+            .file
+            .try_clone()
+            .map_err(|e| Error::io(format_args!("cannot reopen {}", path.display()), e))?;
+        self.shared.lock().segments.insert(
+            number,
+            OwnSegment {
+                path,
+                file,
+                end: None,
+                capacity,
+                first_seq: self.seq,
+                acked_written: HEADER_LEN as u64,
+            },
+        );
+        self.next_number += 1;
+        self.active = Some(active);
+        Ok(())
+    }
+}
+
+impl Drop for SpoolWriter {
+    /// Seals the active segment, so that it is released (deleted) once acknowledged.
+    fn drop(&mut self) {
+        let mark = self.mark();
+        let mut state = self.shared.lock();
+        state.written = mark;
+        if let Some(active) = self.active.take() {
+            if let Some(segment) = state.segments.get_mut(&active.number) {
+                segment.end = Some(active.len() as u64);
+            }
+        }
+        self.shared.release(&mut state);
+    }
+}
+
+/// Deletes the oldest sealed segments until a new one of `capacity` bytes fits.
+fn drop_oldest(state: &mut Released, capacity: u64, max_bytes: u64) {
+    while state.bytes() + capacity > max_bytes {
+        let Some((&number, segment)) = state.segments.iter().find(|(_, s)| s.end.is_some()) else {
+            return;
+        };
+        let next_seq = state
+            .segments
+            .range(number + 1..)
+            .next()
+            .map_or(state.written.seq, |(_, s)| s.first_seq);
+        state.dropped_points += next_seq - segment.first_seq;
+        state.dropped_through = state.dropped_through.max(SpoolMark {
+            segment: number + 1,
+            offset: HEADER_LEN as u64,
+            seq: next_seq,
+        });
+        for acked in &mut state.acked {
+            *acked = (*acked).max(state.dropped_through);
+        }
+        let segment = state.segments.remove(&number).expect("found above");
+        let _ = fs::remove_file(&segment.path);
+    }
+}
+
+/// Syncs the active segment every `period`, for as long as the spool exists.
+fn start_syncing(spool: Weak<SpoolShared>, period: Duration) {
+    let _ = std::thread::Builder::new()
+        .name("datalogger-spool-sync".into())
+        .spawn(move || loop {
+            std::thread::sleep(period);
+            let Some(spool) = spool.upgrade() else { return };
+            let files: Vec<File> = spool
+                .lock()
+                .segments
+                .values()
+                .filter(|s| s.end.is_none())
+                .filter_map(|s| s.file.try_clone().ok())
+                .collect();
+            drop(spool);
+            for file in files {
+                let _ = file.sync_data();
+            }
+        });
+}
+
+/// A number that differs between processes and between loggers of one process.
+fn nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    hasher.write_i64(Timestamp::now().as_nanos());
+    hasher.finish()
+}
+
+/// The length of a line's series key.
+pub(crate) fn series_key_len(line: &[u8]) -> Option<usize> {
+    format::series_key_len(line)
+}
+
+/// An event's record payload.
+pub(crate) fn event_payload(event: &Event) -> Vec<u8> {
+    format::encode_event(event)
+}
+
+#[cfg(test)]
+mod tests;

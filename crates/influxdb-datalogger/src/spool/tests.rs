@@ -1,0 +1,473 @@
+//! The spool through a logger: what is written, released, replayed, spilled, refused.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::delivery::{BackgroundWriter, DeliveryOptions, RetryPolicy};
+use crate::writer::{DatabaseWriter, MemoryWriter};
+use crate::{fields, tags, DataLogger, Field, Measurement, Tag};
+
+fn measurement() -> Measurement {
+    Measurement::builder("m")
+        .field(Field::new("seq"))
+        .tag(Tag::new("case"))
+        .build()
+        .unwrap()
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn small(dir: &Path) -> SpoolOptions {
+    SpoolOptions {
+        segment_bytes: 64 << 10,
+        max_bytes: 64 << 20,
+        ..SpoolOptions::new(dir)
+    }
+}
+
+/// A writer under the name "Target" that can be told to fail, as a database that is down.
+#[derive(Clone)]
+struct Switchable {
+    up: Arc<AtomicBool>,
+    seen: MemoryWriter,
+}
+
+impl Switchable {
+    fn new(up: bool) -> Self {
+        Switchable {
+            up: Arc::new(AtomicBool::new(up)),
+            seen: MemoryWriter::new(),
+        }
+    }
+}
+
+impl DatabaseWriter for Switchable {
+    fn write_data(&mut self, batch: &Batch) -> Result<()> {
+        if !self.up.load(Ordering::SeqCst) {
+            return Err(Error::new(ErrorKind::Writer, "the database is down"));
+        }
+        self.seen.write_data(batch)
+    }
+    fn name(&self) -> String {
+        "Target".into()
+    }
+}
+
+/// A logger spooling in `dir` for `target`.
+fn spooled(dir: &Path, target: &Switchable) -> DataLogger {
+    DataLogger::builder()
+        .writer(target.clone())
+        .spool(small(dir))
+        .build()
+}
+
+/// A process whose database was down logged `seq` 0..n (at 1,000 + seq ns) and died.
+fn logged_then_died(dir: &Path, n: i64) {
+    let logger = spooled(dir, &Switchable::new(false));
+    for i in 0..n {
+        logger
+            .log_at(
+                &measurement(),
+                fields!("seq" => i),
+                tags!("case" => "a"),
+                crate::Timestamp::from_nanos(1_000 + i),
+            )
+            .unwrap();
+    }
+    logger.close().unwrap_err();
+}
+
+fn seqs(entries: &[crate::DataEntry]) -> Vec<i64> {
+    entries
+        .iter()
+        .map(|e| match e.field("seq") {
+            Some(crate::FieldValue::Int(i)) => *i,
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+fn fast_delivery() -> DeliveryOptions {
+    DeliveryOptions {
+        max_points: 100,
+        interval: Duration::from_millis(20),
+        retry: RetryPolicy {
+            initial_delay: Duration::from_millis(2),
+            max_delay: Duration::from_millis(20),
+            budget: Duration::from_millis(50),
+            ..RetryPolicy::default()
+        },
+        flush_timeout: Duration::from_secs(10),
+        ..DeliveryOptions::default()
+    }
+}
+
+#[test]
+fn delivered_points_are_released_and_a_clean_close_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Switchable::new(true);
+    let logger = DataLogger::builder()
+        .writer(target.clone())
+        .spool(small(dir.path()))
+        .build();
+    let m = measurement();
+    for i in 0..3_000 {
+        logger
+            .log(&m, fields!("seq" => i), tags!("case" => "a"))
+            .unwrap();
+    }
+    let stats = logger.stats().spool.unwrap();
+    assert_eq!(stats.records, 3_000);
+    assert_eq!(stats.unacknowledged, 3_000);
+    assert!(
+        files_in(dir.path())
+            .iter()
+            .filter(|f| f.ends_with(".seg"))
+            .count()
+            >= 2,
+        "3,000 points fill more than one 64 KiB segment: {:?}",
+        files_in(dir.path())
+    );
+    logger.write_data().unwrap();
+    let stats = logger.stats().spool.unwrap();
+    assert_eq!(stats.unacknowledged, 0);
+    assert_eq!(
+        files_in(dir.path())
+            .iter()
+            .filter(|f| f.ends_with(".seg"))
+            .count(),
+        1,
+        "sealed, acknowledged segments are deleted; the active one stays"
+    );
+    drop(logger);
+    assert_eq!(files_in(dir.path()), Vec::<String>::new());
+    assert_eq!(seqs(&target.seen.entries()), (0..3_000).collect::<Vec<_>>());
+}
+
+#[test]
+fn what_a_dead_logger_left_is_replayed_first_with_its_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = measurement();
+    logged_then_died(dir.path(), 2_500);
+    let down = Switchable::new(false);
+    let first = spooled(dir.path(), &down);
+    first
+        .log_event(
+            "deploy",
+            crate::Timestamp::from_nanos(5),
+            crate::Timestamp::from_nanos(9),
+            tags!("k" => "v"),
+        )
+        .unwrap();
+    assert!(first.write_data().is_err(), "the database is down");
+    drop(first);
+    assert!(files_in(dir.path()).iter().any(|f| f.ends_with(".lock")));
+
+    let up = Switchable::new(true);
+    let second = spooled(dir.path(), &up);
+    let report = second.replay_report();
+    // One owner: the second process took over what the first left, and died with it.
+    assert_eq!((report.owners, report.points, report.events), (1, 2_500, 1));
+    assert!(report.damaged.is_empty());
+    second
+        .log(&m, fields!("seq" => 99_999), tags!("case" => "b"))
+        .unwrap();
+    second.close().unwrap();
+    let entries = up.seen.entries();
+    assert_eq!(entries.len(), 2_501);
+    assert_eq!(
+        seqs(&entries[..2_500]),
+        (0..2_500).collect::<Vec<_>>(),
+        "in order, before new points"
+    );
+    assert_eq!(entries[7].time, crate::Timestamp::from_nanos(1_007));
+    assert_eq!(up.seen.events()[0].tags, vec![("k".into(), "v".into())]);
+    drop(second);
+    assert_eq!(files_in(dir.path()), Vec::<String>::new());
+    assert!(down.seen.entries().is_empty());
+}
+
+#[test]
+fn a_live_owner_is_not_replayed_and_another_target_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = measurement();
+    let alive = DataLogger::builder()
+        .writer(Switchable::new(false))
+        .spool(small(dir.path()))
+        .build();
+    alive
+        .log(&m, fields!("seq" => 1), tags!("case" => "a"))
+        .unwrap();
+    let elsewhere = MemoryWriter::new();
+    let other = DataLogger::builder()
+        .writer(elsewhere.clone())
+        .spool(small(dir.path()))
+        .build();
+    assert_eq!(other.replay_report().points, 0, "its owner is alive");
+    drop(alive);
+    let third = DataLogger::builder()
+        .writer(elsewhere.clone())
+        .spool(small(dir.path()))
+        .build();
+    assert_eq!(third.replay_report().other_targets, 1);
+    assert!(
+        elsewhere.entries().is_empty(),
+        "a MemoryWriter is not Target"
+    );
+    let all = DataLogger::builder()
+        .writer(elsewhere.clone())
+        .spool(SpoolOptions {
+            adopt: Adopt::All,
+            ..small(dir.path())
+        })
+        .build();
+    assert_eq!(all.replay_report().points, 1);
+    all.close().unwrap();
+    assert_eq!(elsewhere.entries().len(), 1);
+}
+
+#[test]
+fn damaged_records_are_moved_aside_and_every_intact_one_is_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    logged_then_died(dir.path(), 100);
+    let segment = dir.path().join(
+        files_in(dir.path())
+            .into_iter()
+            .find(|f| f.ends_with(".seg"))
+            .unwrap(),
+    );
+    let mut bytes = fs::read(&segment).unwrap();
+    let records = {
+        let mut scan = Scan::new(&bytes, HEADER_LEN);
+        let mut offsets = Vec::new();
+        while let Found::Record(r) = scan.next_found() {
+            offsets.push(r.offset);
+        }
+        offsets
+    };
+    assert_eq!(records.len(), 100);
+    // Flip a byte inside record 10's payload, and cut the file inside record 99.
+    bytes[records[10] + RECORD_HEADER_LEN + 3] ^= 0x20;
+    bytes.truncate(records[99] + 7);
+    fs::write(&segment, &bytes).unwrap();
+
+    let up = Switchable::new(true);
+    let second = spooled(dir.path(), &up);
+    let report = second.replay_report();
+    assert_eq!(report.points, 98);
+    assert_eq!(report.damaged.len(), 2, "{:?}", report.damaged);
+    assert!(report.damaged[0].reason.contains("checksum"));
+    assert!(report.damaged[1].reason.contains("cut short"));
+    second.close().unwrap();
+    let mut expected: Vec<i64> = (0..99).collect();
+    expected.remove(10);
+    assert_eq!(seqs(&up.seen.entries()), expected);
+    let aside = files_in(&dir.path().join("damaged"));
+    assert_eq!(aside.len(), 3, "two ranges and the report: {aside:?}");
+    let report_text = fs::read_to_string(dir.path().join("damaged/REPORT.txt")).unwrap();
+    assert_eq!(report_text.lines().count(), 2);
+}
+
+#[test]
+fn a_segment_with_another_precision_is_replayed_in_this_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = measurement();
+    let first = DataLogger::builder()
+        .writer(Switchable::new(false))
+        .precision(Precision::Nanoseconds)
+        .spool(small(dir.path()))
+        .build();
+    first
+        .log_at(
+            &m,
+            fields!("seq" => 1),
+            tags!("case" => "a"),
+            crate::Timestamp::from_nanos(1_500_000_000),
+        )
+        .unwrap();
+    drop(first);
+    let up = Switchable::new(true);
+    let second = DataLogger::builder()
+        .writer(up.clone())
+        .precision(Precision::Milliseconds)
+        .spool(small(dir.path()))
+        .build();
+    second.close().unwrap();
+    assert_eq!(
+        up.seen.entries()[0].time,
+        crate::Timestamp::from_nanos(1_500_000_000)
+    );
+}
+
+#[test]
+fn a_full_spool_refuses_points_and_keeps_what_it_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = measurement();
+    let target = Switchable::new(false);
+    let logger = DataLogger::builder()
+        .writer(target.clone())
+        .spool(SpoolOptions {
+            max_bytes: 128 << 10,
+            ..small(dir.path())
+        })
+        .build();
+    let mut accepted = 0;
+    let error = loop {
+        match logger.log(&m, fields!("seq" => accepted), tags!("case" => "a")) {
+            Ok(()) => accepted += 1,
+            Err(e) => break e,
+        }
+        assert!(accepted < 100_000, "the cap was never reached");
+    };
+    assert_eq!(error.kind(), ErrorKind::SpoolFull);
+    assert!(error.to_string().contains("is full"), "{error}");
+    assert!(error
+        .to_string()
+        .contains(&dir.path().display().to_string()));
+    let _ = logger.write_data();
+    target.up.store(true, Ordering::SeqCst);
+    logger.write_data().unwrap();
+    assert_eq!(target.seen.entries().len(), accepted as usize);
+    logger
+        .log(&m, fields!("seq" => -1), tags!("case" => "a"))
+        .unwrap();
+}
+
+#[test]
+fn at_the_cap_drop_oldest_counts_what_it_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = measurement();
+    let down = Switchable::new(false);
+    let logger = DataLogger::builder()
+        .writer(down)
+        .spool(SpoolOptions {
+            max_bytes: 128 << 10,
+            on_full: OnFull::DropOldest,
+            ..small(dir.path())
+        })
+        .build();
+    for i in 0..10_000 {
+        logger
+            .log(&m, fields!("seq" => i), tags!("case" => "a"))
+            .unwrap();
+    }
+    let stats = logger.stats().spool.unwrap();
+    assert!(stats.dropped_points > 5_000, "{stats:?}");
+    assert!(stats.bytes <= 128 << 10, "{stats:?}");
+    assert_eq!(stats.records, 10_000);
+}
+
+#[test]
+fn a_background_writer_keeps_bounded_memory_and_reads_the_rest_back_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = measurement();
+    let target = Switchable::new(false);
+    let logger = DataLogger::builder()
+        .writer(BackgroundWriter::new(target.clone(), fast_delivery()))
+        .continuous_write(true)
+        .spool(SpoolOptions {
+            memory_bytes: 16 << 10,
+            ..small(dir.path())
+        })
+        .build();
+    for i in 0..5_000 {
+        logger
+            .log(&m, fields!("seq" => i), tags!("case" => "a"))
+            .unwrap();
+    }
+    let writer = logger.stats().writers[0].clone();
+    assert_eq!(writer.awaiting_delivery, 5_000);
+    assert!(
+        writer.spilled > 4_000 && writer.spilled < 5_000,
+        "16 KiB hold a few hundred points; the rest wait in the spool: {writer:?}"
+    );
+    assert!(logger.flush_within(Duration::from_millis(100)).is_err());
+    target.up.store(true, Ordering::SeqCst);
+    logger.flush().unwrap();
+    assert_eq!(
+        seqs(&target.seen.entries()),
+        (0..5_000).collect::<Vec<_>>(),
+        "every point once, in order"
+    );
+    assert_eq!(logger.stats().spool.unwrap().unacknowledged, 0);
+}
+
+#[test]
+fn connection_strings_and_their_errors() {
+    let o = SpoolOptions::parse(
+        "/tmp/s?max_bytes=2GiB&segment_bytes=16MiB&fsync=100ms&on_full=drop-oldest&adopt=all",
+    )
+    .unwrap();
+    assert_eq!(o.dir, Path::new("/tmp/s"));
+    assert_eq!((o.max_bytes, o.segment_bytes), (2 << 30, 16 << 20));
+    assert_eq!(o.fsync, Fsync::Every(Duration::from_millis(100)));
+    assert_eq!((o.on_full, o.adopt), (OnFull::DropOldest, Adopt::All));
+    assert_eq!(
+        SpoolOptions::parse("d?fsync=batch").unwrap().fsync,
+        Fsync::PerBatch
+    );
+    for (bad, says) in [
+        ("", "names no directory"),
+        ("d?max_bytes=lots", "\"lots\""),
+        ("d?fsync=sometimes", "\"sometimes\""),
+        ("d?on_full=panic", "\"panic\""),
+        ("d?colour=blue", "\"colour\""),
+        ("d?segment_bytes=1KiB", "minimum"),
+        ("d?max_bytes=8MiB", "two segments"),
+    ] {
+        let e = SpoolOptions::parse(bad).unwrap_err();
+        assert!(e.to_string().contains(says), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn fsync_modes_still_deliver() {
+    for fsync in [Fsync::PerBatch, Fsync::Every(Duration::from_millis(5))] {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Switchable::new(true);
+        let logger = DataLogger::builder()
+            .writer(target.clone())
+            .spool(SpoolOptions {
+                fsync,
+                ..small(dir.path())
+            })
+            .build();
+        for i in 0..100 {
+            logger
+                .log(&measurement(), fields!("seq" => i), tags!("case" => "a"))
+                .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        logger.close().unwrap();
+        assert_eq!(target.seen.entries().len(), 100);
+    }
+}
+
+#[test]
+fn the_inventory_lists_what_each_owner_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let logger = spooled(dir.path(), &Switchable::new(false));
+    for i in 0..10 {
+        logger
+            .log(&measurement(), fields!("seq" => i), tags!("case" => "a"))
+            .unwrap();
+    }
+    let live = inventory(dir.path()).unwrap();
+    assert_eq!(live.len(), 1);
+    assert!(live[0].alive);
+    assert_eq!((live[0].points, live[0].target.as_str()), (10, "Target"));
+    drop(logger);
+    let dead = inventory(dir.path()).unwrap();
+    assert!(!dead[0].alive);
+    assert_eq!(dead[0].points, 10);
+}
