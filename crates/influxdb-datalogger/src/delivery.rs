@@ -609,12 +609,20 @@ fn send_with_retries(
         state.retries += 1;
         state.last_error = Some(error.to_string());
         shared.progress.notify_all();
-        drop(
-            shared
+        // Sleep out the whole wait: new data arriving (with continuous write, every log call)
+        // wakes this condition variable, and must not turn the backoff into a retry storm.
+        let until = Instant::now() + wait;
+        loop {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            state = shared
                 .wake
-                .wait_timeout(state, wait)
-                .unwrap_or_else(PoisonError::into_inner),
-        );
+                .wait_timeout(state, until - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 }
 
@@ -739,6 +747,39 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(seen.entries().len(), 2);
+    }
+
+    #[test]
+    fn new_data_does_not_cut_the_backoff_short() {
+        let seen = MemoryWriter::new();
+        let mut background = BackgroundWriter::new(
+            Flaky {
+                failures: u32::MAX,
+                retriable: true,
+                seen,
+            },
+            DeliveryOptions {
+                interval: Duration::from_millis(1),
+                retry: RetryPolicy {
+                    initial_delay: Duration::from_millis(100),
+                    jitter: 0.0,
+                    ..RetryPolicy::default()
+                },
+                ..fast()
+            },
+        );
+        // A point every millisecond for 300 ms, as continuous write hands them over.
+        for _ in 0..300 {
+            background.write_data(&batch_of(1)).unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let retries = background.stats().retries;
+        assert!(
+            retries <= 3,
+            "waits of 100, 200 ms fit in 300 ms; new data must not wake a retry: {retries}"
+        );
+        // Its thread would retry forever: keep it off the list `flush_detached` waits for.
+        std::mem::forget(background);
     }
 
     #[test]
