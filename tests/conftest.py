@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Dict, Iterator
 
 import pytest
 
@@ -23,3 +30,41 @@ def _in_tmp_dir(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
     finally:
         os.chdir(old)
+
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "servers.py"
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Dict[str, Any]]:
+    """Debian's InfluxDB 1.6 and VictoriaMetrics, started by scripts/servers.py for the session
+    (``servers["state"]`` is the state file for ``servers_script``)."""
+    if not (shutil.which("influxd") and shutil.which("victoria-metrics")):
+        pytest.skip("influxd and victoria-metrics are not installed (make servers-deps)")
+    state = Path(__file__).resolve().parent.parent / ".servers" / "pytest-state.json"
+    out = subprocess.run([sys.executable, str(SCRIPT), "up", "--state", str(state)], check=True, capture_output=True)
+    try:
+        yield {**json.loads(out.stdout), "state": state}
+    finally:
+        subprocess.run([sys.executable, str(SCRIPT), "down", "--state", str(state)], check=True)
+
+
+def poll(read: Callable[[], Any], seconds: float = 10.0) -> Any:
+    """``read()`` until it returns something truthy (servers make writes visible a bit later)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = read()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def influx_query(url: str, q: str, db: str = "") -> Any:
+    query = urllib.parse.urlencode({"q": q, "db": db})
+    with urllib.request.urlopen(urllib.request.Request(f"{url}/query?{query}", method="POST"), timeout=10) as r:
+        return json.load(r)
+
+
+def servers_script(servers: Dict[str, Any], action: str) -> None:
+    """Runs another action of scripts/servers.py (``stop-influxdb``, ``start-influxdb``)."""
+    subprocess.run([sys.executable, str(SCRIPT), action, "--state", str(servers["state"])], check=True)

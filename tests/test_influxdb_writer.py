@@ -6,21 +6,17 @@ from __future__ import annotations
 import datetime
 import gc
 import json
-import shutil
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator
+from typing import Any, Dict
 
 import pytest
 
+from conftest import influx_query, poll
 from influxdb_datalogger import DataLogger, Field, FieldMap, InfluxDBWriter, Measurement, Tag, TagMap
 from influxdb_datalogger.exceptions import ArgumentError, WriterError
-
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "servers.py"
 
 
 def test_configuration_is_checked_and_secrets_stay_out_of_reprs() -> None:
@@ -109,34 +105,6 @@ def test_data_handed_over_reaches_the_server_when_it_comes_up_even_after_the_log
         server.shutdown()
         server.server_close()
     assert len(received) == 1 and received[0].startswith(b"late f=2.0 ")
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Dict[str, Any]]:
-    if not (shutil.which("influxd") and shutil.which("victoria-metrics")):
-        pytest.skip("influxd and victoria-metrics are not installed (make servers-deps)")
-    state = Path(__file__).resolve().parent.parent / ".servers" / "pytest-state.json"
-    out = subprocess.run([sys.executable, str(SCRIPT), "up", "--state", str(state)], check=True, capture_output=True)
-    try:
-        yield json.loads(out.stdout)
-    finally:
-        subprocess.run([sys.executable, str(SCRIPT), "down", "--state", str(state)], check=True)
-
-
-def poll(read: Callable[[], Any], seconds: float = 10.0) -> Any:
-    """``read()`` until it returns something truthy (servers make writes visible a bit later)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = read()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
-
-
-def influx_query(url: str, q: str, db: str = "") -> Any:
-    query = urllib.parse.urlencode({"q": q, "db": db})
-    with urllib.request.urlopen(urllib.request.Request(f"{url}/query?{query}", method="POST"), timeout=10) as r:
-        return json.load(r)
 
 
 def test_points_and_events_reach_influxdb_and_read_back(servers: Dict[str, Any], tmp_path: Path) -> None:

@@ -22,11 +22,13 @@ from .exceptions import (
     DataLoggerError,
     DataLoggerTypeError,
     IncompletePointError,
+    SpoolFullError,
     ValidationError,
     WriterError,
 )
 
 _native._register(Measurement, FieldMap, TagMap, DatabaseWriter)
+spool_inventory = _native.spool_inventory
 
 __version__ = "3.0.0a1"
 
@@ -50,8 +52,10 @@ __all__ = [
     "LineProtocolFileWriter",
     "Measurement",
     "PostProcessing",
+    "SpoolFullError",
     "Tag",
     "TagMap",
     "ValidationError",
     "WriterError",
+    "spool_inventory",
 ]

@@ -7,11 +7,12 @@ import datetime
 import functools
 import json
 import logging
+import os
 import sys
 import time as _time
 import weakref
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Dict, List, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
 
 from . import _native
 from ._schema import FieldMap, Measurement, Tag, TagMap, _measurement_named
@@ -159,14 +160,26 @@ def _entry(row: Any, logged: Dict[str, Any]) -> DataEntry:
 class DataLogger(_native.LoggerBase):
     """Records measurements and events, and hands them to its writers.
 
-    ``DataLogger(*writers, continuous_write=False)``. Every writer is a ``DatabaseWriter``.
-    ``log`` and ``measure_block`` run in Rust; usable from many threads at once; a context
-    manager whose exit writes what is pending.
+    ``DataLogger(*writers, continuous_write=False, spool_dir=None)``. Every writer is a
+    ``DatabaseWriter``. ``log`` and ``measure_block`` run in Rust; usable from many threads at
+    once; a context manager whose exit writes what is pending.
+
+    ``spool_dir``: where every logged point is kept on disk until the database acknowledged it,
+    so that nothing is lost when the process dies or the database is away (a later logger with
+    the same directory delivers what was left). ``None`` takes ``INFLUXDB_DATALOGGER_SPOOL``
+    from the environment, else ``.influxdb-datalogger-spool`` under the working directory when a
+    writer delivers to a database (``InfluxDBWriter``, ``GrafanaAnnotationWriter``); ``False``
+    turns it off. A connection string sets more: ``"dir?max_bytes=2GiB&fsync=100ms"``.
     """
 
     postprocessing_functions: List[Any]
 
-    def __init__(self, *database_writers: DatabaseWriter, continuous_write: bool = False) -> None:
+    def __init__(
+        self,
+        *database_writers: DatabaseWriter,
+        continuous_write: bool = False,
+        spool_dir: Union[str, os.PathLike[str], bool, None] = None,
+    ) -> None:
         self.postprocessing_functions = []
         _LIVE_LOGGERS.add(self)
 

@@ -7,7 +7,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union, fina
 
 from typing_extensions import disjoint_base
 
-__all__ = ["BlockMeasurer", "LoggerBase", "NativeWriter", "Ready", "Schema", "_flush_detached", "_register"]
+__all__ = [
+    "BlockMeasurer",
+    "LoggerBase",
+    "NativeWriter",
+    "Ready",
+    "Schema",
+    "_flush_detached",
+    "_register",
+    "spool_inventory",
+]
 
 @final
 class Schema:
@@ -81,7 +90,9 @@ class BlockMeasurer:
 
 @disjoint_base
 class LoggerBase:
-    def __new__(cls, *database_writers: Any, continuous_write: bool = False, **_kwargs: Any) -> LoggerBase: ...
+    def __new__(
+        cls, *database_writers: Any, continuous_write: bool = False, spool_dir: Any = None, **_kwargs: Any
+    ) -> LoggerBase: ...
     @property
     def continuous_write(self) -> bool: ...
     @property
@@ -118,3 +129,4 @@ class LoggerBase:
 
 def _register(measurement: Any, field_map: Any, tag_map: Any, database_writer: Any) -> None: ...
 def _flush_detached(timeout: float) -> None: ...
+def spool_inventory(dir: Union[str, PathLike[str]]) -> List[Dict[str, Any]]: ...

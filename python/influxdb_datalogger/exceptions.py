@@ -13,7 +13,8 @@
      │    └── ArgumentError          arguments that do not fit together
      ├── DataLoggerTypeError (TypeError, AssertionError)  an argument of the wrong type
      ├── ParseError (ValueError)     malformed line protocol
-     └── WriterError                 a writer failed; its data is kept and handed to it again
+     ├── WriterError                 a writer failed; its data is kept and handed to it again
+     └── SpoolFullError              the spool reached its size cap; the point was not logged
 
 Validation errors are also ``AssertionError`` (and type errors too) because the package this one
 replaces checked its input with ``assert``: ``except AssertionError`` clauses keep working.
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidValueError",
     "ParseError",
     "SchemaError",
+    "SpoolFullError",
     "UnknownFieldError",
     "UnknownTagError",
     "ValidationError",
@@ -83,3 +85,8 @@ class ParseError(DataLoggerError, ValueError):
 
 class WriterError(DataLoggerError):
     """A writer failed to write; the data is kept for it and handed over again next time."""
+
+
+class SpoolFullError(DataLoggerError):
+    """The spool reached its size cap (``max_bytes``) while the database did not acknowledge;
+    the point was not logged. Nothing logged before is lost."""

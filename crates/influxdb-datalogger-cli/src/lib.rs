@@ -1,8 +1,9 @@
-//! The `influxdb-datalogger` command line: `demo` and `stats`. A library too, so that the
+//! The `influxdb-datalogger` command line: `demo`, `stats`, `push`, `ping`, `replay`, `spool`. A library too, so that the
 //! Python bindings can offer the same commands.
 
 pub mod demo;
 pub mod remote;
+pub mod spool;
 pub mod stats;
 
 use std::ffi::OsString;
@@ -64,6 +65,23 @@ enum Command {
         #[command(flatten)]
         target: remote::Target,
     },
+    /// Deliver what dead processes left in a spool directory (whatever target they wrote for)
+    /// to the given server, with a progress bar. Segments of live processes are left alone.
+    Replay {
+        /// The spool directory.
+        dir: PathBuf,
+        #[command(flatten)]
+        target: remote::Target,
+        /// How long to wait, in seconds, for the server to acknowledge everything.
+        #[arg(long, default_value_t = 120.0)]
+        timeout: f64,
+    },
+    /// List what each process has not had acknowledged in a spool directory: points, events,
+    /// bytes, age and target. Changes nothing.
+    Spool {
+        /// The spool directory.
+        dir: PathBuf,
+    },
 }
 
 /// Runs the command line with `args` (the first being the program name), printing to
@@ -97,6 +115,12 @@ pub fn run(
         Command::Ping { target } => remote::ping(&target, out)
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| e.to_string()),
+        Command::Replay {
+            dir,
+            target,
+            timeout,
+        } => spool::replay(&dir, &target, timeout, out).map_err(|e| e.to_string()),
+        Command::Spool { dir } => spool::list(&dir, out).map_err(|e| e.to_string()),
     };
     match result {
         Ok(code) => code,

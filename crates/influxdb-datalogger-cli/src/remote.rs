@@ -138,14 +138,14 @@ pub fn push(
 }
 
 /// A one-line progress bar on stderr, drawn only on a terminal.
-struct Progress {
+pub(crate) struct Progress {
     on: bool,
     total: usize,
     started: Instant,
 }
 
 impl Progress {
-    fn new(on: bool, total: usize) -> Self {
+    pub(crate) fn new(on: bool, total: usize) -> Self {
         Progress {
             on,
             total: total.max(1),
@@ -153,7 +153,7 @@ impl Progress {
         }
     }
 
-    fn show(&self, done: usize, delivered: u64) {
+    pub(crate) fn show(&self, done: usize, delivered: u64) {
         if !self.on {
             return;
         }
@@ -168,7 +168,7 @@ impl Progress {
         );
     }
 
-    fn clear(&self) {
+    pub(crate) fn clear(&self) {
         if self.on {
             eprint!("\r{}\r", " ".repeat(80));
         }

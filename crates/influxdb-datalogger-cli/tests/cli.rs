@@ -229,3 +229,107 @@ fn push_sends_a_file_skipping_bad_lines_and_ping_checks_credentials() {
         "precision ms was used: {first}"
     );
 }
+
+/// A writer whose database is down, under the name the spool records as the target.
+struct Down;
+
+impl influxdb_datalogger::DatabaseWriter for Down {
+    fn write_data(&mut self, _: &influxdb_datalogger::Batch) -> influxdb_datalogger::Result<()> {
+        Err(influxdb_datalogger::Error::new(
+            influxdb_datalogger::ErrorKind::Writer,
+            "down",
+        ))
+    }
+    fn name(&self) -> String {
+        "a database that is down".into()
+    }
+}
+
+/// A process that logged `n` points into a spool in `dir` and died before delivering them.
+fn leave_in_spool(dir: &std::path::Path, n: i64) {
+    use influxdb_datalogger::{fields, tags, DataLogger, Field, Measurement, SpoolOptions};
+    let m = Measurement::builder("left")
+        .field(Field::new("seq"))
+        .build()
+        .unwrap();
+    let logger = DataLogger::builder()
+        .writer(Down)
+        .spool(SpoolOptions::new(dir))
+        .close_on_drop(false)
+        .build();
+    for i in 0..n {
+        logger
+            .log_at(
+                &m,
+                fields!("seq" => i),
+                tags!(),
+                influxdb_datalogger::Timestamp::from_nanos(1_700_000_000_000_000_000 + i),
+            )
+            .unwrap();
+    }
+}
+
+#[test]
+fn spool_lists_what_dead_processes_left_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    leave_in_spool(&spool, 1_000);
+    let before: Vec<_> = std::fs::read_dir(&spool).unwrap().collect();
+    let out = cli(&["spool", "spool"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let header = stdout.lines().next().unwrap();
+    assert!(
+        header.starts_with("owner") && header.contains("points"),
+        "{stdout}"
+    );
+    let row = stdout.lines().nth(1).unwrap();
+    for cell in ["dead", " 1000 ", "a database that is down"] {
+        assert!(row.contains(cell), "{cell:?} in {row:?}");
+    }
+    assert!(stdout.contains("1000 points of dead processes; deliver them with: influxdb-datalogger replay spool --url URL"));
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), before.len());
+
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let empty = cli(&["spool", "empty"], dir.path());
+    assert!(text(&empty.stdout).contains("nothing pending in empty"));
+    let missing = cli(
+        &["replay", "nowhere", "--url", "http://127.0.0.1:9?db=x"],
+        dir.path(),
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("nowhere is not a spool directory"));
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn replay_delivers_a_dead_process_spool_to_influxdb() {
+    let servers = servers::Servers::start(false);
+    let url = servers.influxdb();
+    query(&url, "CREATE DATABASE tests", "");
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    leave_in_spool(&spool, 12_000);
+    let out = cli(
+        &["replay", "spool", "--url", &format!("{url}?db=tests")],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .contains("replayed 12000 points and 0 events from 1 segments of 1 dead processes"),
+        "{}",
+        text(&out.stdout)
+    );
+    let counted = query(&url, "SELECT count(seq), sum(seq) FROM left", "");
+    assert!(
+        counted.contains(&format!(",12000,{}]", 11_999 * 12_000 / 2)),
+        "{counted}"
+    );
+    let after = cli(&["spool", "spool"], dir.path());
+    assert!(
+        text(&after.stdout).contains("nothing pending"),
+        "{}",
+        text(&after.stdout)
+    );
+}

@@ -15,6 +15,7 @@ pyo3::import_exception!(influxdb_datalogger.exceptions, IncompletePointError);
 pyo3::import_exception!(influxdb_datalogger.exceptions, ArgumentError);
 pyo3::import_exception!(influxdb_datalogger.exceptions, ParseError);
 pyo3::import_exception!(influxdb_datalogger.exceptions, WriterError);
+pyo3::import_exception!(influxdb_datalogger.exceptions, SpoolFullError);
 
 /// Maps a core error to its Python exception, keeping the message.
 pub fn to_py(err: Error) -> PyErr {
@@ -29,6 +30,7 @@ pub fn to_py(err: Error) -> PyErr {
         ErrorKind::InvalidArgument => ArgumentError::new_err(message),
         ErrorKind::Parse => ParseError::new_err(message),
         ErrorKind::Writer | ErrorKind::Io => WriterError::new_err(message),
+        ErrorKind::SpoolFull => SpoolFullError::new_err(message),
         _ => DataLoggerError::new_err(message),
     }
 }

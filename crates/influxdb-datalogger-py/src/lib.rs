@@ -4,6 +4,16 @@
 
 #![allow(missing_debug_implementations)] // pyclasses hold Python objects; Python shows them with repr()
 
+/// A Python dict of `key => value` pairs: `py_dict!(py, { "a" => 1, "b" => "x" })`. Inside a
+/// function returning `PyResult`.
+macro_rules! py_dict {
+    ($py:expr, { $($key:literal => $value:expr),* $(,)? }) => {{
+        let dict = pyo3::types::PyDict::new($py);
+        $( dict.set_item($key, $value)?; )*
+        dict
+    }};
+}
+
 mod convert;
 mod errors;
 mod logger;
@@ -22,6 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<writers::NativeWriter>()?;
     m.add_function(wrap_pyfunction!(registry::_register, m)?)?;
     m.add_function(wrap_pyfunction!(_flush_detached, m)?)?;
+    m.add_function(wrap_pyfunction!(spool_inventory, m)?)?;
     Ok(())
 }
 
@@ -34,4 +45,32 @@ fn _flush_detached(py: Python<'_>, timeout: f64) -> PyResult<()> {
     })?;
     py.detach(|| influxdb_datalogger::flush_detached(timeout))
         .map_err(errors::to_py)
+}
+
+/// What each process has not had acknowledged in spool directory `dir`: a list of dicts with
+/// `owner`, `alive`, `target`, `segments`, `points`, `events`, `bytes`, `oldest_ns`, `damaged`.
+/// Reads only.
+#[pyfunction]
+fn spool_inventory<'py>(
+    py: Python<'py>,
+    dir: std::path::PathBuf,
+) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+    let owners = py
+        .detach(|| influxdb_datalogger::spool_inventory(&dir))
+        .map_err(errors::to_py)?;
+    let out = pyo3::types::PyList::empty(py);
+    for o in owners {
+        out.append(py_dict!(py, {
+            "owner" => o.owner,
+            "alive" => o.alive,
+            "target" => o.target,
+            "segments" => o.segments,
+            "points" => o.points,
+            "events" => o.events,
+            "bytes" => o.bytes,
+            "oldest_ns" => o.oldest.map(|t| t.as_nanos()),
+            "damaged" => o.damaged,
+        }))?;
+    }
+    Ok(out)
 }

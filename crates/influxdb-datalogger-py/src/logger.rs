@@ -10,12 +10,12 @@ use std::time::Instant;
 
 use influxdb_datalogger::{
     Batch, DataEntry, DataLogger, DatabaseWriter, Error, ErrorKind, Event, FieldInput, FieldValue,
-    TagInput, Timestamp,
+    SpoolOptions, TagInput, Timestamp, DEFAULT_SPOOL_DIR,
 };
 use pyo3::exceptions::PyStopIteration;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple, PyWeakrefReference};
+use pyo3::types::{PyBool, PyDict, PyList, PyTuple, PyWeakrefReference};
 use smallvec::SmallVec;
 
 use crate::convert;
@@ -155,11 +155,12 @@ pub struct LoggerBase {
 #[pymethods]
 impl LoggerBase {
     #[new]
-    #[pyo3(signature = (*database_writers, continuous_write = false, **_kwargs))]
+    #[pyo3(signature = (*database_writers, continuous_write = false, spool_dir = None, **_kwargs))]
     fn new(
         py: Python<'_>,
         database_writers: &Bound<'_, PyTuple>,
         continuous_write: bool,
+        spool_dir: Option<&Bound<'_, PyAny>>,
         _kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let registry = registry(py)?;
@@ -167,6 +168,7 @@ impl LoggerBase {
         let mut builder = DataLogger::builder()
             .continuous_write(continuous_write)
             .close_on_drop(false);
+        let mut has_database = false;
         for writer in database_writers.iter() {
             if !writer.is_instance(registry.database_writer.bind(py))? {
                 return Err(type_error(format!(
@@ -176,7 +178,10 @@ impl LoggerBase {
             }
             let native = writer.getattr_opt(intern!(py, "_native_writer"))?;
             match native.as_ref().and_then(|n| n.cast::<NativeWriter>().ok()) {
-                Some(native) => builder = builder.boxed_writer(native.get().to_core()?),
+                Some(native) => {
+                    has_database |= native.get().is_database();
+                    builder = builder.boxed_writer(native.get().to_core()?);
+                }
                 None => {
                     let name = writer.get_type().name()?.to_string();
                     builder = builder.writer(PythonWriter {
@@ -187,8 +192,11 @@ impl LoggerBase {
                 }
             }
         }
+        let builder = builder.spool(spool_options(spool_dir, has_database)?);
+        // Opening the spool replays what dead processes left, over the network: without the GIL.
+        let core = py.detach(|| builder.try_build()).py_err()?;
         Ok(LoggerBase {
-            core: Arc::new(builder.build()),
+            core: Arc::new(core),
             shared,
             writers: database_writers.clone().unbind(),
             continuous_write,
@@ -442,30 +450,96 @@ impl LoggerBase {
         Ok(out)
     }
 
-    /// Counters: points logged, pending, written per writer, failures, the last error.
+    /// Counters: points logged, pending, written per writer, failures, the last error; the
+    /// spool's numbers and what was replayed from it.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let stats = self.core.stats();
-        let out = PyDict::new(py);
-        out.set_item("points_logged", stats.points_logged)?;
-        out.set_item("events_logged", stats.events_logged)?;
-        out.set_item("log_errors", stats.log_errors)?;
-        out.set_item("pending_points", stats.pending_points)?;
-        out.set_item("pending_events", stats.pending_events)?;
-        out.set_item("last_error", stats.last_error)?;
         let writers = PyList::empty(py);
         for w in stats.writers {
-            let d = PyDict::new(py);
-            d.set_item("name", w.name)?;
-            d.set_item("points_written", w.points_written)?;
-            d.set_item("failures", w.failures)?;
-            d.set_item("backlog_points", w.backlog_points)?;
-            d.set_item("dead_lettered", w.dead_lettered)?;
-            d.set_item("awaiting_delivery", w.awaiting_delivery)?;
-            d.set_item("retries", w.retries)?;
-            writers.append(d)?;
+            writers.append(py_dict!(py, {
+                "name" => w.name,
+                "points_written" => w.points_written,
+                "failures" => w.failures,
+                "backlog_points" => w.backlog_points,
+                "dead_lettered" => w.dead_lettered,
+                "awaiting_delivery" => w.awaiting_delivery,
+                "retries" => w.retries,
+                "spilled" => w.spilled,
+            }))?;
         }
-        out.set_item("writers", writers)?;
-        Ok(out)
+        let spool = match stats.spool {
+            None => None,
+            Some(spool) => Some(py_dict!(py, {
+                "dir" => spool.dir.to_string_lossy(),
+                "records" => spool.records,
+                "unacknowledged" => spool.unacknowledged,
+                "bytes" => spool.bytes,
+                "dropped_points" => spool.dropped_points,
+            })),
+        };
+        let replayed = self.core.replay_report();
+        let damaged = PyList::empty(py);
+        for damage in replayed.damaged {
+            damaged.append(py_dict!(py, {
+                "segment" => damage.segment.to_string_lossy(),
+                "offset" => damage.offset,
+                "length" => damage.len,
+                "reason" => damage.reason,
+                "moved_to" => damage.moved_to.to_string_lossy(),
+            }))?;
+        }
+        Ok(py_dict!(py, {
+            "points_logged" => stats.points_logged,
+            "events_logged" => stats.events_logged,
+            "log_errors" => stats.log_errors,
+            "pending_points" => stats.pending_points,
+            "pending_events" => stats.pending_events,
+            "last_error" => stats.last_error,
+            "writers" => writers,
+            "spool" => spool,
+            "replayed" => py_dict!(py, {
+                "owners" => replayed.owners,
+                "segments" => replayed.segments,
+                "points" => replayed.points,
+                "events" => replayed.events,
+                "other_targets" => replayed.other_targets,
+                "damaged" => damaged,
+            }),
+        }))
+    }
+}
+
+/// The spool a logger gets: `spool_dir` if given (`False` for none; a path, or a connection
+/// string with settings after `?`), else what `INFLUXDB_DATALOGGER_SPOOL` says, else the
+/// default directory under the working directory when a writer delivers to a database.
+fn spool_options(
+    spool_dir: Option<&Bound<'_, PyAny>>,
+    has_database: bool,
+) -> PyResult<Option<SpoolOptions>> {
+    if let Some(given) = spool_dir.filter(|v| !v.is_none()) {
+        if given.is_instance_of::<PyBool>() {
+            return match given.extract::<bool>()? {
+                false => Ok(None),
+                true => Ok(Some(SpoolOptions::new(DEFAULT_SPOOL_DIR))),
+            };
+        }
+        let path: std::path::PathBuf = given.extract().map_err(|_| {
+            type_error(format!(
+                "spool_dir must be a path, a connection string or False, not {}",
+                given
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        return SpoolOptions::parse(&path.to_string_lossy())
+            .map(Some)
+            .py_err();
+    }
+    match SpoolOptions::from_env().py_err()? {
+        Some(from_env) => Ok(from_env),
+        None => Ok(has_database.then(|| SpoolOptions::new(DEFAULT_SPOOL_DIR))),
     }
 }
 

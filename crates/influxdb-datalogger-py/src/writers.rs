@@ -156,6 +156,11 @@ impl NativeWriter {
         })
     }
 
+    /// Whether it delivers to a database (and so deserves a spool by default).
+    pub(crate) fn is_database(&self) -> bool {
+        matches!(self.kind, Kind::InfluxDb(_) | Kind::Grafana { .. })
+    }
+
     pub(crate) fn to_core(&self) -> PyResult<Box<dyn DatabaseWriter>> {
         Ok(match &self.kind {
             Kind::LineProtocol(path) => Box::new(LineProtocolFileWriter::new(path)),

@@ -751,13 +751,16 @@ impl DataLogger {
     /// it to disk, a [`BackgroundWriter`](crate::BackgroundWriter) waits until the server
     /// acknowledged everything, up to its flush timeout).
     pub fn flush(&self) -> Result<()> {
-        self.write_data().and(self.flush_writers(None))
+        self.write_data()
+            .and(self.flush_writers(None))
+            .inspect(|()| self.release_spool())
     }
 
     /// [`flush`](DataLogger::flush), waiting at most `timeout` in all.
     pub fn flush_within(&self, timeout: std::time::Duration) -> Result<()> {
         self.write_data()
             .and(self.flush_writers(Some(std::time::Instant::now() + timeout)))
+            .inspect(|()| self.release_spool())
     }
 
     /// Makes every writer flush what it was given, without handing it anything new.
@@ -786,6 +789,14 @@ impl DataLogger {
     pub fn close(&self) -> Result<()> {
         self.closed.store(true, Ordering::Relaxed);
         self.flush()
+    }
+
+    /// Deletes the spool's segments if everything in them was acknowledged (after a flush: the
+    /// logger may be done, and a segment is megabytes).
+    fn release_spool(&self) {
+        if let Some(spool) = lock(&self.pending).spool.as_mut() {
+            spool.release_if_acknowledged();
+        }
     }
 
     /// A copy of the pending points (those with every value) and events, as writers would

@@ -704,6 +704,22 @@ impl SpoolWriter {
         Ok(mark)
     }
 
+    /// When every writer acknowledged everything appended: seals the active segment, so that
+    /// it is deleted now rather than when the logger is dropped (a later append opens a new one).
+    pub(crate) fn release_if_acknowledged(&mut self) {
+        let mark = self.mark();
+        let mut state = self.shared.lock();
+        if state.min_acked() < mark {
+            return;
+        }
+        if let Some(active) = self.active.take() {
+            if let Some(segment) = state.segments.get_mut(&active.number) {
+                segment.end = Some(active.len() as u64);
+            }
+        }
+        self.shared.release(&mut state);
+    }
+
     /// Writes what was appended to the disk.
     pub(crate) fn sync(&self) -> Result<()> {
         self.active.as_ref().map_or(Ok(()), ActiveSegment::sync)
