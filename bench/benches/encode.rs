@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use influxdb_datalogger::{
-    fields, tags, Batch, DataLogger, DatabaseWriter, FieldValue, Measurement, Precision, Timestamp,
+    tags, DataLogger, FieldValue, Measurement, Precision, SpoolOptions, Timestamp,
 };
 
 const MEASUREMENT: &str = "time-taken";
-use influxdb_datalogger_bench::{CASE, HOST, TIMESTAMP_NS};
+use influxdb_datalogger_bench::{log_point, Discard, CASE, HOST, TIMESTAMP_NS};
 
 fn schema() -> Measurement {
     influxdb_datalogger_bench::two_tags_two_fields(MEASUREMENT)
@@ -98,16 +98,6 @@ fn encode(c: &mut Criterion) {
     group.finish();
 }
 
-/// Discards what it is given, so that `write_data` only empties the logger.
-struct Discard;
-
-impl DatabaseWriter for Discard {
-    fn write_data(&mut self, batch: &Batch) -> influxdb_datalogger::Result<()> {
-        black_box(batch.line_protocol().len());
-        Ok(())
-    }
-}
-
 /// Times `iters` calls of `op`, emptying the logger (untimed) every 100,000 calls so that the
 /// measurement does not include an ever-growing buffer.
 fn timed_in_chunks(logger: &DataLogger, iters: u64, mut op: impl FnMut()) -> Duration {
@@ -136,16 +126,28 @@ fn logger(c: &mut Criterion) {
         b.iter_custom(|iters| {
             timed_in_chunks(&logger, iters, || {
                 value += 1e-9;
-                logger
-                    .log(
-                        &m,
-                        fields!("duration" => value, "count" => 3),
-                        tags!("host" => HOST, "case" => CASE),
-                    )
-                    .unwrap();
+                log_point(&logger, &m, value);
             })
         })
     });
+
+    // The same, with every point appended to a spool segment before it is stored.
+    let spool_dir =
+        std::env::temp_dir().join(format!("datalogger-bench-spool-{}", std::process::id()));
+    let spooled = DataLogger::builder()
+        .writer(Discard)
+        .spool(SpoolOptions::new(&spool_dir))
+        .build();
+    group.bench_function("log (2 tags, 2 fields, now), spooled", |b| {
+        b.iter_custom(|iters| {
+            timed_in_chunks(&spooled, iters, || {
+                value += 1e-9;
+                log_point(&spooled, &m, value);
+            })
+        })
+    });
+    drop(spooled);
+    let _ = std::fs::remove_dir_all(&spool_dir);
 
     let timing = influxdb_datalogger_bench::block_timing();
     group.bench_function("measure_block (empty block)", |b| {

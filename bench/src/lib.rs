@@ -1,6 +1,8 @@
 //! Benchmarks live in `benches/` and `examples/`; what they share lives here.
 
-use influxdb_datalogger::{Field, Measurement, Tag};
+use influxdb_datalogger::{
+    fields, tags, Batch, DataLogger, DatabaseWriter, Field, Measurement, Tag,
+};
 
 /// The point every benchmark encodes or logs: these tag values and this timestamp (ns), so
 /// that the criterion figures and the callgrind loops measure the same work.
@@ -30,4 +32,27 @@ pub fn block_timing() -> Measurement {
         .tag(Tag::new("case"))
         .build()
         .unwrap()
+}
+
+/// Logs the benchmarked point (see [`HOST`]) of `measurement` (a [`two_tags_two_fields`]),
+/// with `duration` = `value` and `count` = 3, timestamped now.
+pub fn log_point(logger: &DataLogger, measurement: &Measurement, value: f64) {
+    logger
+        .log(
+            measurement,
+            fields!("duration" => value, "count" => 3),
+            tags!("host" => HOST, "case" => CASE),
+        )
+        .unwrap();
+}
+
+/// Discards what it is given, so that `write_data` only empties the logger.
+#[derive(Debug)]
+pub struct Discard;
+
+impl DatabaseWriter for Discard {
+    fn write_data(&mut self, batch: &Batch) -> influxdb_datalogger::Result<()> {
+        std::hint::black_box(batch.line_protocol().len());
+        Ok(())
+    }
 }

@@ -144,13 +144,13 @@ pub(crate) fn frame_into(out: &mut [u8], kind: Kind, parts: &[&[u8]]) -> usize {
     out[9] = kind as u8;
     out[10] = 0;
     out[11] = 0;
-    let mut sum = crc32c::crc32c(&out[8..RECORD_HEADER_LEN]);
     let mut at = RECORD_HEADER_LEN;
     for part in parts {
         out[at..at + part.len()].copy_from_slice(part);
-        sum = crc32c::crc32c_append(sum, part);
         at += part.len();
     }
+    // One pass over the record, once it is contiguous: each call has a fixed cost.
+    let sum = crc32c::crc32c(&out[8..at]);
     out[..4].copy_from_slice(&(len as u32).to_le_bytes());
     out[4..8].copy_from_slice(&sum.to_le_bytes());
     at

@@ -35,6 +35,9 @@ use segment::ActiveSegment;
 /// [`SpoolOptions::parse`]); `off` turns it off.
 pub const SPOOL_ENV: &str = "INFLUXDB_DATALOGGER_SPOOL";
 
+/// How far acknowledgements must advance before the header notes them (see `release`).
+const ACKED_WRITE_EVERY: u64 = 256 << 10;
+
 /// The spool directory used when none is given: under the working directory.
 pub const DEFAULT_SPOOL_DIR: &str = ".influxdb-datalogger-spool";
 
@@ -342,34 +345,23 @@ impl SpoolShared {
         self.release(&mut state);
     }
 
-    /// The logger handed everything up to `mark` to its writers.
-    pub(crate) fn taken(&self, mark: SpoolMark) {
-        let mut state = self.lock();
-        state.taken = state.taken.max(mark);
-        if state.acked.is_empty() {
-            self.release(&mut state);
-        }
-    }
-
     /// Deletes segments every writer has acknowledged, and notes in the header of the oldest
     /// remaining one how far it was acknowledged (so that a replay can skip that part).
     fn release(&self, state: &mut Released) {
         let min = state.min_acked();
-        let done: Vec<u64> = state
-            .segments
-            .iter()
-            .filter(|(&number, s)| {
-                number < min.segment || (number == min.segment && s.end == Some(min.offset))
-            })
-            .map(|(&number, _)| number)
-            .collect();
-        for number in done {
-            if let Some(segment) = state.segments.remove(&number) {
-                let _ = fs::remove_file(&segment.path);
+        while let Some(entry) = state.segments.first_entry() {
+            let (number, segment) = (*entry.key(), entry.get());
+            if number < min.segment || (number == min.segment && segment.end == Some(min.offset)) {
+                let _ = fs::remove_file(&entry.remove().path);
+            } else {
+                break;
             }
         }
         if let Some(segment) = state.segments.get_mut(&min.segment) {
-            if segment.acked_written < min.offset {
+            // Written every 256 KiB, not at every acknowledgement (with continuous write, every
+            // point): a syscall each time would cost more than the point. A replay after a
+            // crash resends at most that much, which overwrites itself in the database.
+            if min.offset >= segment.acked_written + ACKED_WRITE_EVERY {
                 // An aligned 8-byte write into the page the mapping shares.
                 if segment
                     .file
@@ -578,6 +570,8 @@ impl SpoolLink {
 pub(crate) struct SpoolWriter {
     shared: Arc<SpoolShared>,
     active: Option<ActiveSegment>,
+    /// The next segment, being prepared.
+    next: Option<std::thread::JoinHandle<Result<ActiveSegment>>>,
     next_number: u64,
     seq: u64,
 }
@@ -642,6 +636,7 @@ impl SpoolWriter {
         Ok(SpoolWriter {
             shared,
             active: None,
+            next: None,
             next_number: 0,
             seq: 0,
         })
@@ -694,13 +689,17 @@ impl SpoolWriter {
     /// disk first under [`Fsync::PerBatch`]; returns the mark.
     pub(crate) fn hand_over(&mut self) -> Result<SpoolMark> {
         let mark = self.mark();
-        self.shared.lock().written = mark;
         if self.shared.options.fsync == Fsync::PerBatch {
             if let Some(active) = &self.active {
                 active.sync()?;
             }
         }
-        self.shared.taken(mark);
+        let mut state = self.shared.lock();
+        state.written = mark;
+        state.taken = state.taken.max(mark);
+        if state.acked.is_empty() {
+            self.shared.release(&mut state);
+        }
         Ok(mark)
     }
 
@@ -723,6 +722,34 @@ impl SpoolWriter {
     /// Writes what was appended to the disk.
     pub(crate) fn sync(&self) -> Result<()> {
         self.active.as_ref().map_or(Ok(()), ActiveSegment::sync)
+    }
+
+    fn segment_path(&self, number: u64) -> PathBuf {
+        self.shared
+            .options
+            .dir
+            .join(format!("{}-{number:08}.seg", self.shared.owner))
+    }
+
+    fn header(&self, number: u64) -> Header {
+        Header {
+            precision: self.shared.precision,
+            created_ns: Timestamp::now().as_nanos(),
+            number,
+            acked: HEADER_LEN as u64,
+            pid: std::process::id(),
+            target: self.shared.target.clone(),
+        }
+    }
+
+    /// Prepares segment `number` on a thread of its own (see [`segment`]).
+    fn prepare(&mut self, number: u64) {
+        let (path, header) = (self.segment_path(number), self.header(number));
+        let capacity = self.shared.options.segment_bytes as usize;
+        self.next = std::thread::Builder::new()
+            .name("datalogger-spool-prepare".into())
+            .spawn(move || ActiveSegment::prepare(&path, &header, capacity))
+            .ok();
     }
 
     /// Seals the active segment and opens the next, making room under the size cap first.
@@ -767,20 +794,22 @@ impl SpoolWriter {
             }
         }
         let number = self.next_number;
-        let path = self
-            .shared
-            .options
-            .dir
-            .join(format!("{}-{number:08}.seg", self.shared.owner));
-        let header = Header {
-            precision: self.shared.precision,
-            created_ns: Timestamp::now().as_nanos(),
-            number,
-            acked: HEADER_LEN as u64,
-            pid: std::process::id(),
-            target: self.shared.target.clone(),
+        let prepared = self.next.take().and_then(|thread| thread.join().ok());
+        let active = match prepared {
+            Some(Ok(segment)) if segment.capacity() as u64 >= capacity => segment.activate()?,
+            other => {
+                if let Some(Ok(unfit)) = other {
+                    unfit.discard_prepared();
+                }
+                ActiveSegment::create(
+                    &self.segment_path(number),
+                    &self.header(number),
+                    capacity as usize,
+                )?
+            }
         };
-        let active = ActiveSegment::create(&path, &header, capacity as usize)?;
+        let path = active.path.clone();
+        self.prepare(number + 1);
         let file = active
             .file
             .try_clone()
@@ -803,8 +832,12 @@ impl SpoolWriter {
 }
 
 impl Drop for SpoolWriter {
-    /// Seals the active segment, so that it is released (deleted) once acknowledged.
+    /// Seals the active segment, so that it is released (deleted) once acknowledged, and
+    /// deletes the one prepared ahead.
     fn drop(&mut self) {
+        if let Some(Ok(Ok(unused))) = self.next.take().map(std::thread::JoinHandle::join) {
+            unused.discard_prepared();
+        }
         let mark = self.mark();
         let mut state = self.shared.lock();
         state.written = mark;

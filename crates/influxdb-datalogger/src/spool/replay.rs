@@ -229,12 +229,27 @@ pub(crate) fn replay_owner(
         report.segments += 1;
         replayed_any = true;
     }
+    remove_prepared(&owner);
     let _ = fs::remove_file(&owner.lock_path);
     if replayed_any {
         report.owners += 1;
     }
-    let _ = owner.name;
     Ok(true)
+}
+
+/// Deletes the segments a dead owner had prepared ahead and never used.
+fn remove_prepared(owner: &DeadOwner) {
+    let Some(dir) = owner.lock_path.parent() else {
+        return;
+    };
+    let prefix = format!("{}-", owner.name);
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(super::segment::PREPARED_SUFFIX) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The records of a segment its owner had not had acknowledged.
