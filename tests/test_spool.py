@@ -28,19 +28,22 @@ from influxdb_datalogger import (
 )
 from influxdb_datalogger.exceptions import ArgumentError, DataLoggerTypeError
 
-# A process that logs `seq` 0, 1, 2, … tagged with its run, with continuous write, and writes
-# how many log() calls returned to a side file after each one. It stops after LIMIT points
-# (0: never) and then closes the logger, or exits at once without closing (CRASH=1).
+# A process that logs `seq` 0, 1, 2, … tagged with its run, and writes how many log() calls
+# returned to a side file after each one. It stops after LIMIT points (0: never), then
+#   close:     closes the logger (continuous write);
+#   crash:     exits at once, nothing written (the points are in the spool only);
+#   delivered: waits until the database has every point (continuous write), then exits
+#              without closing, so the spool still holds them as if released too late.
 CHILD = r"""
 import json, os, sys, time
 from influxdb_datalogger import DataLogger, Field, FieldMap, InfluxDBWriter, Measurement, Tag, TagMap
 
-url, db, spool, run, count_file, limit, crash = sys.argv[1:8]
-limit, crash = int(limit), crash == "1"
+url, db, spool, run, count_file, limit, end = sys.argv[1:8]
+limit = int(limit)
 seq, run_tag = Field("seq"), Tag("run")
 m = Measurement("spooled", seq, run_tag)
 writer = InfluxDBWriter(url, database=db, flush_interval=0.05, timeout=2)
-dl = DataLogger(writer, continuous_write=not crash, spool_dir=spool)
+dl = DataLogger(writer, continuous_write=end != "crash", spool_dir=spool)
 fd = os.open(count_file, os.O_WRONLY | os.O_CREAT, 0o644)
 print(json.dumps({"ready": True, "replayed": dl.stats()["replayed"]}), flush=True)
 i = 0
@@ -50,7 +53,11 @@ while limit == 0 or i < limit:
     os.pwrite(fd, b"%012d" % i, 0)
     if i % 200 == 0:
         time.sleep(0.005)
-if crash:
+if end == "crash":
+    os._exit(0)
+if end == "delivered":
+    while dl.stats()["writers"][0]["awaiting_delivery"]:
+        time.sleep(0.01)
     os._exit(0)
 dl.close(timeout=60)
 print(json.dumps({"done": i, "stats": dl.stats()}, default=str), flush=True)
@@ -76,16 +83,16 @@ def scripts(tmp_path: Path) -> Dict[str, Path]:
 
 
 def start_child(
-    script: Path, url: str, db: str, spool: Path, run: str, count_file: Path, limit: int = 0, crash: bool = False
+    script: Path, url: str, db: str, spool: Path, run: str, count_file: Path, limit: int = 0, end: str = "close"
 ) -> Tuple[subprocess.Popen, Dict[str, Any]]:  # type: ignore[type-arg]
     child = subprocess.Popen(
-        [sys.executable, str(script), url, db, str(spool), run, str(count_file), str(limit), "1" if crash else "0"],
+        [sys.executable, str(script), url, db, str(spool), run, str(count_file), str(limit), end],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert child.stdout is not None
     first = json.loads(child.stdout.readline())
-    if crash or limit == 0:
+    if end != "close" or limit == 0:
         child.stdout.close()  # nothing more to read; it ends killed or crashed
     assert first["ready"]
     return child, first
@@ -247,6 +254,20 @@ def test_processes_sharing_a_spool_two_killed_deliver_everything_exactly_once(
     assert [o for o in spool_inventory(spool) if o["segments"]] == []
 
 
+def test_points_delivered_but_not_yet_released_are_resent_and_overwrite_themselves(
+    servers: Dict[str, Any], scripts: Dict[str, Path], tmp_path: Path
+) -> None:
+    url, db = database(servers, "spool_twice")
+    spool = tmp_path / "spool"
+    child, _ = start_child(scripts["child"], url, db, spool, "t", tmp_path / "count", limit=1000, end="delivered")
+    assert child.wait(timeout=60) == 0
+    assert per_run(url, db) == {"t": (1000, 999 * 1000 // 2, 999)}, "all delivered before the process died"
+    with DataLogger(InfluxDBWriter(url, database=db), spool_dir=spool) as dl:
+        pass
+    assert dl.stats()["replayed"]["points"] == 1000, "the spool still held them: each is sent a second time"
+    assert per_run(url, db) == {"t": (1000, 999 * 1000 // 2, 999)}, "same series, same timestamp: overwritten"
+
+
 def segment_records(segment: Path) -> List[Tuple[int, int]]:
     """(offset, payload length) of each record, read with the documented format: a 4096-byte
     header, then records of length (u32), CRC-32C (u32), version, kind, 2 reserved, payload."""
@@ -267,7 +288,7 @@ def test_a_damaged_segment_still_delivers_every_intact_record_and_reports_the_da
     url, db = database(servers, "spool_damage")
     spool = tmp_path / "spool"
     # Logged, never written: the process dies; its points are in the spool only.
-    child, _ = start_child(scripts["child"], url, db, spool, "d", tmp_path / "count", limit=1000, crash=True)
+    child, _ = start_child(scripts["child"], url, db, spool, "d", tmp_path / "count", limit=1000, end="crash")
     assert child.wait(timeout=60) == 0
     (segment,) = spool.glob("*.seg")
     records = segment_records(segment)
@@ -307,7 +328,7 @@ def test_spool_options_from_arguments_and_the_environment(tmp_path: Path, monkey
     assert DataLogger(InfluxDBWriter("http://127.0.0.1:9", database="x")).stats()["spool"] is None
     monkeypatch.delenv("INFLUXDB_DATALOGGER_SPOOL")
     default = DataLogger(InfluxDBWriter("http://127.0.0.1:9", database="x"))
-    assert default.stats()["spool"]["dir"] == ".influxdb-datalogger-spool"
+    assert default.stats()["spool"]["dir"] == str(Path.cwd() / ".influxdb-datalogger-spool")
     with pytest.raises(ArgumentError, match='unknown spool setting "colour"'):
         DataLogger(file_writer, spool_dir="d?colour=blue")
     with pytest.raises(DataLoggerTypeError, match="spool_dir must be"):

@@ -782,7 +782,25 @@ impl DataLogger {
                 }
             }
         }
-        flushed
+        flushed.map_err(|e| match self.spool_dir() {
+            Some(dir) => Error::new(
+                e.kind(),
+                format!(
+                    "{e}; nothing is lost: the points are kept in the spool {} and delivered by the next logger that opens it (or: influxdb-datalogger replay {})",
+                    dir.display(),
+                    dir.display()
+                ),
+            ),
+            None => e,
+        })
+    }
+
+    /// The spool's directory, if the logger has a spool.
+    fn spool_dir(&self) -> Option<std::path::PathBuf> {
+        lock(&self.pending)
+            .spool
+            .as_ref()
+            .map(|s| s.shared().options().dir.clone())
     }
 
     /// [`flush`](DataLogger::flush)es; called on drop unless the builder said otherwise.

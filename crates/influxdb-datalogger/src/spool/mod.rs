@@ -584,6 +584,14 @@ impl SpoolWriter {
         target: String,
     ) -> Result<Self> {
         options.check()?;
+        // Absolute, so that a later change of the working directory moves nothing.
+        let mut options = options;
+        options.dir = std::path::absolute(&options.dir).map_err(|e| {
+            Error::io(
+                format_args!("cannot resolve spool directory {}", options.dir.display()),
+                e,
+            )
+        })?;
         let dir = options.dir.clone();
         fs::create_dir_all(&dir).map_err(|e| {
             Error::io(
