@@ -133,6 +133,21 @@ def test_points_and_events_reach_influxdb_and_read_back(servers: Dict[str, Any],
     assert dl.stats()["writers"][0]["points_written"] == 51
 
 
+def vm_series(url: str, metric: str, values: int) -> Any:
+    """The one series `metric` of VictoriaMetrics' export, once it shows `values` values (a fresh
+    write can become visible a part at a time)."""
+    urllib.request.urlopen(f"{url}/internal/force_flush", timeout=10).close()
+    match = urllib.parse.urlencode({"match[]": f'{{__name__="{metric}"}}'})
+
+    def read() -> Any:
+        with urllib.request.urlopen(f"{url}/api/v1/export?{match}", timeout=10) as r:
+            lines = r.read().decode().splitlines()
+        series = json.loads(lines[0]) if lines else None
+        return series if series and len(series["values"]) >= values else None
+
+    return poll(read)
+
+
 def test_victoria_metrics_takes_the_v2_api(servers: Dict[str, Any]) -> None:
     url = servers["victoria_metrics"]["url"]
     value = Field("value")
@@ -140,14 +155,7 @@ def test_victoria_metrics_takes_the_v2_api(servers: Dict[str, Any]) -> None:
     with DataLogger(InfluxDBWriter(url, api="v2", bucket="b", org="o", token="t")) as dl:
         for i in range(5):
             dl.log(m, FieldMap.build(value, i * 2), TagMap.build(Tag("run"), "r1"))
-    urllib.request.urlopen(f"{url}/internal/force_flush", timeout=10).close()
-    match = urllib.parse.urlencode({"match[]": '{__name__="pyvm_value"}'})
-
-    def export() -> Any:
-        with urllib.request.urlopen(f"{url}/api/v1/export?{match}", timeout=10) as r:
-            return r.read().decode().splitlines()
-
-    series = json.loads(poll(export)[0])
+    series = vm_series(url, "pyvm_value", 5)
     assert series["values"] == [0, 2, 4, 6, 8] and series["metric"]["run"] == "r1"
 
 
@@ -219,13 +227,6 @@ def test_victoria_metrics_takes_the_v1_api(servers: Dict[str, Any]) -> None:
     with DataLogger(InfluxDBWriter(url, database="vmdb")) as dl:
         for k in range(4):
             dl.log(m, FieldMap.build(value, k + 0.5), TagMap.build(Tag("run"), "r2"))
-    urllib.request.urlopen(f"{url}/internal/force_flush", timeout=10).close()
-    match = urllib.parse.urlencode({"match[]": '{__name__="pyvm1_v"}'})
-
-    def export() -> Any:
-        with urllib.request.urlopen(f"{url}/api/v1/export?{match}", timeout=10) as r:
-            return r.read().decode().splitlines()
-
-    series = json.loads(poll(export)[0])
+    series = vm_series(url, "pyvm1_v", 4)
     assert series["values"] == [0.5, 1.5, 2.5, 3.5]
     assert series["metric"] == {"__name__": "pyvm1_v", "run": "r2", "db": "vmdb"}
