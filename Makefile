@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Test tools, and the original package the differential tests compare against.
-PY_TOOLS := "maturin>=1.7,<2" "pytest>=8" "mypy>=1.10" "ruff>=0.5" "typing_extensions>=4.15"
+PY_TOOLS := "maturin>=1.7,<2" "pytest>=8" "pytest-xdist>=3.6" "mypy>=1.10" "ruff>=0.5" "typing_extensions>=4.15"
 SEED_PACKAGE := influxdb-datalogger==2.4.2
 export INFLUXDB_DATALOGGER_SEED := $(abspath $(VENV))/seed
 
@@ -87,6 +87,13 @@ bench-python: python-env ## Python benchmarks against the original package and p
 	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/*.whl
 	$(PY) -m pip install --quiet --disable-pip-version-check "influxdb-client==1.50.0" "questdb==6.0.0"
 	$(PY) bench/python_bench.py
+
+.PHONY: bench-pytest
+bench-pytest: python-env ## The pytest plugin's overhead: 2,000 empty tests with it on versus off
+	rm -rf target/wheels
+	$(VENV)/bin/maturin build --release --quiet --out target/wheels
+	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/*.whl
+	$(PY) bench/pytest_plugin_bench.py
 
 .PHONY: bench-delivery
 bench-delivery: python-env servers-deps ## 1,000,000 points to InfluxDB 1.6 and VictoriaMetrics vs the server's ceiling and influxdb-client

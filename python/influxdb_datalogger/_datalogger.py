@@ -194,8 +194,13 @@ class DataLogger(_native.LoggerBase):
 
     def close(self, timeout: Optional[float] = None) -> None:
         """Writes what is pending and waits (at most ``timeout`` seconds, else each writer's
-        own limit) until every writer has delivered it."""
-        self.flush(timeout)
+        own limit) until every writer has delivered it. The exit hook does not wait for a
+        closed logger again: with a spool, what was not delivered waits there for the next
+        logger that opens it."""
+        try:
+            self.flush(timeout)
+        finally:
+            _LIVE_LOGGERS.discard(self)
 
     @property
     def dataset(self) -> List[DataEntry]:

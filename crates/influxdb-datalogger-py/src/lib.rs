@@ -33,6 +33,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(registry::_register, m)?)?;
     m.add_function(wrap_pyfunction!(_flush_detached, m)?)?;
     m.add_function(wrap_pyfunction!(spool_inventory, m)?)?;
+    m.add_function(wrap_pyfunction!(_read_line_protocol, m)?)?;
     Ok(())
 }
 
@@ -71,6 +72,32 @@ fn spool_inventory<'py>(
             "oldest_ns" => o.oldest.map(|t| t.as_nanos()),
             "damaged" => o.damaged,
         }))?;
+    }
+    Ok(out)
+}
+
+/// The points of line protocol `text` whose measurement is `measurement`, as tuples of
+/// (tags dict, fields dict, timestamp or None); malformed lines are skipped.
+#[pyfunction]
+fn _read_line_protocol<'py>(
+    py: Python<'py>,
+    text: &str,
+    measurement: &str,
+) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+    let out = pyo3::types::PyList::empty(py);
+    for (_, line) in influxdb_datalogger::line_protocol::Lines::new(text).flatten() {
+        if line.measurement != measurement {
+            continue;
+        }
+        let tags = pyo3::types::PyDict::new(py);
+        for (key, value) in &line.tags {
+            tags.set_item(key.as_ref(), value.as_ref())?;
+        }
+        let fields = pyo3::types::PyDict::new(py);
+        for (key, value) in &line.fields {
+            fields.set_item(key.as_ref(), logger::field_object(py, Some(value))?)?;
+        }
+        out.append((tags, fields, line.timestamp))?;
     }
     Ok(out)
 }

@@ -735,7 +735,10 @@ fn group_by_measurement(entries: Vec<DataEntry>) -> Vec<DataEntry> {
     grouped.into_iter().map(|(_, e)| e).collect()
 }
 
-fn field_object<'py>(py: Python<'py>, value: Option<&FieldValue>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn field_object<'py>(
+    py: Python<'py>,
+    value: Option<&FieldValue>,
+) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
         None => py.None().into_bound(py),
         Some(FieldValue::Float(v)) => v.into_pyobject(py)?.into_any(),

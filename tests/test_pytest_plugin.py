@@ -1,0 +1,313 @@
+"""The pytest plugin, run with pytester: options, points for every outcome, fixture and marker,
+the summary, xdist, the regression check; and against the real InfluxDB: data read back, a
+slowed test flagged, a database that is down."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+from conftest import influx_query, servers_script
+from influxdb_datalogger import _native
+
+pytest_plugins = ["pytester"]
+
+SUITE = """
+import time
+import pytest
+from influxdb_datalogger import Field, FieldMap, Measurement, Tag, TagMap
+
+def test_pass():
+    pass
+
+def test_fail():
+    assert False
+
+@pytest.mark.skip
+def test_skip():
+    pass
+
+@pytest.mark.xfail
+def test_xfail():
+    assert False
+
+@pytest.mark.xfail
+def test_xpass():
+    pass
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("no fixture")
+
+def test_error(broken):
+    pass
+
+@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.datalogger(team="core", size=3)
+def test_param(n, datalogger):
+    value = Field("value")
+    m = Measurement("custom", value, Tag("k"))
+    datalogger.log(m, FieldMap.build(value, n), TagMap.build(Tag("k"), "v"))
+    with datalogger.measure_block(m, value, TagMap.build(Tag("k"), "block")):
+        pass
+"""
+
+Point = Tuple[Dict[str, str], Dict[str, Any], int]
+
+
+def points(path: Path, measurement: str = "pytest") -> List[Point]:
+    return [tuple(p) for p in _native._read_line_protocol(path.read_text(), measurement)]  # type: ignore[misc]
+
+
+def by_test(found: List[Point]) -> Dict[str, Point]:
+    return {p[0]["test"]: p for p in found}
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    for name in ("GITHUB_RUN_ID", "CI_JOB_ID", "BUILD_TAG", "INFLUXDB_DATALOGGER_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(test_suite=SUITE)
+    return pytester
+
+
+def test_inactive_until_configured_and_off_wins(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = suite.runpytest("-p", "no:cacheprovider")
+    assert "datalogger:" not in result.stdout.str()
+    result = suite.runpytest("--datalogger", "--datalogger-off")
+    monkeypatch.setenv("INFLUXDB_DATALOGGER_PYTEST", "1")
+    monkeypatch.setenv("INFLUXDB_DATALOGGER_OFF", "yes")
+    result = suite.runpytest()
+    result.assert_outcomes(passed=3, failed=1, skipped=1, xfailed=1, xpassed=1, errors=1)
+    assert "datalogger:" not in result.stdout.str()
+    assert not (suite.path / "influxdb-datalogger.lp").exists()
+
+
+def test_every_outcome_gets_a_point_with_the_run_test_and_git_tags(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git = ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=suite.path, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=suite.path, check=True)
+    subprocess.run([*git, "commit", "-qm", "suite"], cwd=suite.path, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=suite.path, capture_output=True, text=True).stdout
+    monkeypatch.setenv("GITHUB_RUN_ID", "4711")
+    result = suite.runpytest("--datalogger", "--datalogger-tag", "suite=smoke")
+    result.assert_outcomes(passed=3, failed=1, skipped=1, xfailed=1, xpassed=1, errors=1)
+    lp = suite.path / "influxdb-datalogger.lp"
+    found = by_test(points(lp))
+    outcomes = {test.split("::")[1]: tags["outcome"] for test, (tags, _, _) in found.items()}
+    assert outcomes == {
+        "test_pass": "passed",
+        "test_fail": "failed",
+        "test_skip": "skipped",
+        "test_xfail": "xfailed",
+        "test_xpass": "xpassed",
+        "test_error": "error",
+        "test_param[1]": "passed",
+        "test_param[2]": "passed",
+    }
+    tags, fields, _ = found["test_suite.py::test_param[2]"]
+    run_id = tags["run_id"]
+    assert len(run_id) == 16
+    assert {k: tags[k] for k in ("module", "name", "param", "suite", "team", "size", "ci", "ci_job")} == {
+        "module": "test_suite.py",
+        "name": "test_param",
+        "param": "2",
+        "suite": "smoke",
+        "team": "core",
+        "size": "3",
+        "ci": "github",
+        "ci_job": "4711",
+    }
+    assert tags["git_commit"] == commit.strip() and tags["git_branch"] == "main"
+    assert tags["python"] == "{}.{}.{}".format(*sys.version_info[:3]) and tags["host"]
+    assert all(p[0]["run_id"] == run_id for p in found.values())
+    assert all(isinstance(fields[f], float) and fields[f] >= 0 for f in ("setup", "call", "teardown"))
+    assert found["test_suite.py::test_skip"][1]["call"] == 0.0, "a phase that did not run"
+    # The fixture's points carry the test's and the marker's tags; the run is one event.
+    custom = points(lp, "custom")
+    assert len(custom) == 4
+    assert {(p[0]["test"], p[0]["k"], p[0]["team"]) for p in custom} >= {("test_suite.py::test_param[1]", "v", "core")}
+    (event,) = points(lp, "events")
+    assert event[0]["run_id"] == run_id and event[0]["suite"] == "smoke"
+    assert event[1]["text"] == f"pytest run {run_id}: 3 passed, 1 failed, 1 skipped, 1 xfailed, 1 xpassed, 1 error"
+    result.stdout.re_match_lines(
+        [rf"datalogger: run {run_id} -> LineProtocolFileWriter\(.*\): 12 points sent, 0 pending, 0 dead-lettered"]
+    )
+
+
+def run_three_ways(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> List[List[Point]]:
+    """The same settings from the command line, the ini file and the environment."""
+    lp = suite.path / "influxdb-datalogger.lp"
+    runs = []
+    suite.runpytest("--datalogger", "--datalogger-tag", "team=a", "--datalogger-measurement", "m1")
+    runs.append(points(lp, "m1"))
+    lp.unlink()
+    suite.makeini("[pytest]\ndatalogger = true\ndatalogger_tag = team=a\ndatalogger_measurement = m1\n")
+    suite.runpytest()
+    runs.append(points(lp, "m1"))
+    lp.unlink()
+    (suite.path / "tox.ini").unlink()
+    monkeypatch.setenv("INFLUXDB_DATALOGGER_PYTEST", "true")
+    monkeypatch.setenv("INFLUXDB_DATALOGGER_TAG", "team=a")
+    monkeypatch.setenv("INFLUXDB_DATALOGGER_MEASUREMENT", "m1")
+    suite.runpytest()
+    runs.append(points(lp, "m1"))
+    return runs
+
+
+def test_options_ini_keys_and_environment_variables_are_equivalent(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = run_three_ways(suite, monkeypatch)
+
+    def shape(found: List[Point]) -> List[Tuple[str, str, str]]:
+        return sorted((t["test"], t["outcome"], t["team"]) for t, _, _ in found)
+
+    assert len(runs[0]) == 8
+    assert shape(runs[0]) == shape(runs[1]) == shape(runs[2])
+    assert len({found[0][0]["run_id"] for found in runs}) == 3, "each run has its own id"
+
+
+def test_marker_arguments_that_are_not_tags_are_an_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.datalogger("positional")
+        def test_a():
+            pass
+        """
+    )
+    result = pytester.runpytest("--datalogger")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*@pytest.mark.datalogger takes tags as key=value only, not ('positional',)*"])
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.datalogger(outcome="great")
+        def test_a():
+            pass
+        """
+    )
+    result = pytester.runpytest("--datalogger")
+    result.stderr.fnmatch_lines(["*cannot set the automatic tag 'outcome'*"])
+
+
+def test_the_fixture_works_when_the_plugin_is_off(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from influxdb_datalogger import Field, FieldMap, Measurement
+
+        def test_a(datalogger, datalogger_session):
+            f = Field("f")
+            datalogger.log(Measurement("m", f), FieldMap.build(f, 1))
+            assert datalogger.tags == {}
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_xdist_workers_share_one_run_id_and_log_each_test_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        "\n".join(f"def test_{i}():\n    pass\n" for i in range(12)) + "\ndef test_fails():\n    assert False\n"
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "--datalogger")
+    result.assert_outcomes(passed=12, failed=1)
+    found = points(pytester.path / "influxdb-datalogger.lp")
+    assert sorted(p[0]["test"] for p in found) == sorted(
+        [f"test_xdist_workers_share_one_run_id_and_log_each_test_once.py::test_{i}" for i in range(12)]
+        + ["test_xdist_workers_share_one_run_id_and_log_each_test_once.py::test_fails"]
+    ), "every test once"
+    assert len({p[0]["run_id"] for p in found}) == 1
+    assert {p[0]["worker"] for p in found} == {"gw0", "gw1"}
+    (event,) = points(pytester.path / "influxdb-datalogger.lp", "events")
+    assert event[0]["run_id"] == found[0][0]["run_id"] and "12 passed, 1 failed" in event[1]["text"]
+    result.stdout.fnmatch_lines(["datalogger: run * -> LineProtocolFileWriter(*): 13 points sent, 0 pending*"])
+
+
+SLOWED = """
+import os, time
+
+def test_steady():
+    time.sleep(0.02)
+
+def test_slowed():
+    time.sleep(float(os.environ.get("SLOW", "0.02")))
+
+def test_other():
+    time.sleep(0.02)
+"""
+
+
+def test_the_local_history_flags_a_test_that_got_slower(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_timing=SLOWED)
+    for _ in range(2):
+        pytester.runpytest("--datalogger").assert_outcomes(passed=3)
+    monkeypatch.setenv("SLOW", "0.1")
+    result = pytester.runpytest("--datalogger", "--datalogger-compare", "2")
+    result.assert_outcomes(passed=3)
+    assert result.ret == 0, "only a report without --datalogger-compare-fail"
+    output = result.stdout.str()
+    assert "call durations against the median of the last 2 runs (threshold 20%)" in output
+    assert "test_timing.py::test_slowed" in output and "slower" in output
+    assert "test_steady" not in output.split("threshold 20%")[1]
+    failing = pytester.runpytest("--datalogger", "--datalogger-compare=3", "--datalogger-compare-fail")
+    assert failing.ret == pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def influx(servers: Dict[str, Any]) -> Tuple[str, str]:
+    url = servers["influxdb"]["url"]
+    influx_query(url, "CREATE DATABASE plugin")
+    return url, "plugin"
+
+
+def test_runs_reach_influxdb_and_the_database_flags_the_slowed_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, influx: Tuple[str, str]
+) -> None:
+    url, db = influx
+    pytester.makepyfile(test_timing=SLOWED)
+    args = ["--datalogger-url", url, "--datalogger-database", db, "--datalogger-measurement", "plugin_runs"]
+    first = pytester.runpytest_subprocess(*args)
+    first.assert_outcomes(passed=3)
+    first.stdout.fnmatch_lines(["datalogger: run * -> InfluxDBWriter(*): 3 points sent, 0 pending, 0 dead-lettered"])
+    rows = influx_query(url, 'SELECT "call", "outcome", "name" FROM "plugin_runs" GROUP BY "test", "run_id"', db)
+    series = rows["results"][0]["series"]
+    assert {s["tags"]["test"] for s in series} == {f"test_timing.py::test_{n}" for n in ("steady", "slowed", "other")}
+    assert all(s["values"][0][2] == "passed" and s["values"][0][1] >= 0.02 for s in series)
+    monkeypatch.setenv("SLOW", "0.1")
+    second = pytester.runpytest_subprocess(*args, "--datalogger-compare", "1", "--datalogger-compare-fail")
+    assert second.ret == pytest.ExitCode.TESTS_FAILED
+    table = second.stdout.str().split("(threshold 20%):")[1]
+    assert "test_timing.py::test_slowed" in table
+    assert "test_steady" not in table and "test_other" not in table
+
+
+def test_a_database_that_is_down_fails_nothing_and_gets_the_points_next_run(
+    pytester: pytest.Pytester, servers: Dict[str, Any], influx: Tuple[str, str]
+) -> None:
+    url, db = influx
+    pytester.makepyfile("def test_a():\n    pass\n\ndef test_b():\n    pass\n")
+    args = ["--datalogger-url", url, "--datalogger-database", db, "--datalogger-measurement", "plugin_down"]
+    servers_script(servers, "stop-influxdb")
+    try:
+        down = pytester.runpytest_subprocess(*args)
+    finally:
+        servers_script(servers, "start-influxdb")
+    down.assert_outcomes(passed=2)
+    assert down.ret == 0
+    down.stdout.fnmatch_lines(["datalogger: run * 0 points sent, 3 pending, 0 dead-lettered (kept in the spool *)"])
+    up = pytester.runpytest_subprocess(*args)
+    up.assert_outcomes(passed=2)
+    rows = influx_query(url, 'SELECT count("call") FROM "plugin_down" GROUP BY "run_id"', db)
+    counts = sorted(s["values"][0][1] for s in rows["results"][0]["series"])
+    assert counts == [2, 2], "the first run's points arrived with the second run"
