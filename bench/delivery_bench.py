@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -57,14 +59,16 @@ def ceiling(url: str, path: str, measurement: str) -> float:
     return N / (time.perf_counter() - started)
 
 
-def ours(url: str, measurement_name: str, **writer_options: object) -> Tuple[float, float]:
+def ours(url: str, measurement_name: str, spool: bool, **writer_options: object) -> Tuple[float, float]:
     """Logs N points (untimed), then times delivery: from write_data() handing them over to
     flush() returning once the server acknowledged all. Meanwhile, times log() on a separate
-    logger, to see what a running delivery costs the test thread."""
+    logger, to see what a running delivery costs the test thread. With `spool`, every point
+    is also journaled to a spool (the default for a database writer) in a fresh directory."""
     duration, count, host, case = Field("duration"), Field("count"), Tag("host"), Tag("case")
     m = Measurement(measurement_name, duration, count, host, case)
     tag_maps = [TagMap.build(host, f"h{i}", case, f"c{j}") for j in range(10) for i in range(10)]
-    dl = DataLogger(InfluxDBWriter(url, flush_timeout=300, **writer_options))  # type: ignore[arg-type]
+    spool_dir = tempfile.mkdtemp(prefix="delivery-bench-spool-") if spool else False
+    dl = DataLogger(InfluxDBWriter(url, flush_timeout=300, **writer_options), spool_dir=spool_dir)  # type: ignore[arg-type]
     for i in range(N):
         dl.log(m, FieldMap.build(duration, i / 1e6, count, i), tag_maps[i % 100])
     started = time.perf_counter()
@@ -74,6 +78,9 @@ def ours(url: str, measurement_name: str, **writer_options: object) -> Tuple[flo
     elapsed = time.perf_counter() - started
     stats = dl.stats()["writers"][0]
     assert stats["points_written"] == N and stats["awaiting_delivery"] == 0, stats
+    del dl
+    if spool_dir:
+        shutil.rmtree(spool_dir)
     return N / elapsed, log_during
 
 
@@ -125,16 +132,26 @@ def main() -> None:
         alone = log_alone()
         log_costs: Dict[str, float] = {}
 
-        def ours_and_log(server: str, url: str, name: str, **options: object) -> float:
-            rate, log_cost = ours(url, name, **options)
+        def ours_and_log(server: str, url: str, name: str, spool: bool = True, **options: object) -> float:
+            rate, log_cost = ours(url, name, spool, **options)
             log_costs[server] = min(log_costs.get(server, float("inf")), log_cost)
             return rate
 
         runs: List[Tuple[str, str, Callable[[int], float]]] = [
             ("InfluxDB 1.6", "ceiling", lambda k: ceiling(influx, "/write?db=bench&precision=n", f"ceiling{k}")),
             ("InfluxDB 1.6", "ours", lambda k: ours_and_log("InfluxDB 1.6", influx, f"ours{k}", database="bench")),
+            (
+                "InfluxDB 1.6",
+                "ours, no spool",
+                lambda k: ours_and_log("InfluxDB 1.6", influx, f"nospool{k}", False, database="bench"),
+            ),
             ("VictoriaMetrics", "ceiling", lambda k: ceiling(vm, "/write?db=bench&precision=n", f"ceiling{k}")),
             ("VictoriaMetrics", "ours", lambda k: ours_and_log("VictoriaMetrics", vm, f"ours{k}", database="bench")),
+            (
+                "VictoriaMetrics",
+                "ours, no spool",
+                lambda k: ours_and_log("VictoriaMetrics", vm, f"nospool{k}", False, database="bench"),
+            ),
             ("VictoriaMetrics", "influxdb-client", lambda k: official_client(vm, "bench")),
         ]
         # Each variant three times, interleaved, keeping its best: a server still digesting the

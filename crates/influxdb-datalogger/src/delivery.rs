@@ -328,10 +328,19 @@ impl DatabaseWriter for BackgroundWriter {
         state.oldest.get_or_insert_with(Instant::now);
         if let (Some(link), Some(mark)) = (self.shared.spool.get(), batch.spool_mark()) {
             let start = state.last_mark.replace(mark).unwrap_or(mark);
-            let in_memory = state.queued_bytes
+            let in_memory = (state.queued_bytes
                 + batch.line_protocol().len()
-                + (state.queue.len() + 1) * QUEUED_BATCH_OVERHEAD;
-            if state.spill.is_some() || in_memory as u64 > link.shared.options().memory_bytes {
+                + (state.queue.len() + 1) * QUEUED_BATCH_OVERHEAD)
+                as u64;
+            // While the database takes what it is sent, a burst stays in memory (reading it
+            // back would slow delivery), up to a hard cap; once a send failed, what exceeds
+            // `memory_bytes` waits in the spool, so memory stays flat through an outage.
+            let limit = link.shared.options().memory_bytes;
+            let failing = state.last_error.is_some();
+            if state.spill.is_some()
+                || (failing && in_memory > limit)
+                || in_memory > limit.saturating_mul(SPILL_WHILE_HEALTHY_FACTOR)
+            {
                 // Leave it in the spool; the thread reads it back when its turn comes.
                 let spill = state.spill.get_or_insert(Spill {
                     from: start,
@@ -411,6 +420,10 @@ impl Drop for BackgroundWriter {
 /// What a queued batch costs in memory besides its bytes (its `Batch` and shared buffers).
 const QUEUED_BATCH_OVERHEAD: usize = 128;
 
+/// While sends succeed, a background writer keeps up to this many times the spool's
+/// `memory_bytes` in memory before it leaves batches in the spool.
+const SPILL_WHILE_HEALTHY_FACTOR: u64 = 16;
+
 /// The delivery thread.
 fn deliver(
     mut writer: impl DatabaseWriter,
@@ -476,8 +489,9 @@ fn deliver(
         match send_with_retries(&mut writer, &chunk, shared, options) {
             Ok(()) => {
                 paused_until = None;
-                if let (Some(link), Some(mark)) = (shared.spool.get(), chunk.spool_mark()) {
-                    link.acknowledge(mark);
+                let link = shared.spool.get();
+                if let (Some(link), Some(mark)) = (link, chunk.spool_mark()) {
+                    link.acknowledge_deferred(mark);
                 }
                 let mut state = shared.lock();
                 state.delivered += points;
@@ -486,6 +500,11 @@ fn deliver(
                     state.flush_requested = false;
                 }
                 shared.progress.notify_all();
+                drop(state);
+                // After the progress report: a flush waiting for it need not wait for unlinks.
+                if let Some(link) = link {
+                    link.delete_released();
+                }
             }
             Err(e) => {
                 // Keep the data, at the head of the queue, and try again later.

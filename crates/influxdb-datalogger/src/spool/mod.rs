@@ -283,6 +283,8 @@ struct Released {
     dropped_points: u64,
     /// Where the writing side stands.
     written: SpoolMark,
+    /// Segments released and not yet deleted (see [`SpoolShared::delete_released`]).
+    doomed: Vec<PathBuf>,
 }
 
 impl Released {
@@ -345,14 +347,26 @@ impl SpoolShared {
         self.release(&mut state);
     }
 
-    /// Deletes segments every writer has acknowledged, and notes in the header of the oldest
+    /// Deletes the segment files [`release`](Self::release) gave up: outside the lock, and
+    /// for the delivery thread after it reported progress (unlinking megabytes of page cache
+    /// takes milliseconds).
+    pub(crate) fn delete_released(&self) {
+        let doomed = std::mem::take(&mut self.lock().doomed);
+        for path in doomed {
+            let _ = fs::remove_file(path);
+        }
+    }
+
+    /// Gives up the segments every writer has acknowledged (to be deleted by
+    /// [`delete_released`](Self::delete_released)), and notes in the header of the oldest
     /// remaining one how far it was acknowledged (so that a replay can skip that part).
     fn release(&self, state: &mut Released) {
         let min = state.min_acked();
         while let Some(entry) = state.segments.first_entry() {
             let (number, segment) = (*entry.key(), entry.get());
             if number < min.segment || (number == min.segment && segment.end == Some(min.offset)) {
-                let _ = fs::remove_file(&entry.remove().path);
+                let doomed = entry.remove().path;
+                state.doomed.push(doomed);
             } else {
                 break;
             }
@@ -517,6 +531,7 @@ impl Drop for SpoolShared {
     /// With every segment released, the lock file goes too; otherwise it stays (unlocked, as the
     /// process is done with it) for the next process to replay.
     fn drop(&mut self) {
+        self.delete_released();
         let released = self.lock().segments.is_empty();
         if released {
             let _ = fs::remove_file(&self.lock_path);
@@ -554,9 +569,21 @@ pub struct SpoolLink {
 }
 
 impl SpoolLink {
-    /// This writer has everything up to `mark`.
+    /// This writer has everything up to `mark`; deletes what that released.
     pub(crate) fn acknowledge(&self, mark: SpoolMark) {
         self.shared.acknowledge(self.consumer, mark);
+        self.shared.delete_released();
+    }
+
+    /// [`acknowledge`](Self::acknowledge), leaving the deletion to a later
+    /// [`delete_released`](Self::delete_released).
+    pub(crate) fn acknowledge_deferred(&self, mark: SpoolMark) {
+        self.shared.acknowledge(self.consumer, mark);
+    }
+
+    /// Deletes the segment files acknowledgements released.
+    pub(crate) fn delete_released(&self) {
+        self.shared.delete_released();
     }
 
     /// Where the writing side stands now.
@@ -632,6 +659,7 @@ impl SpoolWriter {
                     offset: HEADER_LEN as u64,
                     seq: 0,
                 },
+                doomed: Vec::new(),
             }),
         });
         {
@@ -707,6 +735,8 @@ impl SpoolWriter {
         state.taken = state.taken.max(mark);
         if state.acked.is_empty() {
             self.shared.release(&mut state);
+            drop(state);
+            self.shared.delete_released();
         }
         Ok(mark)
     }
@@ -725,6 +755,8 @@ impl SpoolWriter {
             }
         }
         self.shared.release(&mut state);
+        drop(state);
+        self.shared.delete_released();
     }
 
     /// Writes what was appended to the disk.
@@ -778,6 +810,8 @@ impl SpoolWriter {
                 seq: self.seq,
             };
             self.shared.release(&mut state);
+            drop(state);
+            self.shared.delete_released();
         }
         let capacity = options
             .segment_bytes
@@ -855,6 +889,8 @@ impl Drop for SpoolWriter {
             }
         }
         self.shared.release(&mut state);
+        drop(state);
+        self.shared.delete_released();
     }
 }
 
