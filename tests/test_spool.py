@@ -17,6 +17,7 @@ import pytest
 
 from conftest import influx_query, servers_script
 from influxdb_datalogger import (
+    DatabaseWriter,
     DataLogger,
     Field,
     FieldMap,
@@ -347,3 +348,40 @@ def test_a_full_spool_refuses_points_with_a_clear_error(tmp_path: Path) -> None:
             dl.log(m, FieldMap.build(f, float(i)))
     assert str(tmp_path / "s") in str(error.value)
     assert dl.stats()["points_logged"] == i, "every point before the refused one was kept"
+
+
+def test_a_writer_written_in_python_gets_what_the_spool_replays_at_its_first_write(tmp_path: Path) -> None:
+    """Such a writer cannot run while the logger is being built: the replay waits for it."""
+    script = tmp_path / "crash.py"
+    script.write_text(
+        r"""
+import os, sys
+from influxdb_datalogger import DataLogger, DatabaseWriter, Field, FieldMap, Measurement
+
+class Collect(DatabaseWriter):
+    def write_data(self, datalogger):
+        raise RuntimeError("down")
+
+f = Field("f")
+dl = DataLogger(Collect(), spool_dir=sys.argv[1])
+for i in range(5):
+    dl.log(Measurement("m", f), FieldMap.build(f, i))
+os._exit(0)
+"""
+    )
+    subprocess.run([sys.executable, str(script), str(tmp_path / "spool")], check=True)
+
+    class Collect(DatabaseWriter):
+        def __init__(self) -> None:
+            self.got: List[Any] = []
+
+        def write_data(self, datalogger: DataLogger) -> None:
+            self.got.extend(entry.fields[Field("f")] for entry in datalogger.dataset)
+
+    collect = Collect()
+    dl = DataLogger(collect, spool_dir=tmp_path / "spool")
+    assert dl.stats()["replayed"]["points"] == 5 and collect.got == []
+    dl.write_data()
+    assert collect.got == [0, 1, 2, 3, 4]
+    dl.close()
+    assert not list((tmp_path / "spool").glob("*.seg*")), "nothing left, not even a prepared segment"

@@ -169,6 +169,7 @@ impl LoggerBase {
             .continuous_write(continuous_write)
             .close_on_drop(false);
         let mut has_database = false;
+        let mut has_python_writer = false;
         for writer in database_writers.iter() {
             if !writer.is_instance(registry.database_writer.bind(py))? {
                 return Err(type_error(format!(
@@ -183,6 +184,7 @@ impl LoggerBase {
                     builder = builder.boxed_writer(native.get().to_core()?);
                 }
                 None => {
+                    has_python_writer = true;
                     let name = writer.get_type().name()?.to_string();
                     builder = builder.writer(PythonWriter {
                         object: writer.unbind(),
@@ -192,7 +194,11 @@ impl LoggerBase {
                 }
             }
         }
-        let builder = builder.spool(spool_options(spool_dir, has_database)?);
+        // Writers written in Python cannot run before this object exists: what the spool replays
+        // for them waits for the first write.
+        let builder = builder
+            .spool(spool_options(spool_dir, has_database)?)
+            .hand_over_replay(!has_python_writer);
         // Opening the spool replays what dead processes left, over the network: without the GIL.
         let core = py.detach(|| builder.try_build()).py_err()?;
         Ok(LoggerBase {

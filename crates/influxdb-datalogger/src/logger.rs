@@ -192,6 +192,7 @@ pub struct DataLoggerBuilder {
     precision: Precision,
     close_on_drop: bool,
     spool: Option<SpoolOptions>,
+    hand_over_replay: bool,
 }
 
 impl fmt::Debug for DataLoggerBuilder {
@@ -247,6 +248,14 @@ impl DataLoggerBuilder {
         self
     }
 
+    /// Whether [`try_build`](Self::try_build) hands what it replays to the writers at once (the
+    /// default), or leaves it pending for the first `write_data` — for writers that cannot run
+    /// before the logger exists (the Python bindings' writers written in Python).
+    pub fn hand_over_replay(mut self, now: bool) -> Self {
+        self.hand_over_replay = now;
+        self
+    }
+
     /// Builds the logger.
     ///
     /// # Panics
@@ -291,6 +300,7 @@ impl DataLoggerBuilder {
             })
             .collect();
         let replay = spool.is_some();
+        let hand_over_replay = self.hand_over_replay;
         let logger = DataLogger {
             pending: Mutex::new(Pending {
                 points: PointStore::default(),
@@ -311,7 +321,7 @@ impl DataLoggerBuilder {
             replayed: Mutex::new(ReplayReport::default()),
         };
         if replay {
-            logger.replay_dead_owners()?;
+            logger.replay_dead_owners(hand_over_replay)?;
         }
         Ok(logger)
     }
@@ -410,6 +420,7 @@ impl DataLogger {
             precision: Precision::Nanoseconds,
             close_on_drop: true,
             spool: None,
+            hand_over_replay: true,
         }
     }
 
@@ -870,10 +881,11 @@ impl DataLogger {
     }
 
     /// Replays what dead processes left in the spool directory: their points and events are
-    /// stored (and spooled) as if just logged, with their original timestamps, and handed to
-    /// the writers — every few thousand records, and at the end of each of their segments,
-    /// which is deleted once its records are on disk in this logger's own segment.
-    fn replay_dead_owners(&self) -> Result<()> {
+    /// stored (and spooled) as if just logged, with their original timestamps, and (unless
+    /// `hand_over` is false) handed to the writers — every few thousand records, and at the end
+    /// of each of their segments, which is deleted once its records are on disk in this
+    /// logger's own segment.
+    fn replay_dead_owners(&self, hand_over: bool) -> Result<()> {
         const HAND_OVER_EVERY: usize = 5_000;
         if lock(&self.delivery).is_empty() {
             // Nowhere to deliver: leave them for a logger that has writers.
@@ -910,7 +922,9 @@ impl DataLogger {
                         }
                         ReplayItem::SegmentDone => {
                             // Failed writers keep their data; it is in this logger's spool too.
-                            let _ = self.write_data();
+                            if hand_over {
+                                let _ = self.write_data();
+                            }
                             since_hand_over = 0;
                             return lock(&self.pending)
                                 .spool
@@ -919,7 +933,7 @@ impl DataLogger {
                         }
                     }
                     since_hand_over += 1;
-                    if since_hand_over >= HAND_OVER_EVERY {
+                    if hand_over && since_hand_over >= HAND_OVER_EVERY {
                         since_hand_over = 0;
                         let _ = self.write_data();
                     }

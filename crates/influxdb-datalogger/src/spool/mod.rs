@@ -757,6 +757,15 @@ impl SpoolWriter {
         self.shared.release(&mut state);
         drop(state);
         self.shared.delete_released();
+        // The logger may be done: do not leave a prepared segment behind (the process may
+        // exit without dropping it).
+        self.discard_prepared();
+    }
+
+    fn discard_prepared(&mut self) {
+        if let Some(Ok(Ok(unused))) = self.next.take().map(std::thread::JoinHandle::join) {
+            unused.discard_prepared();
+        }
     }
 
     /// Writes what was appended to the disk.
@@ -877,9 +886,7 @@ impl Drop for SpoolWriter {
     /// Seals the active segment, so that it is released (deleted) once acknowledged, and
     /// deletes the one prepared ahead.
     fn drop(&mut self) {
-        if let Some(Ok(Ok(unused))) = self.next.take().map(std::thread::JoinHandle::join) {
-            unused.discard_prepared();
-        }
+        self.discard_prepared();
         let mark = self.mark();
         let mut state = self.shared.lock();
         state.written = mark;

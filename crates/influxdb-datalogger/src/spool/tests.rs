@@ -508,3 +508,23 @@ fn a_burst_to_a_healthy_database_stays_in_memory() {
     logger.flush().unwrap();
     assert_eq!(target.seen.entries().len(), 2_000);
 }
+
+#[test]
+fn a_replay_can_wait_for_the_first_write() {
+    let dir = tempfile::tempdir().unwrap();
+    logged_then_died(dir.path(), 10);
+    let up = Switchable::new(true);
+    let logger = DataLogger::builder()
+        .writer(up.clone())
+        .spool(small(dir.path()))
+        .hand_over_replay(false)
+        .build();
+    assert_eq!(logger.replay_report().points, 10);
+    assert!(
+        up.seen.entries().is_empty(),
+        "nothing handed over while building"
+    );
+    assert_eq!(logger.stats().pending_points, 10);
+    logger.write_data().unwrap();
+    assert_eq!(seqs(&up.seen.entries()), (0..10).collect::<Vec<_>>());
+}
