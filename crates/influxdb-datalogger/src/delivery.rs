@@ -119,6 +119,8 @@ struct State {
     delivered: u64,
     dropped: u64,
     retries: u64,
+    /// Chunks that failed for good (after their retries), for a flush to notice.
+    failed_sends: u64,
     /// With a spool: where the last batch handed over ends in it.
     last_mark: Option<SpoolMark>,
     /// Batches handed over but left in the spool, to be read back: from, to, and how many
@@ -286,7 +288,10 @@ impl BackgroundWriter {
         let mut state = self.shared.lock();
         state.flush_requested = true;
         self.shared.wake.notify_all();
-        while state.pending() > 0 && !state.stopped {
+        let failures_before = state.failed_sends;
+        // A send that failed for good after the flush began answers it: waiting out the
+        // timeout would only delay the same error (refused credentials, a missing database).
+        while state.pending() > 0 && !state.stopped && state.failed_sends == failures_before {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -306,10 +311,15 @@ impl BackgroundWriter {
             .last_error
             .clone()
             .unwrap_or_else(|| "still sending".to_string());
+        let when = if state.failed_sends == failures_before {
+            format!("within {timeout:?}")
+        } else {
+            "(the last send failed)".to_string()
+        };
         Err(Error::new(
             ErrorKind::Writer,
             format!(
-                "{}: {pending} points not delivered within {timeout:?}: {cause}",
+                "{}: {pending} points not delivered {when}: {cause}",
                 self.name
             ),
         ))
@@ -521,6 +531,7 @@ fn deliver(
                 state.queued_points += chunk.point_count();
                 state.oldest.get_or_insert_with(Instant::now);
                 state.queue.push_front(chunk);
+                state.failed_sends += 1;
                 state.last_error = Some(e.to_string());
                 state.flush_requested = false;
                 shared.progress.notify_all();
@@ -832,9 +843,13 @@ mod tests {
         let mut background = background;
         background.write_data(&batch_of(4)).unwrap();
         let err = background
-            .flush_within(Duration::from_millis(300))
+            .flush_within(Duration::from_secs(60))
             .unwrap_err();
-        assert!(err.message().contains("4 points not delivered"), "{err}");
+        assert!(
+            err.message()
+                .contains("4 points not delivered (the last send failed)"),
+            "a failure answers the flush; it does not wait out its timeout: {err}"
+        );
         assert!(err.message().contains("scripted failure"), "{err}");
         assert_eq!(background.stats().pending, 4);
         // A flush asks for another try at once: the failure is over, so the data arrives.

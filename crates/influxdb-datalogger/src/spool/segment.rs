@@ -44,7 +44,7 @@ impl ActiveSegment {
             .create_new(true)
             .open(path)
             .map_err(cannot)?;
-        file.set_len(capacity as u64).map_err(cannot)?;
+        allocate(&file, capacity).map_err(cannot)?;
         // SAFETY: the file was just created by this process (`create_new`) and is named after
         // the owner whose lock this process holds; no other process writes to or truncates a
         // segment of a live owner, so the mapping's memory is not changed behind our back.
@@ -122,3 +122,18 @@ pub(crate) fn prepared_path(path: &Path) -> PathBuf {
 
 /// The suffix of a prepared segment's file name.
 pub(crate) const PREPARED_SUFFIX: &str = ".next";
+
+/// Gives the file `len` bytes with their blocks allocated. A mapped page whose block cannot be
+/// allocated when it is first written (a full disk) kills the process with SIGBUS; allocating
+/// up front turns that into an error when the segment is created.
+fn allocate(file: &std::fs::File, len: usize) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len = libc::off_t::try_from(len).map_err(std::io::Error::other)?;
+    // SAFETY: a plain system call on a descriptor this function borrows.
+    match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) } {
+        0 => Ok(()),
+        // File systems without fallocate (some network ones): size it sparse, as before.
+        libc::EOPNOTSUPP | libc::EINVAL => file.set_len(len as u64),
+        errno => Err(std::io::Error::from_raw_os_error(errno)),
+    }
+}
