@@ -336,32 +336,38 @@ impl DatabaseWriter for BackgroundWriter {
         let mut state = self.shared.lock();
         state.handed_over += records;
         state.oldest.get_or_insert_with(Instant::now);
-        if let (Some(link), Some(mark)) = (self.shared.spool.get(), batch.spool_mark()) {
-            let start = state.last_mark.replace(mark).unwrap_or(mark);
-            let in_memory = (state.queued_bytes
-                + batch.line_protocol().len()
-                + (state.queue.len() + 1) * QUEUED_BATCH_OVERHEAD)
-                as u64;
-            // While the database takes what it is sent, a burst stays in memory (reading it
-            // back would slow delivery), up to a hard cap; once a send failed, what exceeds
-            // `memory_bytes` waits in the spool, so memory stays flat through an outage.
-            let limit = link.shared.options().memory_bytes;
-            let failing = state.last_error.is_some();
-            if state.spill.is_some()
-                || (failing && in_memory > limit)
-                || in_memory > limit.saturating_mul(SPILL_WHILE_HEALTHY_FACTOR)
-            {
-                // Leave it in the spool; the thread reads it back when its turn comes.
-                let spill = state.spill.get_or_insert(Spill {
-                    from: start,
-                    to: mark,
-                    records: 0,
-                });
-                spill.to = mark;
-                spill.records += records;
-                drop(state);
-                self.shared.wake.notify_all();
-                return Ok(());
+        if let Some(link) = self.shared.spool.get() {
+            // Where the batch lies in the spool: from where the previous one ended to its mark.
+            // A part of a larger write has no mark, and after it the next start is unknown.
+            let mark = batch.spool_mark();
+            let start = std::mem::replace(&mut state.last_mark, mark);
+            if let (Some(start), Some(mark)) = (start, mark) {
+                let in_memory = (state.queued_bytes
+                    + batch.line_protocol().len()
+                    + (state.queue.len() + 1) * QUEUED_BATCH_OVERHEAD)
+                    as u64;
+                // While the database takes what it is sent, a burst stays in memory (reading
+                // it back would slow delivery), up to a hard cap; once a send failed, what
+                // exceeds `memory_bytes` waits in the spool, so memory stays flat through an
+                // outage.
+                let limit = link.shared.options().memory_bytes;
+                let failing = state.last_error.is_some();
+                if state.spill.is_some()
+                    || (failing && in_memory > limit)
+                    || in_memory > limit.saturating_mul(SPILL_WHILE_HEALTHY_FACTOR)
+                {
+                    // Leave it in the spool; the thread reads it back when its turn comes.
+                    let spill = state.spill.get_or_insert(Spill {
+                        from: start,
+                        to: mark,
+                        records: 0,
+                    });
+                    spill.to = mark;
+                    spill.records += records;
+                    drop(state);
+                    self.shared.wake.notify_all();
+                    return Ok(());
+                }
             }
         }
         state.queued_bytes += batch.line_protocol().len();
@@ -386,6 +392,11 @@ impl DatabaseWriter for BackgroundWriter {
 
     fn delivery_stats(&self) -> Option<DeliveryStats> {
         Some(self.stats())
+    }
+
+    /// Handing over only queues: a large write can come in parts (see the trait).
+    fn takes_parts(&self) -> bool {
+        true
     }
 
     fn attach_spool(&mut self, link: SpoolLink) -> bool {
@@ -877,6 +888,61 @@ mod tests {
         );
         flush_detached(Duration::from_secs(5)).unwrap();
         assert_eq!(seen.entries().len(), 6);
+    }
+
+    /// Records how many points each `write_data` call handed over.
+    #[derive(Clone, Default)]
+    struct Handovers(Arc<Mutex<Vec<usize>>>);
+
+    impl DatabaseWriter for Handovers {
+        fn write_data(&mut self, batch: &Batch) -> Result<()> {
+            self.0.lock().unwrap().push(batch.point_count());
+            Ok(())
+        }
+    }
+
+    /// Takes parts, as a background writer does, and records them.
+    struct PartTaker(Handovers);
+
+    impl DatabaseWriter for PartTaker {
+        fn write_data(&mut self, batch: &Batch) -> Result<()> {
+            self.0.write_data(batch)
+        }
+        fn takes_parts(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_large_write_goes_in_parts_to_writers_that_take_them_and_whole_to_the_others() {
+        let m = Measurement::builder("m")
+            .field(Field::new("f"))
+            .build()
+            .unwrap();
+        let (parts, whole) = (Handovers::default(), Handovers::default());
+        let seen = MemoryWriter::new();
+        let logger = DataLogger::builder()
+            .writer(PartTaker(parts.clone()))
+            .writer(whole.clone())
+            .writer(BackgroundWriter::new(seen.clone(), fast()))
+            .build();
+        for i in 0..120_001 {
+            logger
+                .log_at(&m, fields!("f" => i), tags!(), Timestamp::from_nanos(i))
+                .unwrap();
+        }
+        logger.write_data().unwrap();
+        assert_eq!(*parts.0.lock().unwrap(), vec![50_000, 50_000, 20_001]);
+        assert_eq!(*whole.0.lock().unwrap(), vec![120_001]);
+        logger.flush().unwrap();
+        let entries = seen.entries();
+        assert_eq!(entries.len(), 120_001);
+        assert!(entries
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.time == Timestamp::from_nanos(i as i64)));
+        let stats = logger.stats();
+        assert!(stats.writers.iter().all(|w| w.points_written == 120_001));
     }
 
     #[test]

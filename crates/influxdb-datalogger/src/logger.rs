@@ -108,6 +108,8 @@ struct WriterSlot {
     acknowledge: Option<SpoolLink>,
     /// Data this writer failed to take, handed to it again (with newer data) next time.
     backlog: Option<Batch>,
+    /// It was just handed the current write in parts.
+    took_parts: bool,
     points_written: u64,
     failures: u64,
 }
@@ -293,6 +295,7 @@ impl DataLoggerBuilder {
                 WriterSlot {
                     writer,
                     acknowledge,
+                    took_parts: false,
                     backlog: None,
                     points_written: 0,
                     failures: 0,
@@ -681,15 +684,22 @@ impl DataLogger {
         };
         // Assembled outside the lock: for a million points this takes tens of milliseconds,
         // during which other threads' `log` calls would otherwise wait.
-        let batch = points
-            .to_batch(events, self.precision)
-            .with_spool_mark(mark);
+        let parted = self.hand_over_in_parts(&mut writers, &points, &events, mark);
+        let batch = match parted {
+            Some(whole) => whole,
+            None => points
+                .to_batch(events, self.precision)
+                .with_spool_mark(mark),
+        };
         if batch.is_empty() && writers.iter().all(|w| w.backlog.is_none()) {
             return Ok(());
         }
         let mut first_error: Option<Error> = None;
         let mut failed = 0;
         for slot in writers.iter_mut() {
+            if std::mem::take(&mut slot.took_parts) {
+                continue;
+            }
             let (result, points) = match slot.backlog.take() {
                 None => (slot.writer.write_data(&batch), batch.point_count()),
                 Some(mut backlog) => {
@@ -736,6 +746,59 @@ impl DataLogger {
                 Err(e)
             }
         }
+    }
+
+    /// For a large write, hands the points in parts to the writers that take parts (and have
+    /// no backlog), each part as soon as it is assembled, so that a background writer starts
+    /// sending while the rest is put together. Returns the whole batch for the other writers
+    /// (put together once more, only if there are any; else an empty batch), or `None` when the
+    /// write is not handed over in parts.
+    fn hand_over_in_parts(
+        &self,
+        writers: &mut [WriterSlot],
+        points: &PointStore,
+        events: &[Event],
+        mark: Option<SpoolMark>,
+    ) -> Option<Batch> {
+        const PART_POINTS: usize = 50_000;
+        let count = points.len();
+        let takers: Vec<usize> = (0..writers.len())
+            .filter(|&i| writers[i].backlog.is_none() && writers[i].writer.takes_parts())
+            .collect();
+        if count < 2 * PART_POINTS || takers.is_empty() {
+            return None;
+        }
+        let mut parts = Vec::with_capacity(count.div_ceil(PART_POINTS));
+        let mut failed: Vec<usize> = Vec::new();
+        for start in (0..count).step_by(PART_POINTS) {
+            let end = (start + PART_POINTS).min(count);
+            let last = end == count;
+            let part = points
+                .range_to_batch(
+                    start..end,
+                    if last { events.to_vec() } else { Vec::new() },
+                    self.precision,
+                )
+                .with_spool_mark(if last { mark } else { None });
+            for &i in &takers {
+                // A writer that takes parts only queues them; should it fail anyway, it gets
+                // the whole write through the ordinary path (parts it took are sent twice,
+                // and overwrite themselves).
+                if !failed.contains(&i) && writers[i].writer.write_data(&part).is_err() {
+                    failed.push(i);
+                }
+            }
+            parts.push(part);
+        }
+        for &i in takers.iter().filter(|i| !failed.contains(i)) {
+            writers[i].took_parts = true;
+            writers[i].points_written += count as u64;
+        }
+        Some(if takers.len() - failed.len() < writers.len() {
+            Batch::concat(parts)
+        } else {
+            Batch::new(self.precision)
+        })
     }
 
     fn run_post_processors(&self) -> Result<()> {

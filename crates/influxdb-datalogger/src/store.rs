@@ -113,28 +113,60 @@ impl PointStore {
 
     /// The points as a batch of contiguous line protocol, with `events`.
     pub(crate) fn to_batch(&self, events: Vec<Event>, precision: Precision) -> Batch {
-        let total = self.rest.len()
-            + self
-                .series_of
+        self.range_to_batch(0..self.len(), events, precision)
+    }
+
+    /// Points `range` as a batch of contiguous line protocol, with `events`.
+    pub(crate) fn range_to_batch(
+        &self,
+        range: std::ops::Range<usize>,
+        events: Vec<Event>,
+        precision: Precision,
+    ) -> Batch {
+        let mut start = match range.start {
+            0 => 0,
+            i => self.ends[i - 1],
+        };
+        let series_of = &self.series_of[range.clone()];
+        let ends = &self.ends[range];
+        let total = ends.last().map_or(0, |&end| end - start)
+            + series_of
                 .iter()
                 .map(|&s| self.series[s as usize].len())
                 .sum::<usize>();
         let mut lines = Vec::with_capacity(total);
-        let mut ends = Vec::with_capacity(self.ends.len());
-        let mut start = 0;
-        for (&series, &end) in self.series_of.iter().zip(&self.ends) {
+        let mut line_ends = Vec::with_capacity(ends.len());
+        for (&series, &end) in series_of.iter().zip(ends) {
             lines.extend_from_slice(&self.series[series as usize]);
             lines.extend_from_slice(&self.rest[start..end]);
-            ends.push(lines.len());
+            line_ends.push(lines.len());
             start = end;
         }
-        Batch::from_parts(lines, ends, events, precision)
+        Batch::from_parts(lines, line_ends, events, precision)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_assemble_to_the_same_lines_as_the_whole() {
+        let mut store = PointStore::default();
+        let lines: Vec<Vec<u8>> = (0..10)
+            .map(|i| format!("m,host=h{} f={i}i {i}\n", i % 3).into_bytes())
+            .collect();
+        for line in &lines {
+            store.push_line(line, series_key_len(line));
+        }
+        let whole = store.to_batch(Vec::new(), Precision::Nanoseconds);
+        let parts: Vec<Batch> = [0..4, 4..9, 9..10]
+            .into_iter()
+            .map(|r| store.range_to_batch(r, Vec::new(), Precision::Nanoseconds))
+            .collect();
+        assert_eq!(Batch::concat(parts), whole);
+        assert_eq!(whole.lines().count(), 10);
+    }
 
     #[test]
     fn series_keys_are_kept_once_and_lines_come_back_whole() {

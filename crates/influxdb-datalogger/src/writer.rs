@@ -64,6 +64,13 @@ pub trait DatabaseWriter: Send {
         false
     }
 
+    /// Whether the writer takes a large write in consecutive parts, so that it can start on
+    /// the first while the rest is assembled. Only for writers whose `write_data` only queues
+    /// (it must not fail); the parts arrive in order, the last with the whole write's events.
+    fn takes_parts(&self) -> bool {
+        false
+    }
+
     /// A name for messages and statistics. Must not contain secrets.
     fn name(&self) -> String {
         let full = std::any::type_name::<Self>();
@@ -92,6 +99,9 @@ impl<W: DatabaseWriter + ?Sized> DatabaseWriter for Box<W> {
     }
     fn attach_spool(&mut self, link: crate::SpoolLink) -> bool {
         (**self).attach_spool(link)
+    }
+    fn takes_parts(&self) -> bool {
+        (**self).takes_parts()
     }
 }
 

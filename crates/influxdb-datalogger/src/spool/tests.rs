@@ -528,3 +528,27 @@ fn a_replay_can_wait_for_the_first_write() {
     logger.write_data().unwrap();
     assert_eq!(seqs(&up.seen.entries()), (0..10).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_write_handed_over_in_parts_is_acknowledged_and_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = measurement();
+    let target = Switchable::new(true);
+    let logger = in_background(dir.path(), &target, false);
+    for i in 0..120_001 {
+        logger
+            .log(&m, fields!("seq" => i), tags!("case" => "a"))
+            .unwrap();
+    }
+    logger.flush().unwrap();
+    assert_eq!(
+        seqs(&target.seen.entries()),
+        (0..120_001).collect::<Vec<_>>()
+    );
+    assert_eq!(logger.stats().spool.unwrap().unacknowledged, 0);
+    assert!(
+        !files_in(dir.path()).iter().any(|f| f.contains(".seg")),
+        "released: {:?}",
+        files_in(dir.path())
+    );
+}
