@@ -36,6 +36,9 @@ struct Pending {
     points_logged: u64,
     /// Where every complete point and event is appended before it is stored here.
     spool: Option<SpoolWriter>,
+    /// An emptied store, taken at the next write instead of a new one (see
+    /// [`PointStore::recycle`]).
+    spare: Option<PointStore>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,8 +64,9 @@ impl Pending {
             .as_mut()
             .map(SpoolWriter::hand_over)
             .transpose()?;
+        let fresh = self.spare.take().unwrap_or_default();
         Ok((
-            std::mem::take(&mut self.points),
+            std::mem::replace(&mut self.points, fresh),
             std::mem::take(&mut self.events),
             mark,
         ))
@@ -311,6 +315,7 @@ impl DataLoggerBuilder {
                 incomplete: Vec::new(),
                 points_logged: 0,
                 spool,
+                spare: None,
             }),
             delivery: Mutex::new(delivery),
             post_processors: Mutex::new(Vec::new()),
@@ -691,6 +696,10 @@ impl DataLogger {
                 .to_batch(events, self.precision)
                 .with_spool_mark(mark),
         };
+        let mut points = points;
+        if points.recycle() {
+            lock(&self.pending).spare = Some(points);
+        }
         if batch.is_empty() && writers.iter().all(|w| w.backlog.is_none()) {
             return Ok(());
         }

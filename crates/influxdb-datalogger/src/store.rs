@@ -106,6 +106,28 @@ impl PointStore {
         number
     }
 
+    /// Empties the store for reuse: keeps its buffers, and its table of series keys unless that
+    /// grew large. Returns `false` (the caller then drops it) if its buffers are too big to keep.
+    /// With continuous write every point is written on its own, and a fresh store per point
+    /// allocated its buffers and hashed its series key each time.
+    pub(crate) fn recycle(&mut self) -> bool {
+        const KEEP_BYTES: usize = 1 << 20;
+        const KEEP_SERIES: usize = 1_024;
+        if self.rest.capacity() > KEEP_BYTES || self.ends.capacity() > KEEP_BYTES / 8 {
+            return false;
+        }
+        self.rest.clear();
+        self.ends.clear();
+        self.series_of.clear();
+        self.scratch.clear();
+        if self.series.len() > KEEP_SERIES {
+            self.series.clear();
+            self.numbers.clear();
+            self.last = None;
+        }
+        true
+    }
+
     /// How many points are stored.
     pub(crate) fn len(&self) -> usize {
         self.ends.len()
@@ -149,6 +171,30 @@ impl PointStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recycled_store_is_empty_keeps_its_series_and_a_big_one_is_not_kept() {
+        let mut store = PointStore::default();
+        let line: &[u8] = b"m,host=a f=1i 1\n";
+        store.push_line(line, series_key_len(line));
+        assert!(store.recycle());
+        assert_eq!(store.len(), 0);
+        assert_eq!(store.series.len(), 1, "the series table stays");
+        let other: &[u8] = b"m,host=b f=2i 2\n";
+        store.push_line(line, series_key_len(line));
+        store.push_line(other, series_key_len(other));
+        assert_eq!(
+            store
+                .to_batch(Vec::new(), Precision::Nanoseconds)
+                .line_protocol(),
+            b"m,host=a f=1i 1\nm,host=b f=2i 2\n"
+        );
+        for i in 0..100_000 {
+            let line = format!("m,host=a f={i}i {i}\n");
+            store.push_line(line.as_bytes(), 8);
+        }
+        assert!(!store.recycle(), "megabytes of buffers are not kept");
+    }
 
     #[test]
     fn ranges_assemble_to_the_same_lines_as_the_whole() {

@@ -338,13 +338,15 @@ impl SpoolShared {
         state.acked.len() - 1
     }
 
-    /// Writer `consumer` has everything up to `mark`.
-    pub(crate) fn acknowledge(&self, consumer: usize, mark: SpoolMark) {
+    /// Writer `consumer` has everything up to `mark`; returns whether that released segments
+    /// (for [`delete_released`](Self::delete_released)).
+    pub(crate) fn acknowledge(&self, consumer: usize, mark: SpoolMark) -> bool {
         let mut state = self.lock();
         if let Some(acked) = state.acked.get_mut(consumer) {
             *acked = (*acked).max(mark);
         }
         self.release(&mut state);
+        !state.doomed.is_empty()
     }
 
     /// Deletes the segment files [`release`](Self::release) gave up: outside the lock, and
@@ -571,14 +573,15 @@ pub struct SpoolLink {
 impl SpoolLink {
     /// This writer has everything up to `mark`; deletes what that released.
     pub(crate) fn acknowledge(&self, mark: SpoolMark) {
-        self.shared.acknowledge(self.consumer, mark);
-        self.shared.delete_released();
+        if self.shared.acknowledge(self.consumer, mark) {
+            self.shared.delete_released();
+        }
     }
 
     /// [`acknowledge`](Self::acknowledge), leaving the deletion to a later
     /// [`delete_released`](Self::delete_released).
     pub(crate) fn acknowledge_deferred(&self, mark: SpoolMark) {
-        self.shared.acknowledge(self.consumer, mark);
+        let _ = self.shared.acknowledge(self.consumer, mark);
     }
 
     /// Deletes the segment files acknowledgements released.
