@@ -834,16 +834,13 @@ impl DataLogger {
     /// it to disk, a [`BackgroundWriter`](crate::BackgroundWriter) waits until the server
     /// acknowledged everything, up to its flush timeout).
     pub fn flush(&self) -> Result<()> {
-        self.write_data()
-            .and(self.flush_writers(None))
-            .inspect(|()| self.release_spool())
+        self.write_data().and(self.flush_writers(None))
     }
 
     /// [`flush`](DataLogger::flush), waiting at most `timeout` in all.
     pub fn flush_within(&self, timeout: std::time::Duration) -> Result<()> {
         self.write_data()
             .and(self.flush_writers(Some(std::time::Instant::now() + timeout)))
-            .inspect(|()| self.release_spool())
     }
 
     /// Makes every writer flush what it was given, without handing it anything new.
@@ -864,6 +861,9 @@ impl DataLogger {
                     )));
                 }
             }
+        }
+        if flushed.is_ok() {
+            self.release_spool();
         }
         flushed.map_err(|e| match self.spool_dir() {
             Some(dir) => Error::new(
