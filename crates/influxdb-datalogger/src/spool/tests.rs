@@ -552,3 +552,64 @@ fn a_write_handed_over_in_parts_is_acknowledged_and_released() {
         files_in(dir.path())
     );
 }
+
+#[test]
+fn a_segment_is_released_only_when_every_writer_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = measurement();
+    let (up, down) = (Switchable::new(true), Switchable::new(false));
+    let logger = DataLogger::builder()
+        .writer(up.clone())
+        .writer(BackgroundWriter::new(down.clone(), fast_delivery()))
+        .spool(small(dir.path()))
+        .build();
+    for i in 0..3_000 {
+        logger
+            .log(&m, fields!("seq" => i), tags!("case" => "a"))
+            .unwrap();
+    }
+    logger.write_data().unwrap();
+    assert_eq!(up.seen.entries().len(), 3_000);
+    assert!(logger.flush_within(Duration::from_millis(200)).is_err());
+    assert_eq!(
+        logger.stats().spool.unwrap().unacknowledged,
+        3_000,
+        "one writer has them all, the other none"
+    );
+    down.up.store(true, Ordering::SeqCst);
+    logger.flush().unwrap();
+    assert_eq!(logger.stats().spool.unwrap().unacknowledged, 0);
+    assert_eq!(seqs(&down.seen.entries()), (0..3_000).collect::<Vec<_>>());
+}
+
+#[test]
+fn threads_logging_at_once_spool_every_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = measurement();
+    let down = Switchable::new(false);
+    let logger = spooled(dir.path(), &down);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (logger, m) = (&logger, &m);
+            s.spawn(move || {
+                for i in 0..2_500 {
+                    logger
+                        .log(m, fields!("seq" => t * 10_000 + i), tags!("case" => "a"))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(logger.stats().spool.unwrap().records, 10_000);
+    drop(logger);
+    let up = Switchable::new(true);
+    let replayer = spooled(dir.path(), &up);
+    replayer.close().unwrap();
+    let mut got = seqs(&up.seen.entries());
+    got.sort_unstable();
+    let mut expected: Vec<i64> = (0..4)
+        .flat_map(|t| (0..2_500).map(move |i| t * 10_000 + i))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(got, expected);
+}
