@@ -316,3 +316,16 @@ def test_a_database_that_is_down_fails_nothing_and_gets_the_points_next_run(
     rows = influx_query(url, 'SELECT count("call") FROM "plugin_down" GROUP BY "run_id"', db)
     counts = sorted(s["values"][0][1] for s in rows["results"][0]["series"])
     assert counts == [2, 2], "the first run's points arrived with the second run"
+
+
+def test_a_spool_that_cannot_be_opened_does_not_break_the_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_a():\n    pass\n")
+    (pytester.path / "not-a-dir").write_text("a file where the spool directory should be")
+    result = pytester.runpytest(
+        "--datalogger-url", "http://127.0.0.1:9", "--datalogger-database", "x", "--datalogger-spool", "not-a-dir"
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["datalogger: running without a spool: cannot create spool directory *not-a-dir*"])
+    bad = pytester.runpytest("--datalogger-url", "http://127.0.0.1:9")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--datalogger: *database*"])

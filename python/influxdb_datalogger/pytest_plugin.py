@@ -341,7 +341,8 @@ class DataloggerPlugin:
         if workerinput is not None:
             self.run_tags["worker"] = str(workerinput.get("workerid", ""))
         self.started = time.time()
-        self.logger = _keep(DataLogger(settings.writer(config.rootpath), spool_dir=settings.spool))
+        self.problems: List[str] = []
+        self.logger = _keep(self._open_logger(config.rootpath))
         self.recorder = _Recorder(self.logger, settings, self.run_tags)
         self.test_tags: Dict[str, Dict[str, str]] = {}
         self.phases: Dict[str, Dict[str, pytest.TestReport]] = {}
@@ -350,7 +351,20 @@ class DataloggerPlugin:
         self.worker_stats: List[Dict[str, Any]] = []
         self.stats: Dict[str, Any] = {}
         self.comparison: List[Tuple[str, float, float, float]] = []
-        self.problems: List[str] = []
+
+    def _open_logger(self, rootpath: Path) -> DataLogger:
+        """The run's logger. A bad URL is a usage error; a spool that cannot be opened (a
+        read-only directory, a full disk) must not break the run: then no spool, and the
+        summary says so."""
+        try:
+            writer = self.settings.writer(rootpath)
+        except DataLoggerError as error:
+            raise pytest.UsageError(f"--datalogger: {error}") from None
+        try:
+            return DataLogger(writer, spool_dir=self.settings.spool)
+        except DataLoggerError as error:
+            self.problems.append(f"running without a spool: {error}")
+            return DataLogger(writer, spool_dir=False)
 
     # Collection and tests.
 
