@@ -455,7 +455,11 @@ impl SpoolShared {
                 e,
             )
         };
-        let window = (limit - from.offset).min((max_bytes + (1 << 20)) as u64) as usize;
+        let wanted = limit - from.offset;
+        let window = wanted.min((max_bytes + (1 << 20)) as u64) as usize;
+        // The window may end inside a record (the range goes on beyond it): such a record is
+        // read next time, not taken for damage.
+        let cut = (window as u64) < wanted;
         let mut bytes = vec![0u8; window];
         File::open(path)
             .and_then(|f| f.read_exact_at(&mut bytes, from.offset))
@@ -465,24 +469,27 @@ impl SpoolShared {
         let mut events = Vec::new();
         let mut scan = Scan::new(&bytes, 0);
         let mut records = 0u64;
+        // Where the bytes taken so far end.
+        let mut consumed = 0;
         while ends.len() < max_points && lines.len() < max_bytes {
             match scan.next_found() {
-                Found::Record(record) => match record.kind {
-                    Kind::Point => {
-                        lines.extend_from_slice(record.payload);
-                        ends.push(lines.len());
-                        records += 1;
-                    }
-                    Kind::Event => {
-                        records += 1;
-                        if let Ok(event) = format::decode_event(record.payload) {
-                            events.push(event);
+                Found::Record(record) => {
+                    records += 1;
+                    match record.kind {
+                        Kind::Point => {
+                            lines.extend_from_slice(record.payload);
+                            ends.push(lines.len());
+                        }
+                        Kind::Event => {
+                            if let Ok(event) = format::decode_event(record.payload) {
+                                events.push(event);
+                            }
                         }
                     }
-                },
-                // A record cut by the window: the next read starts with it.
+                    consumed = scan.offset();
+                }
                 Found::End => break,
-                Found::Damage { offset, .. } if offset + RECORD_HEADER_LEN >= window => break,
+                Found::Damage { offset, len, .. } if cut && offset + len >= window => break,
                 Found::Damage {
                     offset,
                     len,
@@ -494,15 +501,15 @@ impl SpoolShared {
                         path.display(),
                         from.offset + offset as u64
                     );
+                    consumed = offset + len;
                 }
             }
         }
-        let consumed = match scan.offset() {
-            // The window ended inside a record that is longer than the window: cannot happen,
-            // as a window holds at least max_bytes + 1 MiB and records are far smaller.
-            0 if window > 0 && records == 0 => window,
-            n => n,
-        };
+        if consumed == 0 && cut {
+            // One record larger than the window: read again with room for it.
+            let len = u32::from_le_bytes(bytes[..4].try_into().expect("a window holds 4 bytes"));
+            return self.read_range(path, from, limit, 1, RECORD_HEADER_LEN + len as usize);
+        }
         let next = SpoolMark {
             segment: from.segment,
             offset: from.offset + consumed as u64,

@@ -613,3 +613,43 @@ fn threads_logging_at_once_spool_every_point() {
     expected.sort_unstable();
     assert_eq!(got, expected);
 }
+
+#[test]
+fn reading_back_across_window_ends_takes_every_record_once_even_one_larger_than_a_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = SpoolWriter::open(
+        SpoolOptions {
+            segment_bytes: 8 << 20,
+            max_bytes: 64 << 20,
+            ..SpoolOptions::new(dir.path())
+        },
+        Precision::Nanoseconds,
+        "t".into(),
+    )
+    .unwrap();
+    let start = writer.mark();
+    // Records of 100 KB and one of 1.5 MB: windows (max_bytes + 1 MiB) end inside them.
+    let lines: Vec<Vec<u8>> = (0..40usize)
+        .map(|i| {
+            let size = if i == 17 { 1_500_000 } else { 100_000 };
+            let mut line = format!("m s=\"{i:02}").into_bytes();
+            line.resize(size, b'x');
+            line.extend_from_slice(b"\" 1\n");
+            line
+        })
+        .collect();
+    for line in &lines {
+        writer.append(Kind::Point, &[line]).unwrap();
+    }
+    let end = writer.hand_over().unwrap();
+    let mut from = start;
+    let mut read = Vec::new();
+    while from < end {
+        let got = writer.shared().read(from, end, 1_000, 1).unwrap();
+        assert!(got.next > from, "progress");
+        read.extend(got.batch.lines().map(<[u8]>::to_vec));
+        from = got.next;
+    }
+    assert_eq!(read.len(), 40);
+    assert!(read == lines, "every record once, in order");
+}
