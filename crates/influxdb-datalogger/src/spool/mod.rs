@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use crate::entry::{Batch, Event};
+use crate::entry::Batch;
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::{Precision, Timestamp};
 
-pub(crate) use format::Kind;
+pub(crate) use format::{encode_event as event_payload, series_key_len, Kind};
 use format::{Found, Header, Scan, ACKED_AT, HEADER_LEN, RECORD_HEADER_LEN};
 pub(crate) use replay::{claim_dead_owners, replay_owner, ReplayItem};
 pub use replay::{inventory, Damage, OwnerSummary, ReplayReport};
@@ -754,11 +754,21 @@ impl SpoolWriter {
     /// When every writer acknowledged everything appended: seals the active segment, so that
     /// it is deleted now rather than when the logger is dropped (a later append opens a new one).
     pub(crate) fn release_if_acknowledged(&mut self) {
-        let mark = self.mark();
-        let mut state = self.shared.lock();
-        if state.min_acked() < mark {
+        if self.shared.lock().min_acked() < self.mark() {
             return;
         }
+        self.seal_and_release();
+        // The logger may be done: do not leave a prepared segment behind (the process may
+        // exit without dropping it).
+        self.discard_prepared();
+    }
+
+    /// Seals the active segment (the next append opens another) and releases what every writer
+    /// has acknowledged.
+    fn seal_and_release(&mut self) {
+        let mark = self.mark();
+        let mut state = self.shared.lock();
+        state.written = mark;
         if let Some(active) = self.active.take() {
             if let Some(segment) = state.segments.get_mut(&active.number) {
                 segment.end = Some(active.len() as u64);
@@ -767,9 +777,6 @@ impl SpoolWriter {
         self.shared.release(&mut state);
         drop(state);
         self.shared.delete_released();
-        // The logger may be done: do not leave a prepared segment behind (the process may
-        // exit without dropping it).
-        self.discard_prepared();
     }
 
     fn discard_prepared(&mut self) {
@@ -814,24 +821,13 @@ impl SpoolWriter {
     /// Seals the active segment and opens the next, making room under the size cap first.
     #[cold]
     fn rotate(&mut self, payload_len: usize) -> Result<()> {
-        let options = &self.shared.options;
-        if let Some(active) = self.active.take() {
-            if options.fsync != Fsync::Never {
+        if let Some(active) = &self.active {
+            if self.shared.options.fsync != Fsync::Never {
                 active.sync()?;
             }
-            let mut state = self.shared.lock();
-            if let Some(segment) = state.segments.get_mut(&active.number) {
-                segment.end = Some(active.len() as u64);
-            }
-            state.written = SpoolMark {
-                segment: active.number,
-                offset: active.len() as u64,
-                seq: self.seq,
-            };
-            self.shared.release(&mut state);
-            drop(state);
-            self.shared.delete_released();
+            self.seal_and_release();
         }
+        let options = &self.shared.options;
         let capacity = options
             .segment_bytes
             .max((HEADER_LEN + RECORD_HEADER_LEN + payload_len) as u64);
@@ -897,17 +893,7 @@ impl Drop for SpoolWriter {
     /// deletes the one prepared ahead.
     fn drop(&mut self) {
         self.discard_prepared();
-        let mark = self.mark();
-        let mut state = self.shared.lock();
-        state.written = mark;
-        if let Some(active) = self.active.take() {
-            if let Some(segment) = state.segments.get_mut(&active.number) {
-                segment.end = Some(active.len() as u64);
-            }
-        }
-        self.shared.release(&mut state);
-        drop(state);
-        self.shared.delete_released();
+        self.seal_and_release();
     }
 }
 
@@ -965,16 +951,6 @@ fn nonce() -> u64 {
     hasher.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     hasher.write_i64(Timestamp::now().as_nanos());
     hasher.finish()
-}
-
-/// The length of a line's series key.
-pub(crate) fn series_key_len(line: &[u8]) -> Option<usize> {
-    format::series_key_len(line)
-}
-
-/// An event's record payload.
-pub(crate) fn event_payload(event: &Event) -> Vec<u8> {
-    format::encode_event(event)
 }
 
 #[cfg(test)]
