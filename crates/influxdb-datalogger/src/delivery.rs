@@ -151,6 +151,16 @@ impl State {
     }
 }
 
+/// What [`Shared::wait_delivered`] saw.
+struct Waited {
+    /// Points and events still not acknowledged.
+    pending: u64,
+    /// The last error, or "still sending".
+    cause: String,
+    /// The wait ended because a send failed for good.
+    send_failed: bool,
+}
+
 struct Shared {
     state: Mutex<State>,
     /// The logger's spool, once attached.
@@ -166,13 +176,17 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits until everything handed over is acknowledged (or the thread stopped), at most
-    /// until `deadline`; returns how many points are still pending.
-    fn wait_delivered(&self, deadline: Instant) -> (u64, Option<String>) {
+    /// Asks for everything to be sent and waits until it is acknowledged (or the thread
+    /// stopped), at most until `deadline` — and, with `until_a_send_fails`, only until a send
+    /// fails for good: waiting on would only delay the same error (refused credentials, a
+    /// missing database).
+    fn wait_delivered(&self, deadline: Instant, until_a_send_fails: bool) -> Waited {
         let mut state = self.lock();
         state.flush_requested = true;
         self.wake.notify_all();
-        while state.pending() > 0 && !state.stopped {
+        let failures_before = state.failed_sends;
+        let failed = |state: &State| until_a_send_fails && state.failed_sends != failures_before;
+        while state.pending() > 0 && !state.stopped && !failed(&state) {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -183,7 +197,14 @@ impl Shared {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        (state.pending(), state.last_error.clone())
+        Waited {
+            pending: state.pending(),
+            cause: state
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "still sending".to_string()),
+            send_failed: failed(&state),
+        }
     }
 }
 
@@ -203,9 +224,11 @@ pub fn flush_detached(timeout: Duration) -> Result<()> {
     let mut undelivered = 0;
     let mut cause = None;
     for shared in threads {
-        let (pending, error) = shared.wait_delivered(deadline);
-        undelivered += pending;
-        cause = cause.or(error);
+        let waited = shared.wait_delivered(deadline, false);
+        undelivered += waited.pending;
+        if waited.pending > 0 {
+            cause.get_or_insert(waited.cause);
+        }
     }
     match undelivered {
         0 => Ok(()),
@@ -284,43 +307,20 @@ impl BackgroundWriter {
 
     /// Waits until everything handed over is acknowledged, or `timeout` passes.
     pub fn flush_within(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.shared.lock();
-        state.flush_requested = true;
-        self.shared.wake.notify_all();
-        let failures_before = state.failed_sends;
-        // A send that failed for good after the flush began answers it: waiting out the
-        // timeout would only delay the same error (refused credentials, a missing database).
-        while state.pending() > 0 && !state.stopped && state.failed_sends == failures_before {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            state = self
-                .shared
-                .progress
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        let pending = state.pending();
-        if pending == 0 {
+        let waited = self.shared.wait_delivered(Instant::now() + timeout, true);
+        if waited.pending == 0 {
             return Ok(());
         }
-        let cause = state
-            .last_error
-            .clone()
-            .unwrap_or_else(|| "still sending".to_string());
-        let when = if state.failed_sends == failures_before {
-            format!("within {timeout:?}")
-        } else {
+        let when = if waited.send_failed {
             "(the last send failed)".to_string()
+        } else {
+            format!("within {timeout:?}")
         };
         Err(Error::new(
             ErrorKind::Writer,
             format!(
-                "{}: {pending} points not delivered {when}: {cause}",
-                self.name
+                "{}: {} points not delivered {when}: {}",
+                self.name, waited.pending, waited.cause
             ),
         ))
     }
