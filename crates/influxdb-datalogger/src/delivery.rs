@@ -149,6 +149,18 @@ impl State {
     fn has_data(&self) -> bool {
         !self.queue.is_empty() || self.spill.is_some()
     }
+
+    /// Queues a batch in memory: at the back, or at the front (a chunk to try again).
+    fn enqueue(&mut self, batch: Batch, at_front: bool) {
+        self.queued_bytes += batch.line_protocol().len();
+        self.queued_points += batch.point_count();
+        self.oldest.get_or_insert_with(Instant::now);
+        if at_front {
+            self.queue.push_front(batch);
+        } else {
+            self.queue.push_back(batch);
+        }
+    }
 }
 
 /// What [`Shared::wait_delivered`] saw.
@@ -370,9 +382,7 @@ impl DatabaseWriter for BackgroundWriter {
                 }
             }
         }
-        state.queued_bytes += batch.line_protocol().len();
-        state.queued_points += batch.point_count();
-        state.queue.push_back(batch.clone());
+        state.enqueue(batch.clone(), false);
         drop(state);
         self.shared.wake.notify_all();
         Ok(())
@@ -538,10 +548,7 @@ fn deliver(
                         },
                 );
                 let mut state = shared.lock();
-                state.queued_bytes += chunk.line_protocol().len();
-                state.queued_points += chunk.point_count();
-                state.oldest.get_or_insert_with(Instant::now);
-                state.queue.push_front(chunk);
+                state.enqueue(chunk, true);
                 state.failed_sends += 1;
                 state.last_error = Some(e.to_string());
                 state.flush_requested = false;

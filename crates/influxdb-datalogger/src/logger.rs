@@ -81,6 +81,13 @@ impl Pending {
         }
     }
 
+    /// Stores an event (spooled first).
+    fn push_event(&mut self, event: Event) -> Result<()> {
+        self.journal(Kind::Event, &[&spool::event_payload(&event)])?;
+        self.events.push(event);
+        Ok(())
+    }
+
     /// Stores a complete line (spooled first), whose series key is `split` bytes long.
     fn push_line(&mut self, line: &[u8], split: usize) -> Result<()> {
         self.journal(Kind::Point, &[line])?;
@@ -556,13 +563,9 @@ impl DataLogger {
             .collect();
         let event =
             Event::new(measurement, start, stop, owned).inspect_err(|e| self.note_error(e))?;
-        let payload = spool::event_payload(&event);
-        let mut pending = lock(&self.pending);
-        pending
-            .journal(Kind::Event, &[&payload])
+        lock(&self.pending)
+            .push_event(event)
             .inspect_err(|e| self.note_error(e))?;
-        pending.events.push(event);
-        drop(pending);
         self.events_logged.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -986,12 +989,7 @@ impl DataLogger {
                             let split = spool::series_key_len(&line).unwrap_or(line.len());
                             lock(&self.pending).push_line(&line, split)?;
                         }
-                        ReplayItem::Event(event) => {
-                            let payload = spool::event_payload(&event);
-                            let mut pending = lock(&self.pending);
-                            pending.journal(Kind::Event, &[&payload])?;
-                            pending.events.push(event);
-                        }
+                        ReplayItem::Event(event) => lock(&self.pending).push_event(event)?,
                         ReplayItem::SegmentDone => {
                             // Failed writers keep their data; it is in this logger's spool too.
                             if hand_over {
