@@ -27,6 +27,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -78,10 +79,6 @@ class _Option:
     def env(self) -> str:
         return "INFLUXDB_" + self.ini.upper() + ("_PYTEST" if self.flag == "--datalogger" else "")
 
-    @property
-    def dest(self) -> str:
-        return self.ini
-
 
 _OPTIONS = (
     _Option("--datalogger", "bool", False, "measure every test; into the line protocol file " + DEFAULT_FILE),
@@ -105,19 +102,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option in _OPTIONS:
         help_text = f"{option.help} [ini {option.ini}, env {option.env}]"
         if option.kind == "bool":
-            group.addoption(option.flag, action="store_true", default=None, dest=option.dest, help=help_text)
+            group.addoption(option.flag, action="store_true", default=None, dest=option.ini, help=help_text)
             parser.addini(option.ini, help_text, type="bool", default=None)
         elif option.kind == "list":
-            group.addoption(option.flag, action="append", default=None, dest=option.dest, help=help_text)
+            group.addoption(option.flag, action="append", default=None, dest=option.ini, help=help_text)
             parser.addini(option.ini, help_text, type="linelist", default=None)
         else:
-            group.addoption(option.flag, default=None, dest=option.dest, help=help_text)
+            group.addoption(option.flag, default=None, dest=option.ini, help=help_text)
             parser.addini(option.ini, help_text, default=None)
 
 
 def _setting(config: pytest.Config, option: _Option) -> Any:
     """The command line, else the environment, else the ini file, else the default."""
-    value: Any = config.getoption(option.dest)
+    value: Any = config.getoption(option.ini)
     if value is None:
         env = os.environ.get(option.env)
         if env is not None and env != "":
@@ -165,7 +162,7 @@ class Settings:
     @classmethod
     def read(cls, config: pytest.Config) -> Optional[Settings]:
         """The settings, or None when the plugin is not active."""
-        values = {o.dest: _setting(config, o) for o in _OPTIONS}
+        values = {o.ini: _setting(config, o) for o in _OPTIONS}
         if values["datalogger_off"] or not (values["datalogger"] or values["datalogger_url"]):
             return None
         tags = {}
@@ -405,9 +402,7 @@ class DataloggerPlugin:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.is_worker:
-            counts = ", ".join(
-                f"{n} {o}" for o, n in sorted(_count(self.outcomes.values()).items(), key=lambda kv: -kv[1])
-            )
+            counts = ", ".join(f"{n} {o}" for o, n in Counter(self.outcomes.values()).most_common())
             self.logger.log_event(
                 f"pytest run {self.run_tags['run_id']}: {counts or 'no tests'}",
                 self.started,
@@ -465,13 +460,6 @@ class DataloggerPlugin:
                 for test, median, now, change in self.comparison:
                     verdict = "slower" if change > 0 else "faster"
                     write(f"  {test:<{width}}  {median:>9.4f}s  {now:>9.4f}s  {change:>+7.1f}%  {verdict}")
-
-
-def _count(outcomes: Any) -> Dict[str, int]:
-    counts: Dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return counts
 
 
 def _delivery_stats(logger: DataLogger) -> Dict[str, Any]:
