@@ -11,6 +11,7 @@ use influxdb_datalogger::{
 };
 
 use crate::remote::{Progress, Target};
+use crate::stats::render;
 
 /// Delivers what dead owners left in `dir` to `target`; fails if not everything was
 /// acknowledged within `timeout` seconds (what was not stays in the spool).
@@ -93,9 +94,10 @@ pub fn list(dir: &Path, out: &mut dyn Write) -> Result<ExitCode> {
     let mut rows = vec![[
         "owner", "state", "segments", "points", "events", "bytes", "age", "target",
     ]
-    .map(String::from)];
+    .map(String::from)
+    .to_vec()];
     for o in &owners {
-        rows.push([
+        rows.push(vec![
             o.owner.clone(),
             match (o.alive, o.damaged) {
                 (true, _) => "alive".into(),
@@ -113,21 +115,7 @@ pub fn list(dir: &Path, out: &mut dyn Write) -> Result<ExitCode> {
             o.target.clone(),
         ]);
     }
-    let widths: Vec<usize> = (0..8)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (cell, &w))| match c {
-                2..=6 => format!("{cell:>w$}"),
-                _ => format!("{cell:<w$}"),
-            })
-            .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
-    }
+    let _ = write!(out, "{}", render(&rows, |column| (2..=6).contains(&column)));
     let dead: u64 = owners.iter().filter(|o| !o.alive).map(|o| o.points).sum();
     let _ = writeln!(
         out,

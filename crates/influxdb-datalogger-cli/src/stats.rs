@@ -104,7 +104,7 @@ impl Collector {
             }
             rows.push(row);
         }
-        render(&rows, 3)
+        render(&rows, |column| column >= 3)
     }
 }
 
@@ -172,9 +172,9 @@ pub fn format_number(v: f64) -> String {
     format!("{v:.decimals$}")
 }
 
-/// Renders rows as columns separated by two spaces; the first `text_columns` are left-aligned,
-/// the others (numbers) right-aligned.
-fn render(rows: &[Vec<String>], text_columns: usize) -> String {
+/// Renders rows as columns separated by two spaces, left-aligned but for those `numeric` says
+/// (by index), which are right-aligned.
+pub(crate) fn render(rows: &[Vec<String>], numeric: impl Fn(usize) -> bool) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
@@ -187,7 +187,7 @@ fn render(rows: &[Vec<String>], text_columns: usize) -> String {
                 line.push_str("  ");
             }
             let pad = widths[c] - cell.chars().count();
-            if c < text_columns {
+            if !numeric(c) {
                 let _ = write!(line, "{cell}{}", " ".repeat(pad));
             } else {
                 let _ = write!(line, "{}{cell}", " ".repeat(pad));
