@@ -5,12 +5,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use influxdb_datalogger::{
-    tags, DataLogger, FieldValue, Measurement, Precision, SpoolOptions, Timestamp,
-};
+use influxdb_datalogger::{tags, DataLogger, Measurement, SpoolOptions};
 
 const MEASUREMENT: &str = "time-taken";
-use influxdb_datalogger_bench::{log_point, Discard, CASE, HOST, TIMESTAMP_NS};
+use influxdb_datalogger_bench::{encode_point, log_point, Discard, CASE, HOST, TIMESTAMP_NS};
 
 fn schema() -> Measurement {
     influxdb_datalogger_bench::two_tags_two_fields(MEASUREMENT)
@@ -26,17 +24,7 @@ fn encode(c: &mut Criterion) {
         b.iter(|| {
             buf.clear();
             value += 1e-9;
-            m.encode(
-                &mut buf,
-                &[
-                    ("duration", FieldValue::Float(value)),
-                    ("count", FieldValue::Int(3)),
-                ],
-                &[("host", HOST), ("case", CASE)],
-                Timestamp::from_nanos(TIMESTAMP_NS),
-                Precision::Nanoseconds,
-            )
-            .unwrap();
+            encode_point(&m, &mut buf, value);
             black_box(&buf);
         })
     });

@@ -3,8 +3,7 @@
 
 use std::hint::black_box;
 
-use influxdb_datalogger::{FieldValue, Precision, Timestamp};
-use influxdb_datalogger_bench::{CASE, HOST, TIMESTAMP_NS};
+use influxdb_datalogger_bench::{encode_point, CASE, HOST, TIMESTAMP_NS};
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "ours".into());
@@ -19,17 +18,7 @@ fn main() {
             for _ in 0..n {
                 buf.clear();
                 value += 1e-9;
-                m.encode(
-                    &mut buf,
-                    &[
-                        ("duration", FieldValue::Float(value)),
-                        ("count", FieldValue::Int(3)),
-                    ],
-                    &[("host", HOST), ("case", CASE)],
-                    Timestamp::from_nanos(TIMESTAMP_NS),
-                    Precision::Nanoseconds,
-                )
-                .unwrap();
+                encode_point(&m, &mut buf, value);
                 black_box(&buf);
             }
         }

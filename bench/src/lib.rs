@@ -1,7 +1,8 @@
 //! Benchmarks live in `benches/` and `examples/`; what they share lives here.
 
 use influxdb_datalogger::{
-    fields, tags, Batch, DataLogger, DatabaseWriter, Field, Measurement, Tag,
+    fields, tags, Batch, DataLogger, DatabaseWriter, Field, FieldValue, Measurement, Precision,
+    Tag, Timestamp,
 };
 
 /// The point every benchmark encodes or logs: these tag values and this timestamp (ns), so
@@ -34,8 +35,27 @@ pub fn block_timing() -> Measurement {
         .unwrap()
 }
 
+/// Encodes the benchmarked point (see [`HOST`]) of `measurement` (a [`two_tags_two_fields`])
+/// into `buf`, with `duration` = `value` and `count` = 3, at [`TIMESTAMP_NS`].
+#[inline]
+pub fn encode_point(measurement: &Measurement, buf: &mut Vec<u8>, value: f64) {
+    measurement
+        .encode(
+            buf,
+            &[
+                ("duration", FieldValue::Float(value)),
+                ("count", FieldValue::Int(3)),
+            ],
+            &[("host", HOST), ("case", CASE)],
+            Timestamp::from_nanos(TIMESTAMP_NS),
+            Precision::Nanoseconds,
+        )
+        .unwrap();
+}
+
 /// Logs the benchmarked point (see [`HOST`]) of `measurement` (a [`two_tags_two_fields`]),
 /// with `duration` = `value` and `count` = 3, timestamped now.
+#[inline]
 pub fn log_point(logger: &DataLogger, measurement: &Measurement, value: f64) {
     logger
         .log(
