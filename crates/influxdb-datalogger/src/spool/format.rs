@@ -16,6 +16,7 @@
 //! leaves it out. A segment is preallocated with zeros, so a zero length where a record would
 //! start marks the end of what was written.
 
+use super::crc;
 use crate::entry::Event;
 use crate::value::{Precision, Timestamp};
 
@@ -133,8 +134,8 @@ impl Header {
 
 /// CRC-32C of the header without the acknowledged offset (rewritten in place) and the checksum.
 fn header_checksum(bytes: &[u8]) -> u32 {
-    let sum = crc32c::crc32c(&bytes[..ACKED_AT]);
-    crc32c::crc32c_append(sum, &bytes[ACKED_AT + 8..HEADER_LEN - 4])
+    let sum = crc::crc32c(&bytes[..ACKED_AT]);
+    crc::append(sum, &bytes[ACKED_AT + 8..HEADER_LEN - 4])
 }
 
 /// Appends a record holding `parts` concatenated; returns its length.
@@ -150,7 +151,7 @@ pub(crate) fn frame_into(out: &mut [u8], kind: Kind, parts: &[&[u8]]) -> usize {
         at += part.len();
     }
     // One pass over the record, once it is contiguous: each call has a fixed cost.
-    let sum = crc32c::crc32c(&out[8..at]);
+    let sum = crc::crc32c(&out[8..at]);
     out[..4].copy_from_slice(&(len as u32).to_le_bytes());
     out[4..8].copy_from_slice(&sum.to_le_bytes());
     at
@@ -197,7 +198,7 @@ fn record_at(segment: &[u8], offset: usize) -> Result<Record<'_>, String> {
     else {
         return Err(format!("a record of {len} bytes is cut short"));
     };
-    let sum = crc32c::crc32c_append(crc32c::crc32c(&head[8..]), payload);
+    let sum = crc::append(crc::crc32c(&head[8..]), payload);
     if sum != u32_at(head, 4) {
         return Err("a record checksum does not match".into());
     }

@@ -10,6 +10,7 @@
 //! Segments are memory-mapped (see [`segment`]), so appending costs a copy and a checksum, and a
 //! killed process leaves its records in the page cache. [`Fsync`] covers power loss.
 
+mod crc;
 mod format;
 mod replay;
 mod segment;
