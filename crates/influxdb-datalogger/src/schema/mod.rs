@@ -178,6 +178,9 @@ struct Schema {
     fields: Vec<FieldDef>,
     /// Sorted by key, the order InfluxDB prefers.
     tags: Vec<TagDef>,
+    /// For each tag in `tags` (sorted), its position among the tags as declared: callers
+    /// usually give tags in that order, and the fast path then needs no name lookup.
+    declared_at: Box<[usize]>,
 }
 
 /// A measurement: a name with the fields and tags it may carry. Cheap to clone and share.
@@ -322,7 +325,9 @@ impl MeasurementBuilder {
                 encoded_key: encoded_key.into(),
             });
         }
-        tags.sort_by(|a, b| a.tag.name.as_bytes().cmp(b.tag.name.as_bytes()));
+        let mut declared: Vec<(usize, TagDef)> = tags.into_iter().enumerate().collect();
+        declared.sort_by(|(_, a), (_, b)| a.tag.name.as_bytes().cmp(b.tag.name.as_bytes()));
+        let (declared_at, tags): (Vec<usize>, Vec<TagDef>) = declared.into_iter().unzip();
 
         Ok(Measurement(Arc::new(Schema {
             name,
@@ -330,6 +335,7 @@ impl MeasurementBuilder {
             description: self.description,
             fields,
             tags,
+            declared_at: declared_at.into(),
         })))
     }
 }
