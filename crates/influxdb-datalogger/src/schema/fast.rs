@@ -141,17 +141,47 @@ impl Measurement {
         precision: Precision,
     ) -> Option<usize> {
         let (out_mark, rest_mark) = (out.len(), rest.as_ref().map_or(0, |r| r.len()));
+        let schema = &*self.0;
         let done = if self.given_in_declared_order(fields, tags) {
-            self.append_in_declared_order(out, rest.as_deref_mut(), fields, tags, time, precision)
-        } else {
-            let (tag_slots, field_slots) = self.slots(fields, tags)?;
-            self.append_fast(
+            // Every value comes straight from its given entry.
+            self.append_line(
                 out,
                 rest.as_deref_mut(),
-                fields,
-                tags,
-                &tag_slots,
-                &field_slots,
+                |k, _| tags[schema.declared_at[k]].value().map(Cow::Borrowed),
+                |n, _| fields[n].value().map(Cow::Borrowed),
+                time,
+                precision,
+            )
+        } else {
+            let (tag_slots, field_slots) = self.slots(fields, tags)?;
+            self.append_line(
+                out,
+                rest.as_deref_mut(),
+                |k, def| match tag_slots[k] {
+                    UNSET => match (&def.tag.func, &def.tag.default) {
+                        (Some(func), _) => Some(Cow::Owned(func())),
+                        (None, Some(default)) => Some(Cow::Borrowed(default)),
+                        // An empty value is left out.
+                        (None, None) if def.optional => Some(Cow::Borrowed("")),
+                        (None, None) => None,
+                    },
+                    NULL if def.optional => Some(Cow::Borrowed("")),
+                    NULL => None,
+                    i => Some(Cow::Borrowed(
+                        tags[i as usize].value().expect("slot holds a value"),
+                    )),
+                },
+                |n, def| match field_slots[n] {
+                    UNSET => match (&def.field.func, &def.field.default) {
+                        (Some(func), _) => Some(Cow::Owned(func())),
+                        (None, Some(default)) => Some(Cow::Borrowed(default)),
+                        (None, None) => None,
+                    },
+                    NULL => None,
+                    i => Some(Cow::Borrowed(
+                        fields[i as usize].value().expect("slot holds a value"),
+                    )),
+                },
                 time,
                 precision,
             )
@@ -166,7 +196,7 @@ impl Measurement {
     }
 
     /// Whether every tag and field is given exactly once, in the order the schema declared
-    /// them (by name, or by the schema index bindings pass).
+    /// them (by name, or by the schema index bindings pass), and there are fields.
     #[inline(always)]
     fn given_in_declared_order<F: FieldInput, T: TagInput>(
         &self,
@@ -181,6 +211,7 @@ impl Measurement {
         };
         tags.len() == schema.tags.len()
             && fields.len() == schema.fields.len()
+            && !fields.is_empty()
             && schema
                 .tags
                 .iter()
@@ -198,86 +229,34 @@ impl Measurement {
                 .all(|(n, (def, given))| is(given.schema_index(), given.key(), n, &def.field.name))
     }
 
-    /// The quickest path, for [`given_in_declared_order`](Self::given_in_declared_order)
-    /// points: every value comes straight from its given entry.
+    /// Appends the line: the measurement, each tag in sorted order with the value
+    /// `tag_value(k, def)` gives for the `k`th (an empty one is left out), then each field with
+    /// `field_value(n, def)`, then the timestamp. The series key goes to `out`, the rest to
+    /// `rest` when the caller keeps series keys apart. `None` (a value function returned
+    /// `None`, or a value needs the general path) leaves the buffers for the caller to rewind.
     #[inline(always)]
-    fn append_in_declared_order<F: FieldInput, T: TagInput>(
-        &self,
+    fn append_line<'v>(
+        &'v self,
         out: &mut Vec<u8>,
         rest: Option<&mut Vec<u8>>,
-        fields: &[F],
-        tags: &[T],
-        time: Timestamp,
-        precision: Precision,
-    ) -> Option<usize> {
-        let schema = &*self.0;
-        if fields.is_empty() {
-            return None;
-        }
-        let start = out.len();
-        out.extend_from_slice(&schema.encoded_name);
-        for (def, &at) in schema.tags.iter().zip(schema.declared_at.iter()) {
-            append_tag(out, def, tags[at].value()?)?;
-        }
-        let series_len = out.len() - start;
-        let out = match rest {
-            Some(rest) => rest,
-            None => out,
-        };
-        for (n, (def, given)) in schema.fields.iter().zip(fields).enumerate() {
-            append_field(out, n, def, given.value()?)?;
-        }
-        crate::line_protocol::write_timestamp_and_newline(out, time, precision);
-        Some(series_len)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn append_fast<F: FieldInput, T: TagInput>(
-        &self,
-        out: &mut Vec<u8>,
-        rest: Option<&mut Vec<u8>>,
-        fields: &[F],
-        tags: &[T],
-        tag_slots: &[u8; MAX_SLOTS],
-        field_slots: &[u8; MAX_SLOTS],
+        mut tag_value: impl FnMut(usize, &'v TagDef) -> Option<Cow<'v, str>>,
+        mut field_value: impl FnMut(usize, &'v FieldDef) -> Option<Cow<'v, FieldValue>>,
         time: Timestamp,
         precision: Precision,
     ) -> Option<usize> {
         let schema = &*self.0;
         let start = out.len();
         out.extend_from_slice(&schema.encoded_name);
-        for (def, &slot) in schema.tags.iter().zip(tag_slots.iter()) {
-            let value: Cow<'_, str> = match slot {
-                UNSET => match (&def.tag.func, &def.tag.default) {
-                    (Some(func), _) => Cow::Owned(func()),
-                    (None, Some(default)) => Cow::Borrowed(default),
-                    (None, None) if def.optional => continue,
-                    (None, None) => return None,
-                },
-                NULL if def.optional => continue,
-                NULL => return None,
-                i => Cow::Borrowed(tags[i as usize].value().expect("slot holds a value")),
-            };
-            append_tag(out, def, &value)?;
+        for (k, def) in schema.tags.iter().enumerate() {
+            append_tag(out, def, &tag_value(k, def)?)?;
         }
         let series_len = out.len() - start;
-        // The fields go on in `out`, or into `rest` when the caller keeps series keys apart.
         let out = match rest {
             Some(rest) => rest,
             None => out,
         };
-        for (n, (def, &slot)) in schema.fields.iter().zip(field_slots.iter()).enumerate() {
-            let value: Cow<'_, FieldValue> = match slot {
-                UNSET => match (&def.field.func, &def.field.default) {
-                    (Some(func), _) => Cow::Owned(func()),
-                    (None, Some(default)) => Cow::Borrowed(default),
-                    (None, None) => return None,
-                },
-                NULL => return None,
-                i => Cow::Borrowed(fields[i as usize].value().expect("slot holds a value")),
-            };
-            append_field(out, n, def, &value)?;
+        for (n, def) in schema.fields.iter().enumerate() {
+            append_field(out, n, def, &*field_value(n, def)?)?;
         }
         crate::line_protocol::write_timestamp_and_newline(out, time, precision);
         Some(series_len)
