@@ -2,13 +2,15 @@
 //! the cost of `log()` and `measure_block` through the DataLogger. Run with `make bench`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use influxdb_datalogger::{tags, DataLogger, Measurement, SpoolOptions};
 
 const MEASUREMENT: &str = "time-taken";
-use influxdb_datalogger_bench::{encode_point, log_point, Discard, CASE, HOST, TIMESTAMP_NS};
+use influxdb_datalogger_bench::{
+    encode_point, log_point, timed_in_chunks, Discard, CASE, HOST, TIMESTAMP_NS,
+};
 
 fn schema() -> Measurement {
     influxdb_datalogger_bench::two_tags_two_fields(MEASUREMENT)
@@ -84,24 +86,6 @@ fn encode(c: &mut Criterion) {
         })
     });
     group.finish();
-}
-
-/// Times `iters` calls of `op`, emptying the logger (untimed) every 100,000 calls so that the
-/// measurement does not include an ever-growing buffer.
-fn timed_in_chunks(logger: &DataLogger, iters: u64, mut op: impl FnMut()) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut left = iters;
-    while left > 0 {
-        let chunk = left.min(100_000);
-        let start = Instant::now();
-        for _ in 0..chunk {
-            op();
-        }
-        total += start.elapsed();
-        logger.write_data().unwrap();
-        left -= chunk;
-    }
-    total
 }
 
 fn logger(c: &mut Criterion) {

@@ -6,15 +6,13 @@
 //! first alternates), each logger emptied by `write_data()` outside the timing, as the criterion
 //! benchmarks do. Prints the median ns per call of each and the median of the per-round ratios.
 
-use std::time::Instant;
-
 use influxdb_datalogger::{DataLogger, SpoolOptions};
-use influxdb_datalogger_bench::{log_point, Discard};
+use influxdb_datalogger_bench::{log_point, timed_in_chunks, Discard};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().map_or(60, |s| s.parse().unwrap());
-    let chunk: u32 = args.next().map_or(100_000, |s| s.parse().unwrap());
+    let chunk: u64 = args.next().map_or(100_000, |s| s.parse().unwrap());
     let dir: std::path::PathBuf = args.next().map_or_else(
         || std::env::temp_dir().join(format!("datalogger-spool-ratio-{}", std::process::id())),
         Into::into,
@@ -27,14 +25,11 @@ fn main() {
         .build();
     let mut value = 0.001_234_567_f64;
     let mut time_chunk = |logger: &DataLogger| {
-        let started = Instant::now();
-        for _ in 0..chunk {
+        let elapsed = timed_in_chunks(logger, chunk, || {
             value += 1e-9;
             log_point(logger, &m, value);
-        }
-        let ns = started.elapsed().as_nanos() as f64 / f64::from(chunk);
-        logger.write_data().unwrap();
-        ns
+        });
+        elapsed.as_nanos() as f64 / chunk as f64
     };
     // Warm up both (first segments, buffers).
     time_chunk(&plain);

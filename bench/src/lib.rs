@@ -1,5 +1,7 @@
 //! Benchmarks live in `benches/` and `examples/`; what they share lives here.
 
+use std::time::{Duration, Instant};
+
 use influxdb_datalogger::{
     fields, tags, Batch, DataLogger, DatabaseWriter, Field, FieldValue, Measurement, Precision,
     Tag, Timestamp,
@@ -75,4 +77,22 @@ impl DatabaseWriter for Discard {
         std::hint::black_box(batch.line_protocol().len());
         Ok(())
     }
+}
+
+/// Times `iters` calls of `op`, emptying the logger (untimed) every 100,000 calls so that the
+/// measurement does not include an ever-growing buffer.
+pub fn timed_in_chunks(logger: &DataLogger, iters: u64, mut op: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let chunk = left.min(100_000);
+        let start = Instant::now();
+        for _ in 0..chunk {
+            op();
+        }
+        total += start.elapsed();
+        logger.write_data().unwrap();
+        left -= chunk;
+    }
+    total
 }
