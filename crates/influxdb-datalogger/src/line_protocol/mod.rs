@@ -16,7 +16,10 @@
 //! integers carry `i`, unsigned integers `u` (the whole `u64` range), and timestamps may be
 //! negative (before 1970).
 
+mod append;
 mod parse;
+
+pub(crate) use append::append_short;
 
 pub use parse::{parse_line, LineError, Lines, ParsedLine};
 
@@ -328,7 +331,8 @@ fn write_string_field(out: &mut Vec<u8>, s: &str) -> Result<(), Problem> {
 /// Appends ` <timestamp>\n`, the timestamp in units of `precision`.
 pub fn write_timestamp_and_newline(out: &mut Vec<u8>, time: Timestamp, precision: Precision) {
     out.push(b' ');
-    out.extend_from_slice(
+    append_short(
+        out,
         itoa::Buffer::new()
             .format(time.in_precision(precision))
             .as_bytes(),

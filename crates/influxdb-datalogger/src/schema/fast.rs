@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 
 use super::{FieldDef, FieldInput, Measurement, TagDef, TagInput};
-use crate::line_protocol::{format_float, is_plain};
+use crate::line_protocol::{append_short, format_float, is_plain};
 use crate::value::{FieldValue, Precision, Timestamp};
 
 const UNSET: u8 = u8::MAX;
@@ -246,7 +246,7 @@ impl Measurement {
     ) -> Option<usize> {
         let schema = &*self.0;
         let start = out.len();
-        out.extend_from_slice(&schema.encoded_name);
+        append_short(out, &schema.encoded_name);
         for (k, def) in schema.tags.iter().enumerate() {
             append_tag(out, def, &tag_value(k, def)?)?;
         }
@@ -273,8 +273,8 @@ fn append_tag(out: &mut Vec<u8>, def: &TagDef, value: &str) -> Option<()> {
     if !is_plain(value.as_bytes()) {
         return None;
     }
-    out.extend_from_slice(&def.encoded_key);
-    out.extend_from_slice(value.as_bytes());
+    append_short(out, &def.encoded_key);
+    append_short(out, value.as_bytes());
     Some(())
 }
 
@@ -283,20 +283,20 @@ fn append_tag(out: &mut Vec<u8>, def: &TagDef, value: &str) -> Option<()> {
 #[inline(always)]
 fn append_field(out: &mut Vec<u8>, n: usize, def: &FieldDef, value: &FieldValue) -> Option<()> {
     out.push(if n == 0 { b' ' } else { b',' });
-    out.extend_from_slice(&def.encoded_key);
+    append_short(out, &def.encoded_key);
     match *value {
         FieldValue::Float(v) if v.is_finite() => {
-            format_float(v, |digits| out.extend_from_slice(digits))
+            format_float(v, |digits| append_short(out, digits))
         }
         FieldValue::Int(v) => {
-            out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+            append_short(out, itoa::Buffer::new().format(v).as_bytes());
             out.push(b'i');
         }
         FieldValue::UInt(v) => {
-            out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+            append_short(out, itoa::Buffer::new().format(v).as_bytes());
             out.push(b'u');
         }
-        FieldValue::Bool(v) => out.extend_from_slice(if v { b"true" } else { b"false" }),
+        FieldValue::Bool(v) => append_short(out, if v { b"true" } else { b"false" }),
         FieldValue::Float(_) | FieldValue::Str(_) => return None,
     }
     Some(())
