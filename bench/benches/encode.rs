@@ -9,7 +9,7 @@ use influxdb_datalogger::{tags, DataLogger, Measurement, SpoolOptions};
 
 const MEASUREMENT: &str = "time-taken";
 use influxdb_datalogger_bench::{
-    encode_point, log_point, timed_in_chunks, Discard, CASE, HOST, TIMESTAMP_NS,
+    encode_point, inputs, log_point, timed_in_chunks, Discard, CASE, HOST,
 };
 
 fn schema() -> Measurement {
@@ -36,17 +36,18 @@ fn encode(c: &mut Criterion) {
         b.iter(|| {
             buf.clear();
             value += 1e-9;
+            let inputs = inputs();
             buf.table(MEASUREMENT)
                 .unwrap()
-                .symbol("host", HOST)
+                .symbol("host", inputs.host)
                 .unwrap()
-                .symbol("case", CASE)
+                .symbol("case", inputs.case)
                 .unwrap()
                 .column_f64("duration", value)
                 .unwrap()
-                .column_i64("count", 3)
+                .column_i64("count", inputs.count)
                 .unwrap()
-                .at(questdb::ingress::TimestampNanos::new(TIMESTAMP_NS))
+                .at(questdb::ingress::TimestampNanos::new(inputs.timestamp_ns))
                 .unwrap();
             black_box(buf.as_bytes());
         })
@@ -57,13 +58,14 @@ fn encode(c: &mut Criterion) {
         b.iter(|| {
             buf.clear();
             value += 1e-9;
+            let inputs = inputs();
             buf = influxdb_line_protocol::LineProtocolBuilder::new_with(std::mem::take(&mut buf))
                 .measurement(MEASUREMENT)
-                .tag("case", CASE)
-                .tag("host", HOST)
+                .tag("case", inputs.case)
+                .tag("host", inputs.host)
                 .field("duration", value)
-                .field("count", 3i64)
-                .timestamp(TIMESTAMP_NS)
+                .field("count", inputs.count)
+                .timestamp(inputs.timestamp_ns)
                 .close_line()
                 .build();
             black_box(&buf);
@@ -74,14 +76,15 @@ fn encode(c: &mut Criterion) {
         use influxdb::Query;
         b.iter(|| {
             value += 1e-9;
+            let inputs = inputs();
             let query = influxdb::WriteQuery::new(
-                influxdb::Timestamp::Nanoseconds(TIMESTAMP_NS as u128),
+                influxdb::Timestamp::Nanoseconds(inputs.timestamp_ns as u128),
                 MEASUREMENT,
             )
-            .add_tag("host", HOST)
-            .add_tag("case", CASE)
+            .add_tag("host", inputs.host)
+            .add_tag("case", inputs.case)
             .add_field("duration", value)
-            .add_field("count", 3i64);
+            .add_field("count", inputs.count);
             black_box(query.build().unwrap());
         })
     });

@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use influxdb_datalogger_bench::{encode_point, CASE, HOST, TIMESTAMP_NS};
+use influxdb_datalogger_bench::{encode_point, inputs};
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "ours".into());
@@ -27,17 +27,18 @@ fn main() {
             for _ in 0..n {
                 buf.clear();
                 value += 1e-9;
+                let inputs = inputs();
                 buf.table("time-taken")
                     .unwrap()
-                    .symbol("host", HOST)
+                    .symbol("host", inputs.host)
                     .unwrap()
-                    .symbol("case", CASE)
+                    .symbol("case", inputs.case)
                     .unwrap()
                     .column_f64("duration", value)
                     .unwrap()
-                    .column_i64("count", 3)
+                    .column_i64("count", inputs.count)
                     .unwrap()
-                    .at(questdb::ingress::TimestampNanos::new(TIMESTAMP_NS))
+                    .at(questdb::ingress::TimestampNanos::new(inputs.timestamp_ns))
                     .unwrap();
                 black_box(buf.as_bytes());
             }
@@ -49,20 +50,17 @@ fn main() {
             for _ in 0..n {
                 buf.clear();
                 value += 1e-9;
+                let inputs = inputs();
                 buf.extend_from_slice(b"time-taken,case=");
-                buf.extend_from_slice(black_box(CASE).as_bytes());
+                buf.extend_from_slice(inputs.case.as_bytes());
                 buf.extend_from_slice(b",host=");
-                buf.extend_from_slice(black_box(HOST).as_bytes());
+                buf.extend_from_slice(inputs.host.as_bytes());
                 buf.extend_from_slice(b" duration=");
                 buf.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
                 buf.extend_from_slice(b",count=");
-                buf.extend_from_slice(itoa::Buffer::new().format(black_box(3i64)).as_bytes());
+                buf.extend_from_slice(itoa::Buffer::new().format(inputs.count).as_bytes());
                 buf.extend_from_slice(b"i ");
-                buf.extend_from_slice(
-                    itoa::Buffer::new()
-                        .format(black_box(TIMESTAMP_NS))
-                        .as_bytes(),
-                );
+                buf.extend_from_slice(itoa::Buffer::new().format(inputs.timestamp_ns).as_bytes());
                 buf.push(b'\n');
                 black_box(&buf);
             }
