@@ -19,7 +19,7 @@
 mod append;
 mod parse;
 
-pub(crate) use append::append_short;
+pub(crate) use append::{append_integer, append_short};
 
 pub use parse::{parse_line, LineError, Lines, ParsedLine};
 
@@ -331,12 +331,7 @@ fn write_string_field(out: &mut Vec<u8>, s: &str) -> Result<(), Problem> {
 /// Appends ` <timestamp>\n`, the timestamp in units of `precision`.
 pub fn write_timestamp_and_newline(out: &mut Vec<u8>, time: Timestamp, precision: Precision) {
     out.push(b' ');
-    append_short(
-        out,
-        itoa::Buffer::new()
-            .format(time.in_precision(precision))
-            .as_bytes(),
-    );
+    append_integer(out, time.in_precision(precision));
     out.push(b'\n');
 }
 
