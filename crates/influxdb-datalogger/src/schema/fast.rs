@@ -13,6 +13,7 @@
 //! (~105 → ~68 ns per point in `examples/encode_loop`).
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use super::{FieldDef, FieldInput, Measurement, TagDef, TagInput};
 use crate::line_protocol::{append_short, format_float, is_plain};
@@ -149,12 +150,16 @@ impl Measurement {
                 rest.truncate(rest_mark);
             }
         };
-        let done =
-            self.append_in_declared_order(out, rest.as_deref_mut(), fields, tags, time, precision);
-        if done.is_some() {
-            return done;
+        match self.append_in_declared_order(out, rest.as_deref_mut(), fields, tags, time, precision)
+        {
+            Ok(series_len) => return Some(series_len),
+            Err(NotTaken::ForTheSlots) => rewind(out, rest.as_deref_mut()),
+            // The slots path would refuse the same value.
+            Err(NotTaken::ForTheGeneralPath) => {
+                rewind(out, rest);
+                return None;
+            }
         }
-        rewind(out, rest.as_deref_mut());
         let (tag_slots, field_slots) = self.slots(fields, tags)?;
         let values = BySlots {
             fields,
@@ -172,8 +177,8 @@ impl Measurement {
     /// The quickest path: every tag and field given exactly once, in the order the schema
     /// declared them (by name, or by the schema index bindings pass), each value taken straight
     /// from its entry. Each name is confirmed as its value is written, not in a pass of its
-    /// own. `None` (not in declared order, or a value the fast paths do not take) leaves the
-    /// buffers for the caller to rewind.
+    /// own. An error says which path should have the point; the buffers are left for the
+    /// caller to rewind.
     #[inline(always)]
     fn append_in_declared_order<F: FieldInput, T: TagInput>(
         &self,
@@ -183,20 +188,25 @@ impl Measurement {
         tags: &[T],
         time: Timestamp,
         precision: Precision,
-    ) -> Option<usize> {
+    ) -> Result<usize, NotTaken> {
         let schema = &*self.0;
         if tags.len() != schema.tags.len()
             || fields.len() != schema.fields.len()
             || fields.is_empty()
         {
-            return None;
+            return Err(NotTaken::ForTheSlots);
         }
         let values = InDeclaredOrder {
             declared_at: &schema.declared_at,
             fields,
             tags,
+            for_the_slots: Cell::new(false),
         };
-        self.append_line(out, rest, values, time, precision)
+        match self.append_line(out, rest, &values, time, precision) {
+            Some(series_len) => Ok(series_len),
+            None if values.for_the_slots.get() => Err(NotTaken::ForTheSlots),
+            None => Err(NotTaken::ForTheGeneralPath),
+        }
     }
 
     /// Appends the line: the measurement, each tag in sorted order with the value `values`
@@ -247,6 +257,18 @@ struct InDeclaredOrder<'v, F, T> {
     declared_at: &'v [usize],
     fields: &'v [F],
     tags: &'v [T],
+    /// Set when a name is not where the schema declared it, or an entry gives no value: the
+    /// slots path takes such points (a value it cannot write, it would refuse as well).
+    for_the_slots: Cell<bool>,
+}
+
+/// Why the declared-order path did not take a point, and so which path should.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotTaken {
+    /// Not every name in declared order, or an entry without a value.
+    ForTheSlots,
+    /// A value to escape or refuse, or a string field: only the general path writes those.
+    ForTheGeneralPath,
 }
 
 /// Whether an entry given as `key` (or with the schema index `given_index`) is the schema's
@@ -259,19 +281,39 @@ fn is_declared(given_index: Option<usize>, key: &str, index: usize, name: &str) 
     }
 }
 
-impl<'v, F: FieldInput, T: TagInput> PointValues<'v> for InDeclaredOrder<'v, F, T> {
+impl<'v, F: FieldInput, T: TagInput> PointValues<'v> for &InDeclaredOrder<'v, F, T> {
     #[inline(always)]
     fn tag(&self, k: usize, def: &'v TagDef) -> Option<Cow<'v, str>> {
         let given = &self.tags[self.declared_at[k]];
-        is_declared(given.schema_index(), given.key(), k, &def.tag.name)
-            .then(|| given.value().map(Cow::Borrowed))?
+        self.found(
+            is_declared(given.schema_index(), given.key(), k, &def.tag.name)
+                .then(|| given.value())
+                .flatten(),
+        )
+        .map(Cow::Borrowed)
     }
 
     #[inline(always)]
     fn field(&self, n: usize, def: &'v FieldDef) -> Option<Cow<'v, FieldValue>> {
         let given = &self.fields[n];
-        is_declared(given.schema_index(), given.key(), n, &def.field.name)
-            .then(|| given.value().map(Cow::Borrowed))?
+        self.found(
+            is_declared(given.schema_index(), given.key(), n, &def.field.name)
+                .then(|| given.value())
+                .flatten(),
+        )
+        .map(Cow::Borrowed)
+    }
+}
+
+impl<F, T> InDeclaredOrder<'_, F, T> {
+    /// Passes `value` on; `None` (a name out of place, or no value) sends the point to the
+    /// slots path.
+    #[inline(always)]
+    fn found<V>(&self, value: Option<V>) -> Option<V> {
+        if value.is_none() {
+            self.for_the_slots.set(true);
+        }
+        value
     }
 }
 
@@ -497,7 +539,7 @@ mod tests {
                         time,
                         Precision::Microseconds,
                     )
-                    .is_some()
+                    .is_ok()
                     {
                         in_order.set(in_order.get() + 1);
                     }
@@ -614,7 +656,7 @@ mod tests {
                 time,
                 Precision::Nanoseconds,
             )
-            .is_some();
+            .is_ok();
         (String::from_utf8(line).unwrap(), quickest)
     }
 
@@ -651,6 +693,63 @@ mod tests {
         let mut reordered = tags;
         reordered.swap(0, 2);
         assert_eq!(fast_line(&m, &fields, &reordered), (expected, false));
+    }
+
+    #[test]
+    fn the_declared_order_path_says_which_path_should_take_what_it_does_not() {
+        use super::NotTaken;
+        let m = schema();
+        let fields = [
+            ("f", FieldValue::Float(0.5)),
+            ("count", FieldValue::Int(2)),
+            ("seq", FieldValue::UInt(3)),
+        ];
+        let not_taken = |tags: &[(&str, Option<&str>)]| {
+            m.append_in_declared_order(
+                &mut Vec::new(),
+                None,
+                &fields,
+                tags,
+                Timestamp::from_nanos(1),
+                Precision::Nanoseconds,
+            )
+            .err()
+        };
+        let in_order = |zone, opt| {
+            [
+                ("zone", zone),
+                ("host", Some("h")),
+                ("dc", Some("d")),
+                ("opt", opt),
+            ]
+        };
+        assert_eq!(not_taken(&in_order(Some("z"), Some("o"))), None);
+        // A value with a space: only the general path escapes it; the slots path is not tried.
+        assert_eq!(
+            not_taken(&in_order(Some("z 1"), Some("o"))),
+            Some(NotTaken::ForTheGeneralPath)
+        );
+        // No value for the optional tag, or two names swapped: the slots path takes them.
+        assert_eq!(
+            not_taken(&in_order(Some("z"), None)),
+            Some(NotTaken::ForTheSlots)
+        );
+        let mut swapped = in_order(Some("z"), Some("o"));
+        swapped.swap(1, 2);
+        assert_eq!(not_taken(&swapped), Some(NotTaken::ForTheSlots));
+        let mut line = Vec::new();
+        let series_len = m.encode_fast(
+            &mut line,
+            &fields,
+            &in_order(Some("z"), None),
+            Timestamp::from_nanos(1),
+            Precision::Nanoseconds,
+        );
+        assert!(series_len.is_some(), "the slots path took it");
+        assert_eq!(
+            line.as_slice(),
+            b"m\\ e\\,as,dc=d,host=h,zone=z f=0.5,count=2i,seq=3u 1\n".as_slice()
+        );
     }
 
     #[test]
