@@ -758,7 +758,7 @@ impl SpoolWriter {
         if self.shared.lock().min_acked() < self.mark() {
             return;
         }
-        self.seal_and_release();
+        drop(self.seal_and_release());
         // The logger may be done: do not leave a prepared segment behind (the process may
         // exit without dropping it).
         self.discard_prepared();
@@ -766,11 +766,13 @@ impl SpoolWriter {
 
     /// Seals the active segment (the next append opens another) and releases what every writer
     /// has acknowledged.
-    fn seal_and_release(&mut self) {
+    /// Returns the sealed segment, whose mapping the caller unmaps when it drops it.
+    fn seal_and_release(&mut self) -> Option<ActiveSegment> {
         let mark = self.mark();
         let mut state = self.shared.lock();
         state.written = mark;
-        if let Some(active) = self.active.take() {
+        let sealed = self.active.take();
+        if let Some(active) = &sealed {
             if let Some(segment) = state.segments.get_mut(&active.number) {
                 segment.end = Some(active.len() as u64);
             }
@@ -778,6 +780,7 @@ impl SpoolWriter {
         self.shared.release(&mut state);
         drop(state);
         self.shared.delete_released();
+        sealed
     }
 
     fn discard_prepared(&mut self) {
@@ -809,24 +812,31 @@ impl SpoolWriter {
         }
     }
 
-    /// Prepares segment `number` on a thread of its own (see [`segment`]).
-    fn prepare(&mut self, number: u64) {
+    /// Prepares segment `number` on a thread of its own (see [`segment`]), which first drops
+    /// `retired`, the segment just sealed: unmapping 8 MiB takes ~1.2 ms, which the logging
+    /// thread (holding the logger's lock) would otherwise spend in the `log()` that rotates,
+    /// ~15 ns per point on average.
+    fn prepare(&mut self, number: u64, retired: Option<ActiveSegment>) {
         let (path, header) = (self.segment_path(number), self.header(number));
         let capacity = self.shared.options.segment_bytes as usize;
         self.next = std::thread::Builder::new()
             .name("datalogger-spool-prepare".into())
-            .spawn(move || ActiveSegment::prepare(&path, &header, capacity))
+            .spawn(move || {
+                drop(retired);
+                ActiveSegment::prepare(&path, &header, capacity)
+            })
             .ok();
     }
 
     /// Seals the active segment and opens the next, making room under the size cap first.
     #[cold]
     fn rotate(&mut self, payload_len: usize) -> Result<()> {
+        let mut retired = None;
         if let Some(active) = &self.active {
             if self.shared.options.fsync != Fsync::Never {
                 active.sync()?;
             }
-            self.seal_and_release();
+            retired = self.seal_and_release();
         }
         let options = &self.shared.options;
         let capacity = options
@@ -867,7 +877,7 @@ impl SpoolWriter {
             }
         };
         let path = active.path.clone();
-        self.prepare(number + 1);
+        self.prepare(number + 1, retired);
         let file = active
             .file
             .try_clone()
@@ -894,7 +904,7 @@ impl Drop for SpoolWriter {
     /// deletes the one prepared ahead.
     fn drop(&mut self) {
         self.discard_prepared();
-        self.seal_and_release();
+        drop(self.seal_and_release());
     }
 }
 
