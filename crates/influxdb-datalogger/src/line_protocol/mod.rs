@@ -268,25 +268,36 @@ pub fn write_escaped(out: &mut Vec<u8>, text: &str, part: Part) -> Result<(), Pr
 
 /// Appends a field value in line protocol form. On error nothing is appended.
 pub fn write_field_value(out: &mut Vec<u8>, value: &FieldValue) -> Result<(), Problem> {
+    if append_scalar(out, value) {
+        return Ok(());
+    }
     match value {
-        FieldValue::Float(v) => {
-            if !v.is_finite() {
-                return Err(Problem::NotFinite);
-            }
-            format_float(*v, |digits| out.extend_from_slice(digits));
+        FieldValue::Str(s) => write_string_field(out, s),
+        _ => Err(Problem::NotFinite),
+    }
+}
+
+/// Appends a number or a boolean in line protocol form and returns `true`; returns `false`,
+/// appending nothing, for a string (it needs escaping) and for NaN and infinity (refused).
+/// The encoder's fast paths write field values with this alone.
+#[inline(always)]
+pub(crate) fn append_scalar(out: &mut Vec<u8>, value: &FieldValue) -> bool {
+    match *value {
+        FieldValue::Float(v) if v.is_finite() => {
+            format_float(v, |digits| append_short(out, digits))
         }
         FieldValue::Int(v) => {
-            out.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
+            append_short(out, itoa::Buffer::new().format(v).as_bytes());
             out.push(b'i');
         }
         FieldValue::UInt(v) => {
-            out.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
+            append_short(out, itoa::Buffer::new().format(v).as_bytes());
             out.push(b'u');
         }
-        FieldValue::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
-        FieldValue::Str(s) => write_string_field(out, s)?,
+        FieldValue::Bool(v) => append_short(out, if v { b"true" } else { b"false" }),
+        FieldValue::Float(_) | FieldValue::Str(_) => return false,
     }
-    Ok(())
+    true
 }
 
 /// Formats a finite float in the shortest form that reads back exactly, with the short exponent

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 
 use super::{FieldDef, FieldInput, Measurement, TagDef, TagInput};
-use crate::line_protocol::{append_short, format_float, is_plain};
+use crate::line_protocol::{append_scalar, append_short, is_plain};
 use crate::value::{FieldValue, Precision, Timestamp};
 
 const UNSET: u8 = u8::MAX;
@@ -211,9 +211,9 @@ impl Measurement {
 
     /// Appends the line: the measurement, each tag in sorted order with the value `values`
     /// gives for it (an empty one is left out), then each field with its value, then the
-    /// timestamp. The series key goes to `out`, the rest to
-    /// `rest` when the caller keeps series keys apart. `None` (a value function returned
-    /// `None`, or a value needs the general path) leaves the buffers for the caller to rewind.
+    /// timestamp. The series key goes to `out`, the rest to `rest` when the caller keeps series
+    /// keys apart. `None` (`values` had no value, or a value needs the general path) leaves the
+    /// buffers for the caller to rewind.
     #[inline(always)]
     fn append_line<'v>(
         &'v self,
@@ -382,22 +382,7 @@ fn append_tag(out: &mut Vec<u8>, def: &TagDef, value: &str) -> Option<()> {
 fn append_field(out: &mut Vec<u8>, n: usize, def: &FieldDef, value: &FieldValue) -> Option<()> {
     out.push(if n == 0 { b' ' } else { b',' });
     append_short(out, &def.encoded_key);
-    match *value {
-        FieldValue::Float(v) if v.is_finite() => {
-            format_float(v, |digits| append_short(out, digits))
-        }
-        FieldValue::Int(v) => {
-            append_short(out, itoa::Buffer::new().format(v).as_bytes());
-            out.push(b'i');
-        }
-        FieldValue::UInt(v) => {
-            append_short(out, itoa::Buffer::new().format(v).as_bytes());
-            out.push(b'u');
-        }
-        FieldValue::Bool(v) => append_short(out, if v { b"true" } else { b"false" }),
-        FieldValue::Float(_) | FieldValue::Str(_) => return None,
-    }
-    Some(())
+    append_scalar(out, value).then_some(())
 }
 
 #[cfg(test)]

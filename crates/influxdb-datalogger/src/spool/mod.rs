@@ -765,8 +765,8 @@ impl SpoolWriter {
     }
 
     /// Seals the active segment (the next append opens another) and releases what every writer
-    /// has acknowledged.
-    /// Returns the sealed segment, whose mapping the caller unmaps when it drops it.
+    /// has acknowledged. Returns the sealed segment: its mapping is unmapped where the caller
+    /// drops it.
     fn seal_and_release(&mut self) -> Option<ActiveSegment> {
         let mark = self.mark();
         let mut state = self.shared.lock();
