@@ -360,9 +360,7 @@ mod json {
 
     fn value(out: &mut Vec<u8>, v: &FieldValue) {
         match v {
-            FieldValue::Float(f) => {
-                crate::line_protocol::format_float(*f, |digits| out.extend_from_slice(digits))
-            }
+            FieldValue::Float(f) => crate::line_protocol::append_float(out, *f),
             FieldValue::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
             FieldValue::UInt(u) => out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes()),
             FieldValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),

@@ -19,7 +19,7 @@
 mod append;
 mod parse;
 
-pub(crate) use append::{append_integer, append_short};
+pub(crate) use append::{append_float, append_integer, append_short};
 
 pub use parse::{parse_line, LineError, Lines, ParsedLine};
 
@@ -283,9 +283,7 @@ pub fn write_field_value(out: &mut Vec<u8>, value: &FieldValue) -> Result<(), Pr
 #[inline(always)]
 pub(crate) fn append_scalar(out: &mut Vec<u8>, value: &FieldValue) -> bool {
     match *value {
-        FieldValue::Float(v) if v.is_finite() => {
-            format_float(v, |digits| append_short(out, digits))
-        }
+        FieldValue::Float(v) if v.is_finite() => append_float(out, v),
         FieldValue::Int(v) => {
             append_short(out, itoa::Buffer::new().format(v).as_bytes());
             out.push(b'i');
@@ -298,29 +296,6 @@ pub(crate) fn append_scalar(out: &mut Vec<u8>, value: &FieldValue) -> bool {
         FieldValue::Float(_) | FieldValue::Str(_) => return false,
     }
     true
-}
-
-/// Formats a finite float in the shortest form that reads back exactly, with the short exponent
-/// form (`1e300`, `1.5e-7`) that every InfluxDB parser takes, and hands the bytes to `sink`.
-#[inline]
-pub(crate) fn format_float<R>(v: f64, sink: impl FnOnce(&[u8]) -> R) -> R {
-    let mut buffer = zmij::Buffer::new();
-    let text = buffer.format_finite(v).as_bytes();
-    // zmij writes a positive exponent as `e+300`; drop the `+`. Only |v| >= 10 can have one.
-    let plus = if v.abs() >= 10.0 {
-        text.iter().position(|&b| b == b'+')
-    } else {
-        None
-    };
-    match plus {
-        None => sink(text),
-        Some(plus) => {
-            let mut short = [0u8; 32];
-            short[..plus].copy_from_slice(&text[..plus]);
-            short[plus..text.len() - 1].copy_from_slice(&text[plus + 1..]);
-            sink(&short[..text.len() - 1])
-        }
-    }
 }
 
 fn write_string_field(out: &mut Vec<u8>, s: &str) -> Result<(), Problem> {
