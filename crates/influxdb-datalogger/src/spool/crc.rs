@@ -29,7 +29,7 @@ pub(crate) fn append(crc: u32, bytes: &[u8]) -> u32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse4.2")]
 fn append_sse42(crc: u32, bytes: &[u8]) -> u32 {
-    use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
+    use std::arch::x86_64::{_mm_crc32_u16, _mm_crc32_u32, _mm_crc32_u64, _mm_crc32_u8};
     let mut words = bytes.chunks_exact(8);
     let mut sum = u64::from(!crc);
     for word in &mut words {
@@ -37,7 +37,17 @@ fn append_sse42(crc: u32, bytes: &[u8]) -> u32 {
     }
     // The instruction's result fits in 32 bits.
     let mut sum = sum as u32;
-    for &byte in words.remainder() {
+    // The last 0–7 bytes in at most three steps, not one dependent step per byte.
+    let mut tail = words.remainder();
+    if let Some((four, rest)) = tail.split_first_chunk::<4>() {
+        sum = _mm_crc32_u32(sum, u32::from_le_bytes(*four));
+        tail = rest;
+    }
+    if let Some((two, rest)) = tail.split_first_chunk::<2>() {
+        sum = _mm_crc32_u16(sum, u16::from_le_bytes(*two));
+        tail = rest;
+    }
+    if let Some(&byte) = tail.first() {
         sum = _mm_crc32_u8(sum, byte);
     }
     !sum
