@@ -11,8 +11,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::measure::Timer;
 use crate::schema::{FieldInput, Measurement, TagInput};
 use crate::spool::{
-    self, Kind, ReplayItem, ReplayReport, SpoolLink, SpoolMark, SpoolOptions, SpoolStats,
-    SpoolWriter,
+    self, Kind, ReleasedFiles, ReplayItem, ReplayReport, SpoolLink, SpoolMark, SpoolOptions,
+    SpoolStats, SpoolWriter,
 };
 use crate::store::PointStore;
 use crate::value::{Precision, Timestamp};
@@ -41,6 +41,17 @@ struct Pending {
     spare: Option<PointStore>,
 }
 
+/// What [`Pending::take`] took.
+struct Taken {
+    points: PointStore,
+    events: Vec<Event>,
+    /// Where the spool stands after them.
+    mark: Option<SpoolMark>,
+    /// Spool segments that handing them over released: to be dropped (deleted) once the lock
+    /// `log` needs is released.
+    released: ReleasedFiles,
+}
+
 #[derive(Debug, Clone)]
 struct Incomplete {
     position: usize,
@@ -58,18 +69,21 @@ impl Pending {
     /// Takes the complete points and the events, leaving none pending, and where the spool
     /// stands after them. Cheap (it moves the store), so that the batch can be assembled after
     /// the lock that `log` needs is released.
-    fn take(&mut self) -> Result<(PointStore, Vec<Event>, Option<SpoolMark>)> {
-        let mark = self
-            .spool
-            .as_mut()
-            .map(SpoolWriter::hand_over)
-            .transpose()?;
+    fn take(&mut self) -> Result<Taken> {
+        let (mark, released) = match self.spool.as_mut().map(SpoolWriter::hand_over) {
+            Some(handed) => {
+                let (mark, released) = handed?;
+                (Some(mark), released)
+            }
+            None => (None, ReleasedFiles::default()),
+        };
         let fresh = self.spare.take().unwrap_or_default();
-        Ok((
-            std::mem::replace(&mut self.points, fresh),
-            std::mem::take(&mut self.events),
+        Ok(Taken {
+            points: std::mem::replace(&mut self.points, fresh),
+            events: std::mem::take(&mut self.events),
             mark,
-        ))
+            released,
+        })
     }
 
     /// Appends a record to the spool, if there is one.
@@ -683,13 +697,20 @@ impl DataLogger {
             .inspect_err(|e| self.note_error(e))?;
         self.run_post_processors()
             .inspect_err(|e| self.note_error(e))?;
-        let (points, events, mark) = {
+        let Taken {
+            points,
+            events,
+            mark,
+            released,
+        } = {
             let mut pending = lock(&self.pending);
             pending
                 .check_complete()
                 .inspect_err(|e| self.note_error(e))?;
             pending.take().inspect_err(|e| self.note_error(e))?
         };
+        // Deleted with the logger unlocked: unlinking a segment takes milliseconds.
+        drop(released);
         // Assembled outside the lock: for a million points this takes tens of milliseconds,
         // during which other threads' `log` calls would otherwise wait.
         let parted = self.hand_over_in_parts(&mut writers, &points, &events, mark);
@@ -898,9 +919,12 @@ impl DataLogger {
     /// Deletes the spool's segments if everything in them was acknowledged (after a flush: the
     /// logger may be done, and a segment is megabytes).
     fn release_spool(&self) {
-        if let Some(spool) = lock(&self.pending).spool.as_mut() {
-            spool.release_if_acknowledged();
-        }
+        let released = lock(&self.pending)
+            .spool
+            .as_mut()
+            .map(SpoolWriter::release_if_acknowledged);
+        // Deleted with the logger unlocked.
+        drop(released);
     }
 
     /// A copy of the pending points (those with every value) and events, as writers would

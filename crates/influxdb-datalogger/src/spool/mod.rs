@@ -354,10 +354,13 @@ impl SpoolShared {
     /// for the delivery thread after it reported progress (unlinking megabytes of page cache
     /// takes milliseconds).
     pub(crate) fn delete_released(&self) {
-        let doomed = std::mem::take(&mut self.lock().doomed);
-        for path in doomed {
-            let _ = fs::remove_file(path);
-        }
+        drop(self.take_released());
+    }
+
+    /// The segment files [`release`](Self::release) gave up, to be deleted where the
+    /// [`ReleasedFiles`] is dropped.
+    fn take_released(&self) -> ReleasedFiles {
+        ReleasedFiles(std::mem::take(&mut self.lock().doomed))
     }
 
     /// Gives up the segments every writer has acknowledged (to be deleted by
@@ -533,6 +536,23 @@ impl SpoolShared {
             unacknowledged: records.saturating_sub(state.min_acked().seq),
             bytes: state.bytes(),
             dropped_points: state.dropped_points,
+        }
+    }
+}
+
+/// Segment files every writer has acknowledged, deleted when this is dropped. Unlinking one
+/// takes ~1.5–2 ms (megabytes of page cache), so it is dropped outside the logger's lock: in
+/// `write_data` once the lock is released, or on the thread preparing the next segment. (A
+/// crash before then replays them: points that overwrite themselves in the database, as with
+/// the up to 256 KiB a replay may resend, see [`SpoolShared::release`].)
+#[derive(Debug, Default)]
+#[must_use = "dropping it deletes the files: do so outside the logger's lock"]
+pub(crate) struct ReleasedFiles(Vec<PathBuf>);
+
+impl Drop for ReleasedFiles {
+    fn drop(&mut self) {
+        for path in self.0.drain(..) {
+            let _ = fs::remove_file(path);
         }
     }
 }
@@ -733,8 +753,9 @@ impl SpoolWriter {
     }
 
     /// Records that everything up to the current mark was handed to the writers, syncing it to
-    /// disk first under [`Fsync::PerBatch`]; returns the mark.
-    pub(crate) fn hand_over(&mut self) -> Result<SpoolMark> {
+    /// disk first under [`Fsync::PerBatch`]; returns the mark, and the segments that released
+    /// (without writers of its own, handing over counts as acknowledging).
+    pub(crate) fn hand_over(&mut self) -> Result<(SpoolMark, ReleasedFiles)> {
         let mark = self.mark();
         if self.shared.options.fsync == Fsync::PerBatch {
             if let Some(active) = &self.active {
@@ -744,30 +765,32 @@ impl SpoolWriter {
         let mut state = self.shared.lock();
         state.written = mark;
         state.taken = state.taken.max(mark);
-        if state.acked.is_empty() {
-            self.shared.release(&mut state);
-            drop(state);
-            self.shared.delete_released();
+        if !state.acked.is_empty() {
+            return Ok((mark, ReleasedFiles::default()));
         }
-        Ok(mark)
+        self.shared.release(&mut state);
+        drop(state);
+        Ok((mark, self.shared.take_released()))
     }
 
     /// When every writer acknowledged everything appended: seals the active segment, so that
     /// it is deleted now rather than when the logger is dropped (a later append opens a new one).
-    pub(crate) fn release_if_acknowledged(&mut self) {
+    pub(crate) fn release_if_acknowledged(&mut self) -> ReleasedFiles {
         if self.shared.lock().min_acked() < self.mark() {
-            return;
+            return ReleasedFiles::default();
         }
-        drop(self.seal_and_release());
+        let (sealed, released) = self.seal_and_release();
+        drop(sealed);
         // The logger may be done: do not leave a prepared segment behind (the process may
         // exit without dropping it).
         self.discard_prepared();
+        released
     }
 
     /// Seals the active segment (the next append opens another) and releases what every writer
-    /// has acknowledged. Returns the sealed segment: its mapping is unmapped where the caller
-    /// drops it.
-    fn seal_and_release(&mut self) -> Option<ActiveSegment> {
+    /// has acknowledged. Returns the sealed segment (its mapping is unmapped where the caller
+    /// drops it) and the released files (deleted where the caller drops them).
+    fn seal_and_release(&mut self) -> (Option<ActiveSegment>, ReleasedFiles) {
         let mark = self.mark();
         let mut state = self.shared.lock();
         state.written = mark;
@@ -779,8 +802,7 @@ impl SpoolWriter {
         }
         self.shared.release(&mut state);
         drop(state);
-        self.shared.delete_released();
-        sealed
+        (sealed, self.shared.take_released())
     }
 
     fn discard_prepared(&mut self) {
@@ -813,16 +835,17 @@ impl SpoolWriter {
     }
 
     /// Prepares segment `number` on a thread of its own (see [`segment`]), which first drops
-    /// `retired`, the segment just sealed: unmapping 8 MiB takes ~1.2 ms, which the logging
-    /// thread (holding the logger's lock) would otherwise spend in the `log()` that rotates,
-    /// ~15 ns per point on average.
-    fn prepare(&mut self, number: u64, retired: Option<ActiveSegment>) {
+    /// `retired`, the segment just sealed, and `released`, the files that sealing released:
+    /// unmapping 8 MiB takes ~1.2 ms and unlinking a segment ~1.5–2 ms, which the logging
+    /// thread (holding the logger's lock) would otherwise spend in the `log()` that rotates.
+    fn prepare(&mut self, number: u64, retired: Option<ActiveSegment>, released: ReleasedFiles) {
         let (path, header) = (self.segment_path(number), self.header(number));
         let capacity = self.shared.options.segment_bytes as usize;
         self.next = std::thread::Builder::new()
             .name("datalogger-spool-prepare".into())
             .spawn(move || {
                 drop(retired);
+                drop(released);
                 ActiveSegment::prepare(&path, &header, capacity)
             })
             .ok();
@@ -831,12 +854,12 @@ impl SpoolWriter {
     /// Seals the active segment and opens the next, making room under the size cap first.
     #[cold]
     fn rotate(&mut self, payload_len: usize) -> Result<()> {
-        let mut retired = None;
+        let (mut retired, mut released) = (None, ReleasedFiles::default());
         if let Some(active) = &self.active {
             if self.shared.options.fsync != Fsync::Never {
                 active.sync()?;
             }
-            retired = self.seal_and_release();
+            (retired, released) = self.seal_and_release();
         }
         let options = &self.shared.options;
         let capacity = options
@@ -877,7 +900,7 @@ impl SpoolWriter {
             }
         };
         let path = active.path.clone();
-        self.prepare(number + 1, retired);
+        self.prepare(number + 1, retired, released);
         let file = active
             .file
             .try_clone()
@@ -904,7 +927,9 @@ impl Drop for SpoolWriter {
     /// deletes the one prepared ahead.
     fn drop(&mut self) {
         self.discard_prepared();
-        drop(self.seal_and_release());
+        let (sealed, released) = self.seal_and_release();
+        drop(sealed);
+        drop(released);
     }
 }
 

@@ -641,7 +641,7 @@ fn reading_back_across_window_ends_takes_every_record_once_even_one_larger_than_
     for line in &lines {
         writer.append(Kind::Point, &[line]).unwrap();
     }
-    let end = writer.hand_over().unwrap();
+    let (end, _released) = writer.hand_over().unwrap();
     let mut from = start;
     let mut read = Vec::new();
     while from < end {
@@ -652,4 +652,39 @@ fn reading_back_across_window_ends_takes_every_record_once_even_one_larger_than_
     }
     assert_eq!(read.len(), 40);
     assert!(read == lines, "every record once, in order");
+}
+
+#[test]
+fn released_segments_are_deleted_where_the_caller_lets_go_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer =
+        SpoolWriter::open(small(dir.path()), Precision::Nanoseconds, "t".into()).unwrap();
+    for i in 0..6_000 {
+        let line = format!("m,case=a seq={i}i {}\n", 1_000 + i);
+        writer.append(Kind::Point, &[line.as_bytes()]).unwrap();
+    }
+    let segments = || -> Vec<String> {
+        files_in(dir.path())
+            .into_iter()
+            .filter(|f| f.ends_with(".seg"))
+            .collect()
+    };
+    let before = segments();
+    assert!(before.len() >= 3, "several 64 KiB segments: {before:?}");
+
+    // Without writers of its own, handing over acknowledges: every sealed segment is released,
+    // but deleting them (milliseconds each) is left to whoever drops what `hand_over` returned:
+    // the logger does so once its lock is released.
+    let (_, released) = writer.hand_over().unwrap();
+    assert_eq!(
+        segments(),
+        before,
+        "nothing deleted under the caller's lock"
+    );
+    drop(released);
+    assert_eq!(
+        segments(),
+        before[before.len() - 1..],
+        "only the active one is left"
+    );
 }
