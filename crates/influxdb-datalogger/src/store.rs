@@ -109,11 +109,15 @@ impl PointStore {
     /// Empties the store for reuse: keeps its buffers, and its table of series keys unless that
     /// grew large. Returns `false` (the caller then drops it) if its buffers are too big to keep.
     /// With continuous write every point is written on its own, and a fresh store per point
-    /// allocated its buffers and hashed its series key each time.
+    /// allocated its buffers and hashed its series key each time. A store written every
+    /// 100,000 points (~5 MB) regrew its buffer page by page after each write when only 1 MiB
+    /// was kept: a page fault per ~80 points, 28 % of a `log()` when last measured.
     pub(crate) fn recycle(&mut self) -> bool {
-        const KEEP_BYTES: usize = 1 << 20;
+        // ~300,000 points of lines; beyond that a burst's memory is given back.
+        const KEEP_BYTES: usize = 16 << 20;
+        const KEEP_POINTS: usize = KEEP_BYTES / 32;
         const KEEP_SERIES: usize = 1_024;
-        if self.rest.capacity() > KEEP_BYTES || self.ends.capacity() > KEEP_BYTES / 8 {
+        if self.rest.capacity() > KEEP_BYTES || self.ends.capacity() > KEEP_POINTS {
             return false;
         }
         self.rest.clear();
@@ -189,11 +193,21 @@ mod tests {
                 .line_protocol(),
             b"m,host=a f=1i 1\nm,host=b f=2i 2\n"
         );
+        // A write every 100,000 points: the buffers are kept, so the next 100,000 do not
+        // regrow them page by page.
         for i in 0..100_000 {
             let line = format!("m,host=a f={i}i {i}\n");
             store.push_line(line.as_bytes(), 8);
         }
-        assert!(!store.recycle(), "megabytes of buffers are not kept");
+        let kept = store.rest.capacity();
+        assert!(store.recycle(), "a few megabytes of buffers are kept");
+        assert_eq!((store.len(), store.rest.capacity()), (0, kept));
+        // A burst of over 16 MiB gives its memory back.
+        let long = format!("m,host=a f=\"{}\" 1\n", "x".repeat(1_000));
+        for _ in 0..17_000 {
+            store.push_line(long.as_bytes(), 8);
+        }
+        assert!(!store.recycle(), "a burst's buffers are not kept");
     }
 
     #[test]
