@@ -688,3 +688,44 @@ fn released_segments_are_deleted_where_the_caller_lets_go_of_them() {
         "only the active one is left"
     );
 }
+
+#[test]
+fn with_continuous_write_filled_segments_are_deleted_as_the_next_ones_are_prepared() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Switchable::new(true);
+    let logger = DataLogger::builder()
+        .writer(target.clone())
+        .continuous_write(true)
+        .spool(small(dir.path()))
+        .build();
+    let m = measurement();
+    let segments = || {
+        files_in(dir.path())
+            .into_iter()
+            .filter(|f| f.ends_with(".seg"))
+            .count()
+    };
+    let mut most = 0;
+    for i in 0..6_000 {
+        logger
+            .log(&m, fields!("seq" => i), tags!("case" => "a"))
+            .unwrap();
+        most = most.max(segments());
+    }
+    // Each filled segment was acknowledged when it was sealed; the thread preparing the next
+    // one deletes it, and the rotation after joins that thread: never more than the active
+    // segment and the one being deleted.
+    assert!(most <= 2, "at most 2 segments at a time, saw {most}");
+    let active = files_in(dir.path())
+        .into_iter()
+        .find(|f| f.ends_with(".seg"))
+        .unwrap();
+    assert!(
+        !active.ends_with("-00000000.seg") && !active.ends_with("-00000001.seg"),
+        "6,000 points filled several 64 KiB segments: {active}"
+    );
+    assert_eq!(logger.stats().spool.unwrap().unacknowledged, 0);
+    drop(logger);
+    assert_eq!(files_in(dir.path()), Vec::<String>::new());
+    assert_eq!(seqs(&target.seen.entries()), (0..6_000).collect::<Vec<_>>());
+}
