@@ -195,10 +195,15 @@ mod tests {
         assert_eq!(ours, plain);
     }
 
-    fn decimal(n: i64) -> String {
+    /// What `append` writes for `value` into an empty buffer.
+    fn appended<V>(append: fn(&mut Vec<u8>, V), value: V) -> String {
         let mut out = Vec::new();
-        append_integer(&mut out, n);
+        append(&mut out, value);
         String::from_utf8(out).unwrap()
+    }
+
+    fn decimal(n: i64) -> String {
+        appended(append_integer, n)
     }
 
     #[test]
@@ -244,9 +249,7 @@ mod tests {
     }
 
     fn float(v: f64) -> String {
-        let mut out = Vec::new();
-        append_float(&mut out, v);
-        String::from_utf8(out).unwrap()
+        appended(append_float, v)
     }
 
     #[test]
