@@ -132,6 +132,23 @@ def project(dataset: List[Any]) -> List[Tuple[str, Dict[str, Any], Dict[str, Opt
     ]
 
 
+def refuse_incomplete_like_ours(logger: Any, measurement: Any) -> None:
+    """The documented fix, applied to the seed: a point that lacks a field value or a required
+    tag is refused at ``log()`` (the seed stored it and then refused every ``write_data()``)."""
+    entries = logger._dataset.get(measurement)
+    if not entries:
+        return
+    entry = entries[-1]
+    complete = all(entry.fields.get(f) is not None for f in measurement.fields) and all(
+        entry.tags.get(t) is not None or t in measurement.optional_tags for t in measurement.tags
+    )
+    if not complete:
+        entries.pop()
+        if not entries:
+            del logger._dataset[measurement]
+        raise AssertionError("incomplete point refused at log()")
+
+
 def call(action: Callable[[], Any]) -> Tuple[bool, Any]:
     try:
         return False, action()
@@ -167,13 +184,25 @@ def run_case(seed_pkg: ModuleType, case: int) -> Dict[str, int]:
             logger = loggers[pkg]
             fm = pkg.FieldMap({fields[f]: v for f, v in values.items()})
             tm = pkg.TagMap({tags[t]: v for t, v in tag_values.items()}) if chosen_tags or rng.random() < 0.5 else None
-            if op < 0.55:
+            if op < 0.55 and pkg is seed_pkg:
+                outcome = call(
+                    lambda: (  # noqa: B023
+                        logger.log(measurement, fm, tm),  # noqa: B023
+                        refuse_incomplete_like_ours(logger, measurement),  # noqa: B023
+                    )
+                )
+            elif op < 0.55:
                 outcome = call(lambda: logger.log(measurement, fm, tm))  # noqa: B023
             elif op < 0.85:
                 outcome = call(lambda: logger.write_data())  # noqa: B023
             else:
                 timed.add((spec.name, spec.fields[0]))
-                outcome = call(lambda: logger.measure(lambda: 7, measurement, fields[spec.fields[0]], tags_map=tm))  # noqa: B023
+                outcome = call(
+                    lambda: (  # noqa: B023
+                        logger.measure(lambda: 7, measurement, fields[spec.fields[0]], tags_map=tm),  # noqa: B023
+                        pkg is seed_pkg and refuse_incomplete_like_ours(logger, measurement),  # noqa: B023
+                    )
+                )
             outcomes[pkg] = (outcome[0], project(logger.dataset))
         steps.append((op, values, tag_values, outcomes[seed_pkg][0], outcomes[ours][0]))
         seed_raised, seed_data = outcomes[seed_pkg]

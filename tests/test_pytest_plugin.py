@@ -329,3 +329,41 @@ def test_a_spool_that_cannot_be_opened_does_not_break_the_run(pytester: pytest.P
     bad = pytester.runpytest("--datalogger-url", "http://127.0.0.1:9")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*--datalogger: *database*"])
+
+
+INCOMPLETE = """
+from influxdb_datalogger import Field, FieldMap, Measurement, Tag, TagMap
+
+D, STEP = Field("d"), Tag("step")
+M = Measurement("m", D, STEP)
+
+def test_logs_an_incomplete_point(datalogger):
+    datalogger.log(M, FieldMap.build(D, None), TagMap.build(STEP, "x"))
+
+def test_logs_a_good_point(datalogger):
+    datalogger.log(M, FieldMap.build(D, 1.5), TagMap.build(STEP, "y"))
+
+def test_other():
+    pass
+"""
+
+
+def test_an_incomplete_point_holds_back_nothing_and_the_summary_names_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_incomplete=INCOMPLETE)
+    result = pytester.runpytest("--datalogger")
+    result.assert_outcomes(passed=2, failed=1)
+    lp = pytester.path / "influxdb-datalogger.lp"
+    assert {p[0]["test"].split("::")[1]: p[0]["outcome"] for p in points(lp)} == {
+        "test_logs_an_incomplete_point": "failed",
+        "test_logs_a_good_point": "passed",
+        "test_other": "passed",
+    }
+    assert [(p[0]["step"], p[1]["d"]) for p in points(lp, "m")] == [("y", 1.5)]
+    assert len(points(lp, "events")) == 1
+    result.stdout.fnmatch_lines(
+        [
+            "datalogger: run * 4 points sent, 0 pending, 0 dead-lettered",
+            'datalogger: test_incomplete.py::test_logs_an_incomplete_point: a point was refused: measurement "m": '
+            'field "d" has no value; the point was not logged',
+        ]
+    )

@@ -375,25 +375,36 @@ def test_dataset_and_str_are_json():
     assert json.loads(str(dl)) == {"time-taken": loaded}
 
 
-def test_write_data_refuses_incomplete_points_and_purges_nothing():
+def test_an_incomplete_point_is_refused_at_log_and_blocks_nothing_else():
     rec = Recorder()
     dl = DataLogger(rec)
     dl.log(M, fm(F, 1.0), tm(T, "complete"))
-    dl.log(M, FieldMap(), tm(T, "no-duration"))
-    with pytest.raises(IncompletePointError, match='measurement "time-taken" has no value for field "duration"'):
-        dl.write_data()
-    with pytest.raises(AssertionError):
-        dl.write_data()
-    assert rec.calls == []
-    assert len(dl.dataset) == 2
+    with pytest.raises(IncompletePointError, match='measurement "time-taken": field "duration" has no value'):
+        dl.log(M, FieldMap(), tm(T, "no-duration"))
+    with pytest.raises(AssertionError):  # the original checked with assert
+        dl.log(M, FieldMap(), tm(T, "no-duration"))
+    dl.log(M, fm(F, 2.0), tm(T, "later"))
+    assert [e.tags["identifier"] for e in dl.dataset] == ["complete", "later"]
+    dl.write_data()
+    assert [[e.tags["identifier"] for e in c] for c in rec.calls] == [["complete", "later"]]
+    assert dl.stats()["log_errors"] == 2
+
+
+def test_an_incomplete_point_with_continuous_write_blocks_no_later_log():
+    rec = Recorder()
+    dl = DataLogger(rec, continuous_write=True)
+    for i in range(3):
+        with pytest.raises(IncompletePointError):
+            dl.log(M, fm(F, None), tm(T, f"bad{i}"))
+        dl.log(M, fm(F, 1.0), tm(T, f"good{i}"))
+    assert [e.tags["identifier"] for c in rec.calls for e in c] == ["good0", "good1", "good2"]
 
 
 def test_an_explicit_none_is_no_value():
     dl = DataLogger(Recorder())
-    dl.log(M, fm(F, 1.0, G, None), tm(T, "a"))
-    assert dl.last_data_entry.fields == {"duration": 1.0, "count": None}
     with pytest.raises(IncompletePointError, match='field "count"'):
-        dl.write_data()
+        dl.log(M, fm(F, 1.0, G, None), tm(T, "a"))
+    assert dl.dataset == []
 
 
 def test_optional_tags_may_stay_without_value_and_required_ones_may_not():
@@ -403,9 +414,8 @@ def test_optional_tags_may_stay_without_value_and_required_ones_may_not():
     dl = DataLogger(rec)
     dl.log(m, fm(F, 1.0), tm(T, "a"))
     dl.write_data()
-    dl.log(m, fm(F, 1.0), tm(opt, "o"))
     with pytest.raises(IncompletePointError, match='tag "identifier"'):
-        dl.write_data()
+        dl.log(m, fm(F, 1.0), tm(opt, "o"))
 
 
 def test_write_data_purges_so_the_next_call_writes_no_duplicates():

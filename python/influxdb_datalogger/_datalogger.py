@@ -382,3 +382,18 @@ def _deliver_at_exit() -> None:
 
 
 atexit.register(_deliver_at_exit)
+
+_CHILD_EXIT_HOOK_PID = 0
+
+
+def _deliver_at_child_exit() -> None:
+    """Called once a forked child has made its own logger core (at its first use of a logger
+    inherited from the parent). A ``multiprocessing`` child ends with ``os._exit``, past
+    ``atexit``: its own exit hooks (finalizers) run ``_deliver_at_exit`` instead."""
+    global _CHILD_EXIT_HOOK_PID
+    if _CHILD_EXIT_HOOK_PID == os.getpid():
+        return
+    _CHILD_EXIT_HOOK_PID = os.getpid()
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _deliver_at_exit, exitpriority=0)

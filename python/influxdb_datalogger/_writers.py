@@ -4,7 +4,7 @@ file, without a Python object per point."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Dict, Optional, Union
 
 from . import _native
 from ._datalogger import DatabaseWriter
@@ -48,6 +48,10 @@ class JSONLinesFileWriter(_NativeFileWriter):
 class InfluxDBWriter(DatabaseWriter):
     """Writes to InfluxDB 1.x (``/write``), 2.x (``/api/v2/write``) or 3 (``/api/v3/write_lp``),
     or a server with the same APIs (VictoriaMetrics), from the Rust core.
+
+    ``url`` is a server's address or a whole connection string, as ``from_url`` takes
+    (``http://user:password@host:8086?db=tests``); keywords given here win over it. A password
+    in the URL is kept as a secret, out of every message and ``repr``.
 
     ``api=None`` picks from what is given: a bucket means v2, a database and a token v3, a
     database v1. Lines the server refuses go to ``dead_letter`` with its reason while the good
@@ -113,7 +117,12 @@ class InfluxDBWriter(DatabaseWriter):
             "flush_timeout": flush_timeout,
             "retry_budget": retry_budget,
         }
-        self._native_writer = _native.NativeWriter.influxdb(url, options)
+        # ``url`` may be a whole connection string (``http://user:pw@host:8086?db=tests``): what
+        # it sets stands unless a keyword here says otherwise.
+        defaults = _INFLUXDB_DEFAULTS
+        self._native_writer = _native.NativeWriter.influxdb(
+            url, {k: v for k, v in options.items() if v != defaults.get(k, None)}
+        )
 
     @classmethod
     def from_env(cls) -> InfluxDBWriter:
@@ -136,6 +145,22 @@ class InfluxDBWriter(DatabaseWriter):
 
     def __repr__(self) -> str:
         return f"InfluxDBWriter({self._native_writer.describe()!r})"
+
+
+# What InfluxDBWriter's keywords are when not given (as the core's own defaults).
+_INFLUXDB_DEFAULTS: Dict[str, object] = {
+    "precision": "ns",
+    "gzip": 4096,
+    "gzip_loopback": "false",
+    "timeout": 10.0,
+    "insecure": "false",
+    "accept_partial": "true",
+    "no_sync": "false",
+    "batch_size": 5000,
+    "flush_interval": 1.0,
+    "flush_timeout": 30.0,
+    "retry_budget": 60.0,
+}
 
 
 class GrafanaAnnotationWriter(DatabaseWriter):

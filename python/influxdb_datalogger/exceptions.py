@@ -9,7 +9,7 @@
      │    ├── UnknownFieldError      a field the measurement does not define
      │    ├── UnknownTagError        a tag the measurement does not define
      │    ├── SchemaError            a measurement or map that contradicts itself
-     │    ├── IncompletePointError   write_data(): a point still lacks a field or a required tag
+     │    ├── IncompletePointError   log(): a point lacks a field value or a required tag
      │    └── ArgumentError          arguments that do not fit together
      ├── DataLoggerTypeError (TypeError, AssertionError)  an argument of the wrong type
      ├── ParseError (ValueError)     malformed line protocol
@@ -68,7 +68,8 @@ class SchemaError(ValidationError):
 
 
 class IncompletePointError(ValidationError):
-    """``write_data()`` found a point without a value for a field or a required tag."""
+    """``log()`` was given a point without a value for a field or a required tag: the point was
+    not logged, and nothing logged before or after it is held back."""
 
 
 class ArgumentError(ValidationError):

@@ -30,7 +30,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -415,7 +415,7 @@ class DataloggerPlugin:
             pass  # what was not delivered waits in the spool; the summary says so
         self.stats = _delivery_stats(self.logger)
         if self.is_worker:
-            self.config.workeroutput["datalogger_stats"] = self.stats  # type: ignore[attr-defined]
+            self.config.workeroutput["datalogger_stats"] = {**self.stats, "problems": self.problems}  # type: ignore[attr-defined]
             return
         if self.settings.compare:
             try:
@@ -442,7 +442,7 @@ class DataloggerPlugin:
             line += f" (kept in the spool {totals['spool']}; delivered by the next run)"
         terminalreporter.section("datalogger", sep="-")
         write(line)
-        for problem in self.problems:
+        for problem in [*self.problems, *(p for s in self.worker_stats for p in s.get("problems", ()))]:
             write(f"datalogger: {problem}")
         if self.settings.compare:
             if not self.comparison:
@@ -574,9 +574,13 @@ class TaggedLogger:
     """A DataLogger-like handle: `log`, `measure_block`, `measure` and `log_event` work as on a
     DataLogger, and every point and event also carries the handle's tags."""
 
-    def __init__(self, logger: DataLogger, tags: Dict[str, str]) -> None:
+    def __init__(
+        self, logger: DataLogger, tags: Dict[str, str], report: Optional[Callable[[str], None]] = None
+    ) -> None:
         self._logger = logger
         self._tags = tags
+        # Told of every point refused here (an incomplete one, say), for the run's summary.
+        self._report = report
         self._extended: Dict[int, Tuple[Measurement, Measurement, Dict[str, Tag]]] = {}
 
     @property
@@ -617,7 +621,12 @@ class TaggedLogger:
         self, measurement: Measurement, fields_map: Dict[Any, Any], tags_map: Optional[Dict[Any, Any]] = None, **kw: Any
     ) -> None:
         extended, tags = self._with_tags(measurement, tags_map)
-        self._logger.log(extended, fields_map, tags, **kw)
+        try:
+            self._logger.log(extended, fields_map, tags, **kw)
+        except DataLoggerError as error:
+            if self._report is not None:
+                self._report(f"a point was refused: {error}")
+            raise
 
     def measure_block(
         self, measurement: Measurement, field: Field, tags_map: Optional[Dict[Any, Any]] = None, **kw: Any
@@ -633,7 +642,12 @@ class TaggedLogger:
         extended, tags = self._with_tags(measurement, tags_map)
         if kw.get("event_tags") is not None:
             kw["event_tags"] = self._event_tags(kw["event_tags"])
-        return self._logger.measure(func, extended, field, tags, **kw)
+        try:
+            return self._logger.measure(func, extended, field, tags, **kw)
+        except DataLoggerError as error:
+            if self._report is not None:
+                self._report(f"a measurement was refused: {error}")
+            raise
 
     def log_event(
         self, measurement: Any, start_time: Any, stop_time: Any, event_tags_map: Optional[Dict[Any, Any]] = None
@@ -693,6 +707,9 @@ def datalogger(request: pytest.FixtureRequest, datalogger_session: TaggedLogger)
     plugin = _active(request.config)
     if plugin is None:
         return datalogger_session
-    test = dict(plugin.test_tags.get(request.node.nodeid) or _test_tags(request.node))
+    nodeid = request.node.nodeid
+    test = dict(plugin.test_tags.get(nodeid) or _test_tags(request.node))
     test.pop("outcome", None)
-    return TaggedLogger(plugin.logger, {**datalogger_session.tags, **test})
+    return TaggedLogger(
+        plugin.logger, {**datalogger_session.tags, **test}, lambda problem: plugin.problems.append(f"{nodeid}: {problem}")
+    )

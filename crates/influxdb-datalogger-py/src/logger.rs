@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use influxdb_datalogger::{
     Batch, DataEntry, DataLogger, DatabaseWriter, Error, ErrorKind, Event, FieldInput, FieldValue,
     SpoolOptions, TagInput, Timestamp, DEFAULT_SPOOL_DIR,
@@ -142,10 +143,14 @@ type Fields = SmallVec<[FieldIn; 8]>;
 
 #[pyclass(subclass, frozen, weakref, module = "influxdb_datalogger._native")]
 pub struct LoggerBase {
-    core: Arc<DataLogger>,
+    /// The core logger; replaced in a forked child at its first use (see [`Self::core`]).
+    core: ArcSwap<DataLogger>,
     shared: Arc<Shared>,
     writers: Py<PyTuple>,
     continuous_write: bool,
+    spool: Option<SpoolOptions>,
+    /// The Python post-processors, registered again on a core made after a fork.
+    post_processors: Mutex<Vec<Py<PyAny>>>,
     /// The Measurement objects logged, by name, so that entries read back carry the very
     /// object that was logged; `last_schema` saves the look-up when it is the same as before.
     measurements: Mutex<Vec<(usize, String, Py<PyAny>)>>,
@@ -164,12 +169,7 @@ impl LoggerBase {
         _kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let registry = registry(py)?;
-        let shared = Arc::new(Shared::default());
-        let mut builder = DataLogger::builder()
-            .continuous_write(continuous_write)
-            .close_on_drop(false);
         let mut has_database = false;
-        let mut has_python_writer = false;
         for writer in database_writers.iter() {
             if !writer.is_instance(registry.database_writer.bind(py))? {
                 return Err(type_error(format!(
@@ -177,35 +177,26 @@ impl LoggerBase {
                     writer.get_type().name()?
                 )));
             }
-            let native = writer.getattr_opt(intern!(py, "_native_writer"))?;
-            match native.as_ref().and_then(|n| n.cast::<NativeWriter>().ok()) {
-                Some(native) => {
-                    has_database |= native.get().is_database();
-                    builder = builder.boxed_writer(native.get().to_core()?);
-                }
-                None => {
-                    has_python_writer = true;
-                    let name = writer.get_type().name()?.to_string();
-                    builder = builder.writer(PythonWriter {
-                        object: writer.unbind(),
-                        shared: Arc::clone(&shared),
-                        name,
-                    });
-                }
+            if let Some(native) = native_writer(&writer)? {
+                has_database |= native.get().is_database();
             }
         }
-        // Writers written in Python cannot run before this object exists: what the spool replays
-        // for them waits for the first write.
-        let builder = builder
-            .spool(spool_options(spool_dir, has_database)?)
-            .hand_over_replay(!has_python_writer);
-        // Opening the spool replays what dead processes left, over the network: without the GIL.
-        let core = py.detach(|| builder.try_build()).py_err()?;
+        let shared = Arc::new(Shared::default());
+        let spool = spool_options(spool_dir, has_database)?;
+        let core = build_core(
+            py,
+            database_writers,
+            continuous_write,
+            spool.clone(),
+            &shared,
+        )?;
         Ok(LoggerBase {
-            core: Arc::new(core),
+            core: ArcSwap::from_pointee(core),
             shared,
             writers: database_writers.clone().unbind(),
             continuous_write,
+            spool,
+            post_processors: Mutex::new(Vec::new()),
             measurements: Mutex::new(Vec::new()),
             last_schema: AtomicUsize::new(0),
         })
@@ -359,7 +350,7 @@ impl LoggerBase {
     fn write_data(slf: &Bound<'_, Self>) -> PyResult<()> {
         let this = slf.get();
         this.shared.remember_logger(slf.as_any())?;
-        let core = Arc::clone(&this.core);
+        let core = this.core_arc(slf.py())?;
         let result = slf.py().detach(|| core.write_data());
         this.raise(result)
     }
@@ -370,7 +361,7 @@ impl LoggerBase {
     fn flush(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<()> {
         let this = slf.get();
         this.shared.remember_logger(slf.as_any())?;
-        let core = Arc::clone(&this.core);
+        let core = this.core_arc(slf.py())?;
         let timeout = timeout.map(seconds).transpose()?;
         let result = slf.py().detach(|| match timeout {
             Some(timeout) => core.flush_within(timeout),
@@ -383,7 +374,11 @@ impl LoggerBase {
     /// handing them nothing new: what happens at interpreter exit.
     fn _flush_writers(slf: &Bound<'_, Self>, timeout: f64) -> PyResult<()> {
         let this = slf.get();
-        let core = Arc::clone(&this.core);
+        let core = this.core.load_full();
+        if core.is_forked_copy() {
+            // The parent's logger, never used in this (forked) process: the parent delivers it.
+            return Ok(());
+        }
         let deadline = std::time::Instant::now() + seconds(timeout)?;
         let result = slf.py().detach(|| core.flush_writers(Some(deadline)));
         this.raise(result)
@@ -393,18 +388,9 @@ impl LoggerBase {
     fn _add_post_processing(slf: &Bound<'_, Self>, func: Py<PyAny>) -> PyResult<()> {
         let this = slf.get();
         this.shared.remember_logger(slf.as_any())?;
-        let shared = Arc::clone(&this.shared);
-        this.core.add_post_processing(&[], move |_, _| {
-            Python::attach(|py| {
-                let logger = shared.logger(py).ok_or_else(|| {
-                    Error::new(ErrorKind::InvalidArgument, "the DataLogger is gone")
-                })?;
-                logger
-                    .call_method1(intern!(py, "_run_post_processing"), (func.bind(py),))
-                    .map(drop)
-                    .map_err(|e| shared.keep(e, "a post-processing function raised".into()))
-            })
-        });
+        let core = this.core(slf.py())?;
+        add_post_processor(&core, &this.shared, func.clone_ref(slf.py()));
+        lock(&this.post_processors).push(func);
         Ok(())
     }
 
@@ -413,7 +399,7 @@ impl LoggerBase {
     fn _rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let entries = match self.shared.view() {
             Some(batch) => group_by_measurement(batch.entries()),
-            None => self.core.dataset(),
+            None => self.core(py)?.dataset(),
         };
         let rows = PyList::empty(py);
         for entry in entries {
@@ -427,7 +413,7 @@ impl LoggerBase {
     fn _event_rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let events = match self.shared.view() {
             Some(batch) => batch.events().to_vec(),
-            None => self.core.events(),
+            None => self.core(py)?.events(),
         };
         let rows = PyList::empty(py);
         for event in events {
@@ -439,10 +425,10 @@ impl LoggerBase {
     /// Writes what is pending (or being written) with a built-in writer, purging nothing: what
     /// a built-in writer's `write_data(datalogger)` does when called directly.
     fn _write_with(&self, py: Python<'_>, writer: &Bound<'_, NativeWriter>) -> PyResult<()> {
-        let batch = self
-            .shared
-            .view()
-            .unwrap_or_else(|| self.core.pending_batch());
+        let batch = match self.shared.view() {
+            Some(batch) => batch,
+            None => self.core(py)?.pending_batch(),
+        };
         let mut core_writer = writer.get().to_core()?;
         py.detach(|| core_writer.write_data(&batch)).py_err()
     }
@@ -459,7 +445,8 @@ impl LoggerBase {
     /// Counters: points logged, pending, written per writer, failures, the last error; the
     /// spool's numbers and what was replayed from it.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let stats = self.core.stats();
+        let core = self.core(py)?;
+        let stats = core.stats();
         let writers = PyList::empty(py);
         for w in stats.writers {
             writers.append(py_dict!(py, {
@@ -483,7 +470,7 @@ impl LoggerBase {
                 "dropped_points" => spool.dropped_points,
             })),
         };
-        let replayed = self.core.replay_report();
+        let replayed = core.replay_report();
         let damaged = PyList::empty(py);
         for damage in replayed.damaged {
             damaged.append(py_dict!(py, {
@@ -549,6 +536,45 @@ fn spool_options(
     }
 }
 
+fn native_writer<'py>(writer: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, NativeWriter>>> {
+    let native = writer.getattr_opt(intern!(writer.py(), "_native_writer"))?;
+    Ok(native.and_then(|n| n.cast_into::<NativeWriter>().ok()))
+}
+
+/// The core logger for these writers: built-in writers become core writers (each with its own
+/// delivery thread), Python writers are called back.
+fn build_core(
+    py: Python<'_>,
+    database_writers: &Bound<'_, PyTuple>,
+    continuous_write: bool,
+    spool: Option<SpoolOptions>,
+    shared: &Arc<Shared>,
+) -> PyResult<DataLogger> {
+    let mut builder = DataLogger::builder()
+        .continuous_write(continuous_write)
+        .close_on_drop(false);
+    let mut has_python_writer = false;
+    for writer in database_writers.iter() {
+        match native_writer(&writer)? {
+            Some(native) => builder = builder.boxed_writer(native.get().to_core()?),
+            None => {
+                has_python_writer = true;
+                let name = writer.get_type().name()?.to_string();
+                builder = builder.writer(PythonWriter {
+                    object: writer.unbind(),
+                    shared: Arc::clone(shared),
+                    name,
+                });
+            }
+        }
+    }
+    // Writers written in Python cannot run before this object exists: what the spool replays
+    // for them waits for the first write.
+    let builder = builder.spool(spool).hand_over_replay(!has_python_writer);
+    // Opening the spool replays what dead processes left, over the network: without the GIL.
+    py.detach(|| builder.try_build()).py_err()
+}
+
 fn seconds(value: f64) -> PyResult<std::time::Duration> {
     std::time::Duration::try_from_secs_f64(value).map_err(|_| {
         crate::errors::ArgumentError::new_err(format!(
@@ -579,7 +605,67 @@ fn field_context(schema: &Schema, key: &Bound<'_, PyAny>) -> String {
     )
 }
 
+/// Registers a Python post-processor on a core logger; it runs the Python `_run_post_processing`.
+fn add_post_processor(core: &DataLogger, shared: &Arc<Shared>, func: Py<PyAny>) {
+    let shared = Arc::clone(shared);
+    core.add_post_processing(&[], move |_, _| {
+        Python::attach(|py| {
+            let logger = shared
+                .logger(py)
+                .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "the DataLogger is gone"))?;
+            logger
+                .call_method1(intern!(py, "_run_post_processing"), (func.bind(py),))
+                .map(drop)
+                .map_err(|e| shared.keep(e, "a post-processing function raised".into()))
+        })
+    });
+}
+
 impl LoggerBase {
+    /// The core logger of this process. In a child forked after it was made, the parent's copy
+    /// can deliver nothing (its threads were not copied, its spool is the parent's): at the
+    /// first use there, a new core with the same writers and settings takes its place, with its
+    /// own delivery threads and spool owner. What was pending at the fork stays the parent's.
+    #[inline]
+    fn core(&self, py: Python<'_>) -> PyResult<arc_swap::Guard<Arc<DataLogger>>> {
+        let core = self.core.load();
+        if !core.is_forked_copy() {
+            return Ok(core);
+        }
+        drop(core);
+        self.renew_after_fork(py)?;
+        Ok(self.core.load())
+    }
+
+    /// [`Self::core`], as an `Arc` to use without the GIL.
+    fn core_arc(&self, py: Python<'_>) -> PyResult<Arc<DataLogger>> {
+        Ok(Arc::clone(&*self.core(py)?))
+    }
+
+    fn renew_after_fork(&self, py: Python<'_>) -> PyResult<()> {
+        // Under the GIL, which this holds: no other thread renews at the same time.
+        if !self.core.load().is_forked_copy() {
+            return Ok(());
+        }
+        let core = build_core(
+            py,
+            self.writers.bind(py),
+            self.continuous_write,
+            self.spool.clone(),
+            &self.shared,
+        )?;
+        for func in lock(&self.post_processors).iter() {
+            add_post_processor(&core, &self.shared, func.clone_ref(py));
+        }
+        // The parent's copy drops without touching the parent's threads or files.
+        drop(self.core.swap(Arc::new(core)));
+        // A multiprocessing child leaves through os._exit, past atexit: the Python side
+        // delivers at the child's exit through multiprocessing's own exit hooks.
+        py.import(intern!(py, "influxdb_datalogger._datalogger"))?
+            .call_method0(intern!(py, "_deliver_at_child_exit"))?;
+        Ok(())
+    }
+
     /// The common end of `log` and a finished block: merges in Python-computed values, converts
     /// the tags, and logs (releasing the GIL when the log may write).
     #[allow(clippy::too_many_arguments)]
@@ -651,7 +737,7 @@ impl LoggerBase {
                 })
                 .collect::<PyResult<SmallVec<[TagIn<'_>; 8]>>>()?;
             self.shared.remember_logger(slf.as_any())?;
-            let core = &self.core;
+            let core = self.core_arc(py)?;
             py.detach(|| core.log_at(&schema.measurement, &fields, &tags, time))
         } else {
             let texts = schema.tag_texts(&keys)?;
@@ -671,7 +757,8 @@ impl LoggerBase {
                     })
                 })
                 .collect::<PyResult<SmallVec<[TagIn<'_>; 8]>>>()?;
-            self.core.log_at(&schema.measurement, &fields, &tags, time)
+            self.core(py)?
+                .log_at(&schema.measurement, &fields, &tags, time)
         };
         self.raise(result)
     }
@@ -706,7 +793,9 @@ impl LoggerBase {
                 ));
             }
         }
-        self.core.log_event(name, start, stop, &tags).py_err()
+        Python::attach(|py| self.core(py))?
+            .log_event(name, start, stop, &tags)
+            .py_err()
     }
 
     /// Raises the Python exception a writer or post-processor raised, as it was, or else the
@@ -835,6 +924,16 @@ impl BlockMeasurer {
         Ok(())
     }
 
+    /// Ends the block. When the block raised, its exception is the one the caller sees: a
+    /// duration that could not be recorded then is only counted (`stats()["log_errors"]`).
+    fn finish(&self, py: Python<'_>, exc_type: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let failed = exc_type.is_some_and(|t| !t.is_none());
+        match self.stop(py, failed) {
+            Err(_) if failed => Ok(()),
+            result => result,
+        }
+    }
+
     fn stop(&self, py: Python<'_>, failed: bool) -> PyResult<()> {
         let (started, started_at) = lock(&self.started).take().ok_or_else(|| {
             crate::errors::ArgumentError::new_err("the block measurement was not started")
@@ -916,7 +1015,7 @@ impl BlockMeasurer {
         _exc: Option<&Bound<'_, PyAny>>,
         _traceback: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        self.stop(py, exc_type.is_some_and(|t| !t.is_none()))?;
+        self.finish(py, exc_type)?;
         Ok(false)
     }
 
@@ -935,7 +1034,7 @@ impl BlockMeasurer {
         _exc: Option<&Bound<'_, PyAny>>,
         _traceback: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Ready> {
-        self.stop(py, exc_type.is_some_and(|t| !t.is_none()))?;
+        self.finish(py, exc_type)?;
         Ok(Ready {
             value: Mutex::new(Some(
                 false.into_pyobject(py)?.to_owned().into_any().unbind(),

@@ -50,12 +50,12 @@ impl NativeWriter {
         Ok(NativeWriter { kind })
     }
 
-    /// An InfluxDB writer for `url`, with options by their connection-string names (values as
-    /// text; `None` values are skipped), and the delivery options `batch_size`,
+    /// An InfluxDB writer for `url` (a connection string), with options by their
+    /// connection-string names that override it (values as text; `None` values are skipped), and the delivery options `batch_size`,
     /// `flush_interval`, `flush_timeout` and `retry_budget` (seconds).
     #[staticmethod]
     fn influxdb(url: &str, options: &Bound<'_, PyDict>) -> PyResult<Self> {
-        let mut config = InfluxConfig::new(url);
+        let mut config = InfluxConfig::parse_conn_str(url).py_err()?;
         let mut delivery = DeliveryOptions::default();
         let seconds = |value: &Bound<'_, PyAny>, key: &str| -> PyResult<Duration> {
             let s: f64 = value.extract()?;

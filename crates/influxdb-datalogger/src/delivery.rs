@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::entry::Batch;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fork::Origin;
 use crate::spool::{SpoolLink, SpoolMark};
 use crate::writer::DatabaseWriter;
 
@@ -222,20 +223,25 @@ impl Shared {
 
 /// Delivery threads whose writer was dropped with data still undelivered: they go on
 /// delivering, and [`flush_detached`] waits for them (a binding calls it at process exit).
-static DETACHED: Mutex<Vec<Arc<Shared>>> = Mutex::new(Vec::new());
+static DETACHED: Mutex<Vec<(Origin, Arc<Shared>)>> = Mutex::new(Vec::new());
 
 /// Waits, at most `timeout`, until the delivery threads of dropped writers have delivered what
 /// they hold; the error says how many points were not.
 pub fn flush_detached(timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
-    let threads: Vec<Arc<Shared>> = DETACHED
+    let threads: Vec<(Origin, Arc<Shared>)> = DETACHED
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .drain(..)
         .collect();
     let mut undelivered = 0;
     let mut cause = None;
-    for shared in threads {
+    for (origin, shared) in threads {
+        if origin.is_forked() {
+            // A thread of the parent's, which the fork did not copy: the parent waits for it.
+            std::mem::forget(shared);
+            continue;
+        }
         let waited = shared.wait_delivered(deadline, false);
         undelivered += waited.pending;
         if waited.pending > 0 {
@@ -256,6 +262,7 @@ pub fn flush_detached(timeout: Duration) -> Result<()> {
 
 /// Runs a writer on a thread of its own; see the module documentation.
 pub struct BackgroundWriter {
+    origin: Origin,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     name: String,
@@ -295,6 +302,7 @@ impl BackgroundWriter {
                 .expect("a thread can be started")
         };
         BackgroundWriter {
+            origin: Origin::here(),
             shared,
             thread: Some(thread),
             name,
@@ -343,6 +351,16 @@ impl DatabaseWriter for BackgroundWriter {
     fn write_data(&mut self, batch: &Batch) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
+        }
+        if self.origin.is_forked() {
+            return Err(Error::new(
+                ErrorKind::ForkedProcess,
+                format!(
+                    "{}: made in process {}, whose delivery thread a forked child does not have; make the writer in the child",
+                    self.name,
+                    self.origin.pid()
+                ),
+            ));
         }
         let records = (batch.point_count() + batch.events().len()) as u64;
         let mut state = self.shared.lock();
@@ -429,6 +447,13 @@ impl Drop for BackgroundWriter {
     /// with everything delivered the thread ends; otherwise it goes on delivering on its own,
     /// and [`flush_detached`] waits for it.
     fn drop(&mut self) {
+        if self.origin.is_forked() {
+            // In a forked child: the thread is the parent's (not copied), its state may be
+            // locked by it, and its spool link must not delete the parent's files on drop.
+            std::mem::forget(self.thread.take());
+            std::mem::forget(Arc::clone(&self.shared));
+            return;
+        }
         let idle = {
             let mut state = self.shared.lock();
             state.detached = true;
@@ -443,7 +468,7 @@ impl Drop for BackgroundWriter {
             DETACHED
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push(Arc::clone(&self.shared));
+                .push((self.origin, Arc::clone(&self.shared)));
         }
     }
 }

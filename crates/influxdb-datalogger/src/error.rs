@@ -33,6 +33,9 @@ pub enum ErrorKind {
     Io,
     /// The spool reached its size cap and refuses new points until the database catches up.
     SpoolFull,
+    /// A logger used in a child process forked after the logger was made: its delivery threads
+    /// and spool belong to the parent, so the child must make its own.
+    ForkedProcess,
 }
 
 /// The error type of every fallible operation in this crate.

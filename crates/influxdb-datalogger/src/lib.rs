@@ -30,6 +30,7 @@
 mod delivery;
 mod entry;
 mod error;
+mod fork;
 mod grafana;
 mod http;
 mod logger;

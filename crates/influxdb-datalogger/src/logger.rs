@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::entry::{Batch, DataEntry, Event};
 use crate::error::{Error, ErrorKind, Result};
+use crate::fork::Origin;
 use crate::measure::Timer;
 use crate::schema::{FieldInput, Measurement, TagInput};
 use crate::spool::{
@@ -29,9 +30,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Pending {
     points: PointStore,
     events: Vec<Event>,
-    /// Points that still lack a value, with the number of complete points logged before each
-    /// (so that [`DataLogger::dataset`] shows them in logging order) and what they lack.
-    incomplete: Vec<Incomplete>,
     /// Points accepted so far; counted under this lock, which `log` holds anyway.
     points_logged: u64,
     /// Where every complete point and event is appended before it is stored here.
@@ -50,14 +48,6 @@ struct Taken {
     /// Spool segments that handing them over released: to be dropped (deleted) once the lock
     /// `log` needs is released.
     released: ReleasedFiles,
-}
-
-#[derive(Debug, Clone)]
-struct Incomplete {
-    position: usize,
-    entry: DataEntry,
-    /// E.g. `field "duration", tag "host"`.
-    missing: String,
 }
 
 impl Pending {
@@ -107,23 +97,6 @@ impl Pending {
         self.journal(Kind::Point, &[line])?;
         self.points.push_line(line, split);
         Ok(())
-    }
-
-    fn check_complete(&self) -> Result<()> {
-        let Some(first) = self.incomplete.first() else {
-            return Ok(());
-        };
-        let more = match self.incomplete.len() - 1 {
-            0 => String::new(),
-            n => format!(" ({n} more incomplete points)"),
-        };
-        Err(Error::new(
-            ErrorKind::IncompletePoint,
-            format!(
-                "cannot write: a point of measurement {:?} has no value for {}{more}; nothing was written or discarded",
-                first.entry.measurement, first.missing
-            ),
-        ))
     }
 }
 
@@ -194,7 +167,7 @@ pub struct WriterStats {
 /// Counters of a [`DataLogger`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
-    /// Points accepted by `log` (complete or not).
+    /// Points accepted by `log`.
     pub points_logged: u64,
     /// Events accepted.
     pub events_logged: u64,
@@ -330,10 +303,10 @@ impl DataLoggerBuilder {
         let replay = spool.is_some();
         let hand_over_replay = self.hand_over_replay;
         let logger = DataLogger {
+            origin: Origin::here(),
             pending: Mutex::new(Pending {
                 points: PointStore::default(),
                 events: Vec::new(),
-                incomplete: Vec::new(),
                 points_logged: 0,
                 spool,
                 spare: None,
@@ -378,6 +351,8 @@ impl DataLoggerBuilder {
 /// # Ok::<(), influxdb_datalogger::Error>(())
 /// ```
 pub struct DataLogger {
+    /// The process that made it (a forked child must not use it; see [`DataLogger::is_forked_copy`]).
+    origin: Origin,
     pending: Mutex<Pending>,
     /// The writers; holding this lock serialises `write_data`.
     delivery: Mutex<Vec<WriterSlot>>,
@@ -476,10 +451,13 @@ impl DataLogger {
     /// Logs one point with the given timestamp.
     ///
     /// Given values win over the schema's functions, which win over its defaults. A field or
-    /// tag the measurement does not define, or a value line protocol cannot carry, is an error
-    /// and nothing is stored. A point that still lacks a field value or a required tag is
-    /// stored, and [`write_data`](DataLogger::write_data) refuses to write until it is dealt
-    /// with (as in the Python package this crate replaces).
+    /// tag the measurement does not define, a value line protocol cannot carry, or a point that
+    /// still lacks a field value or a required tag is an error ([`ErrorKind::IncompletePoint`]
+    /// for the last) and nothing is stored; what was logged before is not affected.
+    ///
+    /// # Errors
+    /// Those above; [`ErrorKind::SpoolFull`] or an I/O error when the spool cannot take the
+    /// point; with continuous write, what [`write_data`](DataLogger::write_data) returns.
     pub fn log_at<F: FieldInput, T: TagInput>(
         &self,
         measurement: &Measurement,
@@ -487,6 +465,7 @@ impl DataLogger {
         tags: &[T],
         time: Timestamp,
     ) -> Result<()> {
+        self.ensure_own_process()?;
         self.store(measurement, fields, tags, time)
             .inspect_err(|e| self.note_error(e))?;
         if self.continuous_write {
@@ -532,34 +511,21 @@ impl DataLogger {
             }
         }
         let resolved = measurement.resolve(fields, tags)?;
-        if resolved.first_missing().is_none() {
-            let mut pending = lock(&self.pending);
-            let start = pending.points.buffer().len();
-            let split = resolved.encode(pending.points.buffer(), time, self.precision)?;
-            if pending.spool.is_some() {
-                let line = pending.points.buffer().split_off(start);
-                pending.push_line(&line, split)?;
-            } else {
-                pending.points.commit(start, split);
-            }
-            pending.points_logged += 1;
-        } else {
-            resolved.check_values()?;
-            let entry = resolved.to_entry(time);
-            let missing = resolved
-                .missing()
-                .map(|(what, name)| format!("{what} {name:?}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut pending = lock(&self.pending);
-            let position = pending.points.len();
-            pending.points_logged += 1;
-            pending.incomplete.push(Incomplete {
-                position,
-                entry,
-                missing,
-            });
+        if let Some(missing) = resolved.first_missing() {
+            // Refused here, where the caller can still act on it: a point that cannot be
+            // written must not hold back the points logged after it.
+            return Err(missing);
         }
+        let mut pending = lock(&self.pending);
+        let start = pending.points.buffer().len();
+        let split = resolved.encode(pending.points.buffer(), time, self.precision)?;
+        if pending.spool.is_some() {
+            let line = pending.points.buffer().split_off(start);
+            pending.push_line(&line, split)?;
+        } else {
+            pending.points.commit(start, split);
+        }
+        pending.points_logged += 1;
         Ok(())
     }
 
@@ -571,6 +537,7 @@ impl DataLogger {
         stop: Timestamp,
         tags: &[T],
     ) -> Result<()> {
+        self.ensure_own_process()?;
         let owned = tags
             .iter()
             .filter_map(|t| t.value().map(|v| (t.key().to_string(), v.to_string())))
@@ -647,18 +614,8 @@ impl DataLogger {
 
     /// The pending points in logging order.
     fn pending_entries(&self) -> Vec<DataEntry> {
-        let (batch, incomplete) = {
-            let pending = lock(&self.pending);
-            (pending.batch(self.precision), pending.incomplete.clone())
-        };
-        let mut entries = batch.entries();
-        for Incomplete {
-            position, entry, ..
-        } in incomplete.into_iter().rev()
-        {
-            entries.insert(position, entry);
-        }
-        entries
+        let batch = lock(&self.pending).batch(self.precision);
+        batch.entries()
     }
 
     /// The pending events, in logging order.
@@ -678,23 +635,20 @@ impl DataLogger {
 
     /// Hands everything pending to every writer.
     ///
-    /// 1. Checks that every pending point has all its fields and required tags; if not, an
-    ///    error names the point and nothing is written or discarded.
-    /// 2. Runs the post-processors, which may log derived points, and checks again.
-    /// 3. Gives the batch to each writer. A writer that fails keeps the batch and gets it again,
+    /// 1. Runs the post-processors, which may log derived points; if one fails, nothing is
+    ///    written or discarded.
+    /// 2. Gives the batch to each writer. A writer that fails keeps the batch and gets it again,
     ///    with newer data, at the next call; writers that succeeded get no duplicates.
     ///
     /// Returns the first writer's error, if any failed.
     pub fn write_data(&self) -> Result<()> {
+        self.ensure_own_process()?;
         let Some(_writing) = WritingGuard::enter(self) else {
             // Called from inside this logger's own write (a post-processor or writer logging
             // with continuous write): what it logged is taken by the write in progress.
             return Ok(());
         };
         let mut writers = lock(&self.delivery);
-        lock(&self.pending)
-            .check_complete()
-            .inspect_err(|e| self.note_error(e))?;
         self.run_post_processors()
             .inspect_err(|e| self.note_error(e))?;
         let Taken {
@@ -702,13 +656,9 @@ impl DataLogger {
             events,
             mark,
             released,
-        } = {
-            let mut pending = lock(&self.pending);
-            pending
-                .check_complete()
-                .inspect_err(|e| self.note_error(e))?;
-            pending.take().inspect_err(|e| self.note_error(e))?
-        };
+        } = lock(&self.pending)
+            .take()
+            .inspect_err(|e| self.note_error(e))?;
         // Deleted with the logger unlocked: unlinking a segment takes milliseconds.
         drop(released);
         // Assembled outside the lock: for a million points this takes tens of milliseconds,
@@ -869,6 +819,7 @@ impl DataLogger {
 
     /// Makes every writer flush what it was given, without handing it anything new.
     pub fn flush_writers(&self, deadline: Option<std::time::Instant>) -> Result<()> {
+        self.ensure_own_process()?;
         let mut flushed = Ok(());
         for slot in lock(&self.delivery).iter_mut() {
             let result = match deadline {
@@ -938,7 +889,7 @@ impl DataLogger {
         let (pending_points, pending_events, points_logged, spool) = {
             let pending = lock(&self.pending);
             (
-                pending.points.len() + pending.incomplete.len(),
+                pending.points.len(),
                 pending.events.len(),
                 pending.points_logged,
                 pending.spool.as_ref().map(SpoolWriter::stats),
@@ -1039,12 +990,33 @@ impl DataLogger {
         Ok(())
     }
 
+    /// Whether this is a copy, in a child process forked after the logger was made, of the
+    /// parent's logger. Such a copy refuses every call with [`ErrorKind::ForkedProcess`]: its
+    /// delivery threads did not survive the fork and its spool is the parent's. Its drop does
+    /// nothing (the parent's files stay as they are); the child makes a logger of its own.
+    pub fn is_forked_copy(&self) -> bool {
+        self.origin.is_forked()
+    }
+
+    fn ensure_own_process(&self) -> Result<()> {
+        if !self.origin.is_forked() {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::ForkedProcess,
+            format!(
+                "this DataLogger was made in process {} and this process ({}) is a child forked from it: \
+                 its delivery threads and spool belong to that process, so nothing logged here could be delivered; \
+                 make a DataLogger in the child",
+                self.origin.pid(),
+                std::process::id()
+            ),
+        ))
+    }
+
     /// Counts an error and remembers its message for [`stats`](DataLogger::stats).
     pub(crate) fn note_error(&self, error: &Error) {
-        if !matches!(
-            error.kind(),
-            ErrorKind::Writer | ErrorKind::Io | ErrorKind::IncompletePoint
-        ) {
+        if !matches!(error.kind(), ErrorKind::Writer | ErrorKind::Io) {
             self.log_errors.fetch_add(1, Ordering::Relaxed);
         }
         *lock(&self.last_error) = Some(error.to_string());
@@ -1053,12 +1025,28 @@ impl DataLogger {
 
 impl Drop for DataLogger {
     fn drop(&mut self) {
+        if self.origin.is_forked() {
+            // The parent's: its threads are not here, and dropping its spool or writers would
+            // seal and delete the parent's files. `get_mut` takes no lock (a thread that held
+            // one may not exist in this process).
+            let pending = self
+                .pending
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner);
+            std::mem::forget(pending.spool.take());
+            let writers = self
+                .delivery
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner);
+            std::mem::forget(std::mem::take(writers));
+            return;
+        }
         if !self.close_on_drop || self.closed.load(Ordering::Relaxed) {
             return;
         }
         let pending = {
             let pending = lock(&self.pending);
-            pending.points.len() + pending.incomplete.len() + pending.events.len()
+            pending.points.len() + pending.events.len()
         };
         let backlog: usize = lock(&self.delivery)
             .iter()

@@ -149,7 +149,7 @@ fn refused_log_calls_store_nothing_and_keep_earlier_points() {
 }
 
 #[test]
-fn incomplete_points_block_the_write_and_nothing_is_discarded() {
+fn an_incomplete_point_is_refused_at_log_and_blocks_nothing_else() {
     let (logger, memory) = logger_with_memory();
     let tt = time_taken();
     logger
@@ -159,44 +159,75 @@ fn incomplete_points_block_the_write_and_nothing_is_discarded() {
             tags!("identifier" => "complete"),
         )
         .unwrap();
-    logger
+    let err = logger
         .log(&tt, fields!(), tags!("identifier" => "no-duration"))
-        .unwrap();
-    logger
-        .log(&tt, fields!("duration" => 3.0), tags!())
-        .unwrap();
-
-    let err = logger.write_data().unwrap_err();
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::IncompletePoint);
     assert_eq!(
         err.message(),
-        "cannot write: a point of measurement \"time-taken\" has no value for field \"duration\" \
-         (1 more incomplete points); nothing was written or discarded"
+        "measurement \"time-taken\": field \"duration\" has no value; the point was not logged"
     );
-    assert_eq!(memory.batch_count(), 0);
-    let dataset = logger.dataset();
-    assert_eq!(dataset.len(), 3, "nothing purged");
-    assert_eq!(
-        dataset[1].tag("identifier"),
-        Some("no-duration"),
-        "incomplete points keep their place"
-    );
-    assert_eq!(dataset[1].field("duration"), None);
+    let err = logger
+        .log(&tt, fields!("duration" => 3.0), tags!())
+        .unwrap_err();
+    assert!(err.message().contains("tag \"identifier\""), "{err}");
+    logger
+        .log(
+            &tt,
+            fields!("duration" => 2.0),
+            tags!("identifier" => "later"),
+        )
+        .unwrap();
+
+    let stats = logger.stats();
+    assert_eq!((stats.points_logged, stats.log_errors), (2, 2));
+    assert_eq!(logger.dataset().len(), 2, "only complete points are kept");
+    logger.write_data().unwrap();
+    let written: Vec<_> = memory
+        .entries()
+        .iter()
+        .map(|e| e.tag("identifier").unwrap().to_string())
+        .collect();
+    assert_eq!(written, ["complete", "later"]);
 }
 
 #[test]
-fn explicit_no_value_overrides_a_default_and_blocks_the_write() {
+fn an_incomplete_point_with_continuous_write_does_not_stop_later_ones() {
+    let memory = MemoryWriter::new();
+    let logger = DataLogger::builder()
+        .writer(memory.clone())
+        .continuous_write(true)
+        .build();
+    let tt = time_taken();
+    for i in 0..3 {
+        let id = i.to_string();
+        logger
+            .log(&tt, fields!(), tags!("identifier" => id.as_str()))
+            .unwrap_err();
+        logger
+            .log(
+                &tt,
+                fields!("duration" => 1.0),
+                tags!("identifier" => id.as_str()),
+            )
+            .unwrap();
+    }
+    assert_eq!(memory.entries().len(), 3);
+}
+
+#[test]
+fn explicit_no_value_overrides_a_default_and_is_refused() {
     let (logger, _) = logger_with_memory();
     let tp = throughput();
-    logger
+    let err = logger
         .log(
             &tp,
             &[("mbps", Some(FieldValue::Float(1.0))), ("samples", None)],
             tags!("link" => "l"),
         )
-        .unwrap();
-    let err = logger.write_data().unwrap_err();
+        .unwrap_err();
     assert!(err.message().contains("field \"samples\""), "{err}");
+    logger.write_data().unwrap();
 }
 
 #[test]
@@ -327,7 +358,7 @@ fn post_processors_see_their_measurements_and_may_log_derived_points() {
 }
 
 #[test]
-fn a_post_processor_that_logs_an_incomplete_point_blocks_the_write() {
+fn a_post_processor_that_logs_an_incomplete_point_fails_the_write_and_keeps_the_data() {
     let (logger, memory) = logger_with_memory();
     let tt = time_taken();
     let tt2 = tt.clone();
@@ -340,11 +371,8 @@ fn a_post_processor_that_logs_an_incomplete_point_blocks_the_write() {
     let err = logger.write_data().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::IncompletePoint);
     assert_eq!(memory.batch_count(), 0);
-    assert_eq!(
-        logger.dataset().len(),
-        2,
-        "the original and the derived point are both kept"
-    );
+    assert_eq!(logger.dataset().len(), 1, "the original point is kept");
+    assert!(err.message().contains("post-processing failed"), "{err}");
 }
 
 #[test]

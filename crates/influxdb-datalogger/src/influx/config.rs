@@ -102,18 +102,34 @@ pub struct InfluxConfig {
 }
 
 impl InfluxConfig {
-    /// A configuration for the server at `url`, with the defaults.
+    /// A configuration for the server at `url`, with the defaults. User information in the URL
+    /// (`http://user:password@host`) becomes [`username`](Self::username) and
+    /// [`password`](Self::password), so that the password is kept as a [`Secret`] and the URL
+    /// can be shown anywhere.
     pub fn new(url: impl Into<String>) -> Self {
+        let url = url.into();
+        let (url, userinfo) = split_userinfo(&url);
+        let (username, password) = match userinfo {
+            None => (None, None),
+            Some(userinfo) => {
+                let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+                let decode = |text: &str| percent_decode(text).unwrap_or_else(|_| text.to_string());
+                (
+                    Some(decode(user)),
+                    (!password.is_empty()).then(|| Secret::new(decode(password))),
+                )
+            }
+        };
         InfluxConfig {
-            url: url.into().trim_end_matches('/').to_string(),
+            url: url.trim_end_matches('/').to_string(),
             api: None,
             database: None,
             retention_policy: None,
             bucket: None,
             org: None,
             token: None,
-            username: None,
-            password: None,
+            username,
+            password,
             gzip_threshold: Some(4096),
             gzip_loopback: false,
             timeout: Duration::from_secs(10),
@@ -184,18 +200,15 @@ impl InfluxConfig {
             config_error("a connection string starts with http:// or https://".to_string())
         })?;
         let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (userinfo, host) = match address.rsplit_once('@') {
-            Some((userinfo, host)) => (Some(userinfo), host),
-            None => (None, address),
-        };
-        let mut config = InfluxConfig::new(format!("{scheme}://{host}"));
-        if let Some(userinfo) = userinfo {
-            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            config.username = Some(percent_decode(user)?);
-            if !password.is_empty() {
-                config.password = Some(Secret::new(percent_decode(password)?));
+        if let Some((userinfo, _)) = address.rsplit_once('@') {
+            // Checked here, where an error can be returned; `new` takes them apart.
+            for part in userinfo.splitn(2, ':') {
+                percent_decode(part).map_err(|e| {
+                    config_error(format!("the user or password in the URL: {}", e.message()))
+                })?;
             }
         }
+        let mut config = InfluxConfig::new(format!("{scheme}://{address}"));
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             config.set(&percent_decode(key)?, &percent_decode(value)?)?;
@@ -349,7 +362,26 @@ impl InfluxConfig {
             Api::V2 => format!("bucket {:?}", self.bucket.as_deref().unwrap_or("")),
             Api::V1 | Api::V3 => format!("database {:?}", self.database.as_deref().unwrap_or("")),
         };
-        format!("{} ({:?} API, {target})", self.url, self.api())
+        format!(
+            "{} ({:?} API, {target})",
+            split_userinfo(&self.url).0,
+            self.api()
+        )
+    }
+}
+
+/// `http://user:password@host:port/path` → (`http://host:port/path`, `Some("user:password")`).
+fn split_userinfo(url: &str) -> (std::borrow::Cow<'_, str>, Option<&str>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.into(), None);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => (
+            format!("{scheme}://{host}{}", &rest[authority_end..]).into(),
+            Some(userinfo),
+        ),
+        None => (url.into(), None),
     }
 }
 

@@ -11,7 +11,6 @@ use smallvec::SmallVec;
 
 mod fast;
 
-use crate::entry::DataEntry;
 use crate::error::{Error, ErrorKind, Result};
 use crate::line_protocol::{self as lp, Part};
 use crate::value::{FieldValue, Precision, Timestamp};
@@ -589,18 +588,11 @@ impl Resolved<'_> {
             Error::new(
                 ErrorKind::IncompletePoint,
                 format!(
-                    "measurement {:?}: {what} {name:?} has no value",
+                    "measurement {:?}: {what} {name:?} has no value; the point was not logged",
                     self.measurement.name()
                 ),
             )
         })
-    }
-
-    /// Checks every value without keeping the encoding (for points stored incomplete).
-    pub(crate) fn check_values(&self) -> Result<()> {
-        let mut scratch = Vec::new();
-        self.write_tags(&mut scratch)?;
-        self.write_fields(&mut scratch).map(|_| ())
     }
 
     /// Appends the point as one line and returns the length of its series key (measurement and
@@ -682,31 +674,6 @@ impl Resolved<'_> {
             written += 1;
         }
         Ok(written)
-    }
-
-    /// The point as an owned entry, keeping explicit "no value"s (for incomplete points).
-    pub(crate) fn to_entry(&self, time: Timestamp) -> DataEntry {
-        let schema = &self.measurement.0;
-        let tags = schema
-            .tags
-            .iter()
-            .zip(&self.tags)
-            .filter(|(_, s)| !matches!(s, Slot::Unset))
-            .map(|(d, s)| (d.tag.name.clone(), s.value().map(str::to_owned)))
-            .collect();
-        let fields = schema
-            .fields
-            .iter()
-            .zip(&self.fields)
-            .filter(|(_, s)| !matches!(s, Slot::Unset))
-            .map(|(d, s)| (d.field.name.clone(), s.value().cloned()))
-            .collect();
-        DataEntry {
-            measurement: schema.name.clone(),
-            tags,
-            fields,
-            time,
-        }
     }
 }
 
@@ -884,12 +851,12 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::IncompletePoint);
         assert_eq!(
             err.message(),
-            "measurement \"cpu\": field \"value\" has no value"
+            "measurement \"cpu\": field \"value\" has no value; the point was not logged"
         );
         let err = encode(&cpu(), fields!("value" => 1.0), tags!()).unwrap_err();
         assert_eq!(
             err.message(),
-            "measurement \"cpu\": tag \"zone\" has no value"
+            "measurement \"cpu\": tag \"zone\" has no value; the point was not logged"
         );
     }
 
@@ -904,12 +871,6 @@ mod tests {
             .unwrap();
         let missing: Vec<_> = resolved.missing().collect();
         assert_eq!(missing, vec![("field", "count")]);
-        let entry = resolved.to_entry(Timestamp::from_nanos(0));
-        assert_eq!(entry.field("count"), None);
-        assert!(entry
-            .fields
-            .iter()
-            .any(|(k, v)| k == "count" && v.is_none()));
     }
 
     #[test]
