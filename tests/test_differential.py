@@ -186,7 +186,7 @@ def run_case(seed_pkg: ModuleType, case: int) -> Dict[str, int]:
             tm = pkg.TagMap({tags[t]: v for t, v in tag_values.items()}) if chosen_tags or rng.random() < 0.5 else None
             if op < 0.55 and pkg is seed_pkg:
                 outcome = call(
-                    lambda: (  # noqa: B023
+                    lambda: (
                         logger.log(measurement, fm, tm),  # noqa: B023
                         refuse_incomplete_like_ours(logger, measurement),  # noqa: B023
                     )
@@ -198,7 +198,7 @@ def run_case(seed_pkg: ModuleType, case: int) -> Dict[str, int]:
             else:
                 timed.add((spec.name, spec.fields[0]))
                 outcome = call(
-                    lambda: (  # noqa: B023
+                    lambda: (
                         logger.measure(lambda: 7, measurement, fields[spec.fields[0]], tags_map=tm),  # noqa: B023
                         pkg is seed_pkg and refuse_incomplete_like_ours(logger, measurement),  # noqa: B023
                     )

@@ -711,5 +711,7 @@ def datalogger(request: pytest.FixtureRequest, datalogger_session: TaggedLogger)
     test = dict(plugin.test_tags.get(nodeid) or _test_tags(request.node))
     test.pop("outcome", None)
     return TaggedLogger(
-        plugin.logger, {**datalogger_session.tags, **test}, lambda problem: plugin.problems.append(f"{nodeid}: {problem}")
+        plugin.logger,
+        {**datalogger_session.tags, **test},
+        lambda problem: plugin.problems.append(f"{nodeid}: {problem}"),
     )
