@@ -55,7 +55,7 @@ def test_an_unreachable_server_does_not_block_logging_and_flush_reports_it() -> 
         dl.flush(timeout=0.5)
     assert "127.0.0.1:9" in str(error.value) and "secret-pw" not in str(error.value)
     stats = dl.stats()
-    assert stats["pending_points"] == 0 and stats["writers"][0]["points_written"] == 1
+    assert stats["pending_points"] == 0 and stats["writers"][0]["points_written"] == 0, "handed over, not written"
     assert stats["writers"][0]["awaiting_delivery"] == 1 and stats["writers"][0]["retries"] >= 1
 
 

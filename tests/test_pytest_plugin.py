@@ -310,7 +310,12 @@ def test_a_database_that_is_down_fails_nothing_and_gets_the_points_next_run(
         servers_script(servers, "start-influxdb")
     down.assert_outcomes(passed=2)
     assert down.ret == 0
-    down.stdout.fnmatch_lines(["datalogger: run * 0 points sent, 3 pending, 0 dead-lettered (kept in the spool *)"])
+    down.stdout.fnmatch_lines(
+        [
+            "datalogger: run * 0 points sent, 3 pending, 0 dead-lettered "
+            "(kept in the spool *; delivered by the next run; last error: *Connection refused*)"
+        ]
+    )
     up = pytester.runpytest_subprocess(*args)
     up.assert_outcomes(passed=2)
     rows = influx_query(url, 'SELECT count("call") FROM "plugin_down" GROUP BY "run_id"', db)

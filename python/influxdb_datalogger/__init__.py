@@ -30,7 +30,7 @@ from .exceptions import (
 _native._register(Measurement, FieldMap, TagMap, DatabaseWriter)
 spool_inventory = _native.spool_inventory
 
-__version__ = "3.0.0a1"
+__version__ = _native._crate_version.replace("-alpha.", "a").replace("-beta.", "b").replace("-rc.", "rc")
 
 __all__ = [
     "BlockMeasurer",

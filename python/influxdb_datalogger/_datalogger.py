@@ -32,6 +32,7 @@ __all__ = [
 BlockMeasurer = _native.BlockMeasurer
 
 _EPOCH = datetime.datetime(1970, 1, 1)
+_log = logging.getLogger("influxdb_datalogger")
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -181,6 +182,7 @@ class DataLogger(_native.LoggerBase):
         spool_dir: Union[str, os.PathLike[str], bool, None] = None,
     ) -> None:
         self.postprocessing_functions = []
+        self._refused_seen: Dict[str, int] = {}
         _LIVE_LOGGERS.add(self)
 
     def __str__(self) -> str:
@@ -192,6 +194,28 @@ class DataLogger(_native.LoggerBase):
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
+    def flush(self, timeout: Optional[float] = None) -> None:
+        """Writes what is pending and waits (at most ``timeout`` seconds, else each writer's
+        own limit) until every writer has delivered it. Points the database refused for good
+        (set aside in the dead-letter file) are reported as a warning on the
+        ``influxdb_datalogger`` logger."""
+        try:
+            super().flush(timeout)
+        finally:
+            self._warn_of_refused_points()
+
+    def _warn_of_refused_points(self) -> None:
+        for writer in self.stats()["writers"]:
+            seen = self._refused_seen.get(writer["name"], 0)
+            if writer["dead_lettered"] > seen:
+                self._refused_seen[writer["name"]] = writer["dead_lettered"]
+                _log.warning(
+                    "%s: %d points refused by the database, set aside in its dead-letter file: %s",
+                    writer["name"],
+                    writer["dead_lettered"] - seen,
+                    writer["last_error"] or "see the file for each point's reason",
+                )
+
     def close(self, timeout: Optional[float] = None) -> None:
         """Writes what is pending and waits (at most ``timeout`` seconds, else each writer's
         own limit) until every writer has delivered it. The exit hook does not wait for a
@@ -199,6 +223,16 @@ class DataLogger(_native.LoggerBase):
         logger that opens it."""
         try:
             self.flush(timeout)
+        finally:
+            _LIVE_LOGGERS.discard(self)
+
+    def _close_briefly(self, timeout: float) -> None:
+        """``close()`` as an exit does it: each writer waited for at most its own flush
+        timeout and ``timeout``, and not at all once its server cannot be reached (what was
+        not delivered stays in the spool, if there is one)."""
+        try:
+            self.write_data()
+            self._flush_writers(timeout)
         finally:
             _LIVE_LOGGERS.discard(self)
 

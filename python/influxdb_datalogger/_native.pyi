@@ -13,11 +13,14 @@ __all__ = [
     "NativeWriter",
     "Ready",
     "Schema",
+    "_crate_version",
     "_flush_detached",
     "_read_line_protocol",
     "_register",
     "spool_inventory",
 ]
+
+_crate_version: str
 
 @final
 class Schema:

@@ -410,7 +410,8 @@ class DataloggerPlugin:
                 TagMap({Tag(k): v for k, v in {**self.run_tags, **self.settings.tags}.items()}),
             )
         try:
-            self.logger.close(timeout=CLOSE_TIMEOUT)
+            # Not a full close(): a database that cannot be reached must not hold up the run.
+            self.logger._close_briefly(CLOSE_TIMEOUT)
         except DataLoggerError:
             pass  # what was not delivered waits in the spool; the summary says so
         self.stats = _delivery_stats(self.logger)
@@ -439,7 +440,8 @@ class DataloggerPlugin:
             f"{totals['pending']} pending, {totals['dead_lettered']} dead-lettered"
         )
         if totals["pending"]:
-            line += f" (kept in the spool {totals['spool']}; delivered by the next run)"
+            kept = f"kept in the spool {totals['spool']}; delivered by the next run" if totals["spool"] else "not kept"
+            line += f" ({kept}; last error: {totals['last_error'] or 'none yet, still sending'})"
         terminalreporter.section("datalogger", sep="-")
         write(line)
         for problem in [*self.problems, *(p for s in self.worker_stats for p in s.get("problems", ()))]:
@@ -468,10 +470,11 @@ def _delivery_stats(logger: DataLogger) -> Dict[str, Any]:
     pending = writer["awaiting_delivery"] + writer["backlog_points"] + stats["pending_points"]
     return {
         "target": writer["name"],
-        "sent": max(0, writer["points_written"] - writer["awaiting_delivery"]),
+        "sent": writer["points_written"],
         "pending": pending,
         "dead_lettered": writer["dead_lettered"],
         "spool": (stats["spool"] or {}).get("dir", ""),
+        "last_error": writer["last_error"] or stats["last_error"],
     }
 
 
@@ -480,6 +483,7 @@ def _sum_stats(all_stats: List[Dict[str, Any]]) -> Dict[str, Any]:
     return {
         "target": present[0]["target"] if present else "",
         "spool": present[0]["spool"] if present else "",
+        "last_error": next((s["last_error"] for s in present if s.get("last_error")), None),
         **{k: sum(s[k] for s in present) for k in ("sent", "pending", "dead_lettered")},
     }
 

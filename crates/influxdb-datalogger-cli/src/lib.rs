@@ -59,6 +59,9 @@ enum Command {
         /// Lines per request.
         #[arg(long, default_value_t = 5000)]
         batch_size: usize,
+        /// How long to wait, in seconds, for the server to take everything (retrying meanwhile).
+        #[arg(long, default_value_t = 120.0)]
+        timeout: f64,
     },
     /// Check that a server answers and takes the credentials and the database or bucket.
     Ping {
@@ -111,7 +114,9 @@ pub fn run(
             target,
             precision,
             batch_size,
-        } => run_push(&file, &target, precision, batch_size, out, err),
+            timeout,
+        } => seconds("--timeout", timeout)
+            .and_then(|timeout| run_push(&file, &target, precision, batch_size, timeout, out, err)),
         Command::Ping { target } => remote::ping(&target, out)
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| e.to_string()),
@@ -129,6 +134,12 @@ pub fn run(
             ExitCode::FAILURE
         }
     }
+}
+
+/// A number of seconds from the command line.
+fn seconds(flag: &str, value: f64) -> Result<std::time::Duration, String> {
+    std::time::Duration::try_from_secs_f64(value)
+        .map_err(|_| format!("{flag} must be a number of seconds >= 0, not {value}"))
 }
 
 fn run_demo(file: &std::path::Path, rounds: u32, out: &mut dyn Write) -> Result<ExitCode, String> {
@@ -153,11 +164,12 @@ fn run_push(
     target: &remote::Target,
     precision: influxdb_datalogger::Precision,
     batch_size: usize,
+    timeout: std::time::Duration,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, String> {
-    let report =
-        remote::push(file, target, precision, batch_size, err).map_err(|e| e.to_string())?;
+    let report = remote::push(file, target, precision, batch_size, timeout, err)
+        .map_err(|e| e.to_string())?;
     let _ = writeln!(
         out,
         "{} lines delivered, {} malformed lines skipped, {} refused by the server (see the dead-letter file)",

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use influxdb_datalogger::line_protocol::Lines;
 use influxdb_datalogger::{
-    Batch, DatabaseWriter, DeliveryOptions, InfluxConfig, InfluxDBWriter, Precision, Result,
+    BackgroundWriter, Batch, DatabaseWriter, DeliveryOptions, InfluxConfig, InfluxDBWriter,
+    Precision, Result,
 };
 
 /// Where to: a connection string or the environment, with flags on top.
@@ -93,6 +94,7 @@ pub fn push(
     target: &Target,
     precision: Precision,
     batch_size: usize,
+    timeout: Duration,
     err: &mut dyn Write,
 ) -> Result<PushReport> {
     let bytes = std::fs::read(path).map_err(|e| {
@@ -105,7 +107,7 @@ pub fn push(
     let config = target.config()?;
     let options = DeliveryOptions {
         max_points: batch_size.max(1),
-        flush_timeout: Duration::from_secs(120),
+        flush_timeout: timeout,
         ..DeliveryOptions::default()
     };
     let mut writer = InfluxDBWriter::new(config)?.in_background(options);
@@ -128,13 +130,50 @@ pub fn push(
         }
     }
     writer.write_data(&Batch::from_lines(chunk.drain(..), precision))?;
-    let flushed = writer.flush_within(Duration::from_secs(120));
+    let flushed = wait_delivered(&writer, timeout, &progress, bytes.len(), err);
     let stats = writer.stats();
     progress.show(bytes.len(), stats.delivered);
     progress.clear();
     report.delivered = stats.delivered;
     report.dead_lettered = DatabaseWriter::dead_lettered(&writer);
     flushed.map(|()| report)
+}
+
+/// Waits until `writer` delivered everything, at most `timeout`, saying on `err` why it is
+/// retrying whenever the reason changes; stops early once a send failed for good.
+fn wait_delivered(
+    writer: &BackgroundWriter,
+    timeout: Duration,
+    progress: &Progress,
+    total: usize,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut said: Option<String> = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let step = left.min(Duration::from_millis(500));
+        let started = Instant::now();
+        let error = match writer.flush_within(step) {
+            Ok(()) => return Ok(()),
+            Err(e) if left <= step || !e.is_retriable() => return Err(e),
+            Err(e) => e,
+        };
+        let stats = writer.stats();
+        progress.show(total, stats.delivered);
+        let reason = stats.last_error.unwrap_or_else(|| error.to_string());
+        if said.as_deref() != Some(reason.as_str()) {
+            progress.clear();
+            let _ = writeln!(
+                err,
+                "retrying (up to {} more): {reason}",
+                influxdb_datalogger::human_duration(left)
+            );
+            said = Some(reason);
+        }
+        // An unreachable server ends the wait at once: pace the loop.
+        std::thread::sleep(step.saturating_sub(started.elapsed()));
+    }
 }
 
 /// A one-line progress bar on stderr, drawn only on a terminal.

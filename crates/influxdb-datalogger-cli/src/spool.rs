@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use influxdb_datalogger::{
-    spool_inventory, Adopt, DataLogger, DeliveryOptions, Error, ErrorKind, InfluxDBWriter, Result,
-    SpoolOptions, Timestamp,
+    spool_inventory, DataLogger, DeliveryOptions, Error, ErrorKind, InfluxDBWriter, ReplayReport,
+    Result, SpoolOptions, Timestamp,
 };
 
 use crate::remote::{Progress, Target};
@@ -29,40 +29,60 @@ pub fn replay(dir: &Path, target: &Target, timeout: f64, out: &mut dyn Write) ->
         ));
     }
     let config = target.config()?;
-    let writer = InfluxDBWriter::new(config)?.in_background(DeliveryOptions {
-        flush_timeout: timeout,
-        ..DeliveryOptions::default()
-    });
-    let logger = DataLogger::builder()
-        .writer(writer)
-        .spool(SpoolOptions {
-            adopt: Adopt::All,
-            ..SpoolOptions::new(dir)
-        })
-        .close_on_drop(false)
-        .try_build()?;
-    let replayed = logger.replay_report();
-    let total = replayed.points + replayed.events;
-    let progress = Progress::new(std::io::stderr().is_terminal(), total as usize);
+    // One logger per target the dead processes wrote for, its spool labelled as theirs: what
+    // it cannot deliver waits in the spool for the application's next logger.
+    let mut targets: Vec<String> = spool_inventory(dir)?
+        .into_iter()
+        .filter(|owner| !owner.alive)
+        .map(|owner| owner.target)
+        .collect();
+    targets.sort();
+    targets.dedup();
     let deadline = Instant::now() + timeout;
-    let flushed = loop {
-        let awaiting: u64 = logger
-            .stats()
-            .writers
-            .iter()
-            .map(|w| w.awaiting_delivery)
-            .sum();
-        let delivered = total.saturating_sub(awaiting);
-        progress.show(delivered as usize, delivered);
-        if awaiting == 0 || Instant::now() >= deadline {
-            break logger.flush_within(Duration::from_millis(1));
+    let mut replayed = ReplayReport::default();
+    let mut undelivered = 0;
+    let mut failure: Option<Error> = None;
+    for label in targets {
+        let writer = InfluxDBWriter::new(config.clone())?.in_background(DeliveryOptions {
+            flush_timeout: timeout,
+            ..DeliveryOptions::default()
+        });
+        let logger = DataLogger::builder()
+            .writer(writer)
+            .spool(SpoolOptions::new(dir))
+            .spool_target(label)
+            .close_on_drop(false)
+            .try_build()?;
+        let report = logger.replay_report();
+        let total = report.points + report.events;
+        let progress = Progress::new(std::io::stderr().is_terminal(), total as usize);
+        let flushed = loop {
+            let awaiting = awaiting(&logger);
+            let delivered = total.saturating_sub(awaiting);
+            progress.show(delivered as usize, delivered);
+            let left = deadline.saturating_duration_since(Instant::now());
+            let step = left.min(Duration::from_millis(100));
+            match logger.flush_within(step) {
+                Ok(()) => break Ok(()),
+                Err(e) if left <= step || !e.is_retriable() => break Err(e),
+                Err(_) => std::thread::sleep(step.saturating_sub(Duration::from_millis(1))),
+            }
+        };
+        progress.clear();
+        if let Err(e) = flushed {
+            undelivered += awaiting(&logger);
+            failure.get_or_insert(e);
         }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    progress.clear();
+        replayed.absorb(report);
+    }
     let _ = writeln!(
         out,
-        "replayed {} points and {} events from {} segments of {} dead processes{}",
+        "{} {} points and {} events from {} segments of {} dead processes{}{}",
+        if undelivered == 0 {
+            "replayed"
+        } else {
+            "read back"
+        },
         replayed.points,
         replayed.events,
         replayed.segments,
@@ -73,14 +93,30 @@ pub fn replay(dir: &Path, target: &Target, timeout: f64, out: &mut dyn Write) ->
                 "; {n} damaged parts moved to {}",
                 dir.join("damaged").display()
             ),
+        },
+        match undelivered {
+            0 => String::new(),
+            n => format!("; {n} not delivered, kept in the spool for the next logger or replay"),
         }
     );
-    flushed?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
     Ok(if replayed.damaged.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Points and events a logger's writers hold that the server has not acknowledged.
+fn awaiting(logger: &DataLogger) -> u64 {
+    logger
+        .stats()
+        .writers
+        .iter()
+        .map(|w| w.awaiting_delivery)
+        .sum()
 }
 
 /// Prints what every owner in `dir` has not had acknowledged, as an aligned table.

@@ -333,3 +333,124 @@ fn replay_delivers_a_dead_process_spool_to_influxdb() {
         text(&after.stdout)
     );
 }
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn push_takes_windows_line_endings_and_a_byte_order_mark_and_counts_refused_lines() {
+    let servers = servers::Servers::start(false);
+    let url = servers.influxdb();
+    query(&url, "CREATE DATABASE tests", "");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("windows.lp"),
+        "\u{feff}win,host=a v=1 1700000000000000000\r\nwin,host=b v=2 1700000000000000001\r\n\
+         win,host=c v=3 1700000000000000002\r\n",
+    )
+    .unwrap();
+    let target = format!("{url}?db=tests");
+    let push = cli(&["push", "windows.lp", "--url", &target], dir.path());
+    assert!(push.status.success(), "{}", text(&push.stderr));
+    assert!(
+        text(&push.stdout).contains("3 lines delivered, 0 malformed lines skipped, 0 refused"),
+        "{}",
+        text(&push.stdout)
+    );
+    let stored = query(&url, "SELECT count(v) FROM win GROUP BY host", "");
+    assert_eq!(stored.matches("\"count\"").count(), 3, "{stored}");
+    let measurements = query(&url, "SHOW MEASUREMENTS", "");
+    assert!(!measurements.contains("\\ufeff"), "{measurements}");
+
+    // A type the database refuses: set aside, and not counted as delivered.
+    std::fs::write(
+        dir.path().join("conflict.lp"),
+        "win,host=d v=\"text\" 1700000000000000003\r\nwin,host=e v=5 1700000000000000004\r\n",
+    )
+    .unwrap();
+    let push = cli(&["push", "conflict.lp", "--url", &target], dir.path());
+    assert_eq!(push.status.code(), Some(1), "{}", text(&push.stdout));
+    assert!(
+        text(&push.stdout).contains("1 lines delivered, 0 malformed lines skipped, 1 refused"),
+        "{}",
+        text(&push.stdout)
+    );
+}
+
+#[test]
+fn push_to_an_unreachable_server_says_why_it_retries_and_gives_up_at_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.lp"), "m v=1 1\n").unwrap();
+    let started = std::time::Instant::now();
+    let push = cli(
+        &[
+            "push",
+            "p.lp",
+            "--url",
+            "http://127.0.0.1:9?db=x",
+            "--timeout",
+            "1.5",
+        ],
+        dir.path(),
+    );
+    let took = started.elapsed();
+    assert_eq!(push.status.code(), Some(1));
+    let stderr = text(&push.stderr);
+    assert!(
+        stderr.contains("retrying (up to ") && stderr.contains("Connection refused"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("not delivered") && !stderr.contains("µs"),
+        "{stderr}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "the timeout was kept: {took:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn a_failed_replay_leaves_the_points_for_the_application_not_for_the_replay_target() {
+    let servers = servers::Servers::start(false);
+    let url = servers.influxdb();
+    query(&url, "CREATE DATABASE tests", "");
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    leave_in_spool(&spool, 100);
+    let out = cli(
+        &[
+            "replay",
+            "spool",
+            "--url",
+            &format!("{url}?db=typo"),
+            "--timeout",
+            "5",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("read back 100 points")
+            && text(&out.stdout).contains("100 not delivered, kept in the spool"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("does the database or bucket exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Still labelled for the application's writer, so that its next logger delivers them.
+    let listing = text(&cli(&["spool", "spool"], dir.path()).stdout);
+    assert!(
+        listing.contains("a database that is down") && !listing.contains("typo"),
+        "{listing}"
+    );
+    let good = cli(
+        &["replay", "spool", "--url", &format!("{url}?db=tests")],
+        dir.path(),
+    );
+    assert!(good.status.success(), "{}", text(&good.stderr));
+    let counted = query(&url, "SELECT count(seq) FROM left", "");
+    assert!(counted.contains(",100]"), "{counted}");
+}

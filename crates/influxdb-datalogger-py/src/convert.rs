@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 
 use influxdb_datalogger::{FieldValue, Timestamp};
-use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
@@ -29,7 +28,7 @@ pub fn field_value(
         return int_value(value, what);
     }
     if let Ok(text) = value.cast::<PyString>() {
-        return Ok(Some(FieldValue::Str(text.to_cow()?.into_owned())));
+        return Ok(Some(FieldValue::Str(utf8(text)?.into_owned())));
     }
     // Numeric types from other libraries (numpy, decimal) convert the way Python converts them.
     let py = value.py();
@@ -47,7 +46,7 @@ pub fn field_value(
     Err(InvalidValueError::new_err(format!(
         "{}: value {} of type {} is not a float, int, bool or str",
         what(),
-        value.repr()?,
+        crate::errors::quoted(&value.repr()?.to_string()),
         value.get_type().name()?
     )))
 }
@@ -65,8 +64,18 @@ fn int_value(
     Err(InvalidValueError::new_err(format!(
         "{}: integer {} does not fit 64 bits",
         what(),
-        value.repr()?
+        crate::errors::quoted(&value.repr()?.to_string())
     )))
+}
+
+/// A `str` as UTF-8; one that cannot be (a lone surrogate) is an `InvalidValueError` naming it.
+pub fn utf8<'a>(text: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
+    text.to_cow().map_err(|_| {
+        InvalidValueError::new_err(format!(
+            "text {} cannot be written: it is not valid Unicode (it has a lone surrogate)",
+            crate::errors::quoted(&text.repr().map(|r| r.to_string()).unwrap_or_default())
+        ))
+    })
 }
 
 /// A Python value as a tag value: text as it is, anything else as `str(value)`; `None` stays
@@ -76,15 +85,15 @@ pub fn tag_value<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Option<Cow<'a, str
         return Ok(None);
     }
     match value.cast::<PyString>() {
-        Ok(text) => Ok(Some(text.to_cow()?)),
-        Err(_) => Ok(Some(Cow::Owned(value.str()?.to_cow()?.into_owned()))),
+        Ok(text) => Ok(Some(utf8(text)?)),
+        Err(_) => Ok(Some(Cow::Owned(utf8(&value.str()?)?.into_owned()))),
     }
 }
 
 /// A name (a `str`, or a `Field`/`Tag`, which are `str` subclasses) as text.
 pub fn name<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, str>> {
     match key.cast::<PyString>() {
-        Ok(text) => text.to_cow(),
+        Ok(text) => utf8(text),
         Err(_) => Err(type_error(format!(
             "names must be str, Field or Tag, not {} ({})",
             key.get_type().name()?,
@@ -144,8 +153,8 @@ pub fn timestamp(value: &Bound<'_, PyAny>) -> PyResult<Timestamp> {
         .and_then(|us| us.checked_mul(1_000))
         .map(Timestamp::from_nanos)
         .ok_or_else(|| {
-            PyOverflowError::new_err(format!(
-                "time {} is outside the years 1677 to 2262",
+            InvalidValueError::new_err(format!(
+                "time {} is outside the years 1677 to 2262, which nanosecond timestamps cover",
                 value.repr().map(|r| r.to_string()).unwrap_or_default()
             ))
         })

@@ -51,3 +51,8 @@ impl<T> IntoPyResult<T> for Result<T, Error> {
 pub fn type_error(message: impl Into<String>) -> PyErr {
     DataLoggerTypeError::new_err(message.into())
 }
+
+/// A value for a message, shortened: a huge value must not make a huge exception.
+pub fn quoted(text: &str) -> String {
+    influxdb_datalogger::shorten(text)
+}

@@ -25,6 +25,8 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // The one version of the crates, the command line and the wheel (Cargo's spelling).
+    m.add("_crate_version", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<schema::Schema>()?;
     m.add_class::<logger::LoggerBase>()?;
     m.add_class::<logger::BlockMeasurer>()?;

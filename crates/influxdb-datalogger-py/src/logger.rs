@@ -182,14 +182,32 @@ impl LoggerBase {
             }
         }
         let shared = Arc::new(Shared::default());
-        let spool = spool_options(spool_dir, has_database)?;
-        let core = build_core(
+        let (mut spool, asked_for) = spool_options(spool_dir, has_database)?;
+        let core = match build_core(
             py,
             database_writers,
             continuous_write,
             spool.clone(),
             &shared,
-        )?;
+        ) {
+            // A spool nobody asked for (the default beside a database writer) must not stop a
+            // drop-in user whose working directory is read-only: without it, with a warning.
+            Err(error) if !asked_for && spool.is_some() => {
+                py.import(intern!(py, "logging"))?
+                    .call_method1(intern!(py, "getLogger"), ("influxdb_datalogger",))?
+                    .call_method1(
+                        intern!(py, "warning"),
+                        (
+                            "running without a spool (points not yet delivered are lost if the process dies): %s; \
+                             pass spool_dir= a writable directory, or spool_dir=False",
+                            error.value(py).to_string(),
+                        ),
+                    )?;
+                spool = None;
+                build_core(py, database_writers, continuous_write, None, &shared)?
+            }
+            built => built?,
+        };
         Ok(LoggerBase {
             core: ArcSwap::from_pointee(core),
             shared,
@@ -268,7 +286,12 @@ impl LoggerBase {
     ) -> PyResult<()> {
         let start = convert::timestamp(start_time)?;
         let stop = convert::timestamp(stop_time)?;
-        self.record_event(&measurement.str()?.to_cow()?, start, stop, event_tags_map)
+        self.record_event(
+            &crate::convert::utf8(&measurement.str()?)?,
+            start,
+            stop,
+            event_tags_map,
+        )
     }
 
     /// `log_event` with times in nanoseconds since the epoch.
@@ -279,7 +302,7 @@ impl LoggerBase {
         stop_ns: i64,
         event_tags_map: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let name = measurement.str()?.to_cow()?.into_owned();
+        let name = crate::convert::utf8(&measurement.str()?)?.into_owned();
         self.record_event(
             &name,
             Timestamp::from_nanos(start_ns),
@@ -380,7 +403,7 @@ impl LoggerBase {
             return Ok(());
         }
         let deadline = std::time::Instant::now() + seconds(timeout)?;
-        let result = slf.py().detach(|| core.flush_writers(Some(deadline)));
+        let result = slf.py().detach(|| core.flush_writers_at_exit(deadline));
         this.raise(result)
     }
 
@@ -453,6 +476,7 @@ impl LoggerBase {
                 "name" => w.name,
                 "points_written" => w.points_written,
                 "failures" => w.failures,
+                "last_error" => w.last_error,
                 "backlog_points" => w.backlog_points,
                 "dead_lettered" => w.dead_lettered,
                 "awaiting_delivery" => w.awaiting_delivery,
@@ -505,15 +529,17 @@ impl LoggerBase {
 /// The spool a logger gets: `spool_dir` if given (`False` for none; a path, or a connection
 /// string with settings after `?`), else what `INFLUXDB_DATALOGGER_SPOOL` says, else the
 /// default directory under the working directory when a writer delivers to a database.
+/// Also says whether the spool was asked for (by argument or environment), rather than the
+/// default.
 fn spool_options(
     spool_dir: Option<&Bound<'_, PyAny>>,
     has_database: bool,
-) -> PyResult<Option<SpoolOptions>> {
+) -> PyResult<(Option<SpoolOptions>, bool)> {
     if let Some(given) = spool_dir.filter(|v| !v.is_none()) {
         if given.is_instance_of::<PyBool>() {
             return match given.extract::<bool>()? {
-                false => Ok(None),
-                true => Ok(Some(SpoolOptions::new(DEFAULT_SPOOL_DIR))),
+                false => Ok((None, true)),
+                true => Ok((Some(SpoolOptions::new(DEFAULT_SPOOL_DIR)), true)),
             };
         }
         let path: std::path::PathBuf = given.extract().map_err(|_| {
@@ -527,12 +553,15 @@ fn spool_options(
             ))
         })?;
         return SpoolOptions::parse(&path.to_string_lossy())
-            .map(Some)
+            .map(|options| (Some(options), true))
             .py_err();
     }
     match SpoolOptions::from_env().py_err()? {
-        Some(from_env) => Ok(from_env),
-        None => Ok(has_database.then(|| SpoolOptions::new(DEFAULT_SPOOL_DIR))),
+        Some(from_env) => Ok((from_env, true)),
+        None => Ok((
+            has_database.then(|| SpoolOptions::new(DEFAULT_SPOOL_DIR)),
+            false,
+        )),
     }
 }
 
@@ -950,7 +979,7 @@ impl BlockMeasurer {
         {
             let stop = started_at.saturating_add(elapsed);
             logger.record_event(
-                &measurement.str()?.to_cow()?,
+                &crate::convert::utf8(&measurement.str()?)?,
                 started_at,
                 stop,
                 Some(event_tags),

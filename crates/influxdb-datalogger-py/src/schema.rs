@@ -128,7 +128,10 @@ impl Schema {
                 None => true,
             };
             if fresh {
-                cache[*index] = Some((value.clone().unbind(), text.to_cow()?.into_owned()));
+                cache[*index] = Some((
+                    value.clone().unbind(),
+                    crate::convert::utf8(text)?.into_owned(),
+                ));
             }
         }
         Ok(cache)

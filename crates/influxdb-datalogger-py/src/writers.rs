@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::errors::ArgumentError;
 use influxdb_datalogger::{
     BackgroundWriter, DatabaseWriter, DeliveryOptions, GrafanaAnnotationWriter, InfluxConfig,
     InfluxDBWriter, JsonLinesFileWriter, LineProtocolFileWriter, Secret,
 };
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -42,7 +42,7 @@ impl NativeWriter {
             "line_protocol" => Kind::LineProtocol(path),
             "json_lines" => Kind::JsonLines(path),
             other => {
-                return Err(PyValueError::new_err(format!(
+                return Err(ArgumentError::new_err(format!(
                     "unknown writer kind {other:?}"
                 )))
             }
@@ -63,7 +63,7 @@ impl NativeWriter {
                 .ok()
                 .filter(|d| !d.is_zero())
                 .ok_or_else(|| {
-                    PyValueError::new_err(format!(
+                    ArgumentError::new_err(format!(
                         "{key} must be a positive number of seconds, not {s}"
                     ))
                 })
@@ -75,11 +75,13 @@ impl NativeWriter {
             let key: String = key.extract()?;
             match key.as_str() {
                 "batch_size" => {
-                    let n: usize = value.extract()?;
-                    if n == 0 {
-                        return Err(PyValueError::new_err("batch_size must be at least 1"));
+                    let n: i64 = value.extract()?;
+                    if n < 1 {
+                        return Err(ArgumentError::new_err(format!(
+                            "batch_size must be at least 1, not {n}"
+                        )));
                     }
-                    delivery.max_points = n;
+                    delivery.max_points = usize::try_from(n).unwrap_or(usize::MAX);
                 }
                 "flush_interval" => delivery.interval = seconds(&value, &key)?,
                 "flush_timeout" => delivery.flush_timeout = seconds(&value, &key)?,

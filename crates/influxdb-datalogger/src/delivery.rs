@@ -95,10 +95,16 @@ impl Default for DeliveryOptions {
 pub struct DeliveryStats {
     /// Points handed over.
     pub handed_over: u64,
-    /// Points the writer acknowledged.
+    /// Points and events the server took (not those it refused: see `refused`).
     pub delivered: u64,
+    /// Of `delivered`, events.
+    pub delivered_events: u64,
+    /// Points the server refused for good, set aside in the dead-letter file.
+    pub refused: u64,
     /// Failed tries that were retried.
     pub retries: u64,
+    /// Sends that failed for good (after their retries); their data is kept and sent again.
+    pub failures: u64,
     /// Points handed over and not yet acknowledged.
     pub pending: u64,
     /// Points the spool dropped at its size cap before they could be sent.
@@ -118,10 +124,16 @@ struct State {
     oldest: Option<Instant>,
     handed_over: u64,
     delivered: u64,
+    /// Refused by the server and dead-lettered.
+    refused: u64,
+    /// Of `delivered`, events.
+    delivered_events: u64,
     dropped: u64,
     retries: u64,
     /// Chunks that failed for good (after their retries), for a flush to notice.
     failed_sends: u64,
+    /// The last send attempt could not connect to the server.
+    unreachable: bool,
     /// With a spool: where the last batch handed over ends in it.
     last_mark: Option<SpoolMark>,
     /// Batches handed over but left in the spool, to be read back: from, to, and how many
@@ -144,7 +156,7 @@ struct Spill {
 impl State {
     /// Points and events handed over and neither acknowledged nor dropped.
     fn pending(&self) -> u64 {
-        self.handed_over - self.delivered - self.dropped
+        self.handed_over - self.delivered - self.refused - self.dropped
     }
 
     fn has_data(&self) -> bool {
@@ -165,6 +177,14 @@ impl State {
 }
 
 /// What [`Shared::wait_delivered`] saw.
+/// When a wait for delivery gives up before its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WaitUntil {
+    Delivered,
+    SendFails,
+    SendFailsOrUnreachable,
+}
+
 struct Waited {
     /// Points and events still not acknowledged.
     pending: u64,
@@ -172,6 +192,8 @@ struct Waited {
     cause: String,
     /// The wait ended because a send failed for good.
     send_failed: bool,
+    /// The wait ended because the server could not be reached.
+    unreachable: bool,
 }
 
 struct Shared {
@@ -190,16 +212,17 @@ impl Shared {
     }
 
     /// Asks for everything to be sent and waits until it is acknowledged (or the thread
-    /// stopped), at most until `deadline` — and, with `until_a_send_fails`, only until a send
-    /// fails for good: waiting on would only delay the same error (refused credentials, a
-    /// missing database).
-    fn wait_delivered(&self, deadline: Instant, until_a_send_fails: bool) -> Waited {
+    /// stopped), at most until `deadline`, and less as `until` says.
+    fn wait_delivered(&self, deadline: Instant, until: WaitUntil) -> Waited {
         let mut state = self.lock();
         state.flush_requested = true;
         self.wake.notify_all();
         let failures_before = state.failed_sends;
-        let failed = |state: &State| until_a_send_fails && state.failed_sends != failures_before;
-        while state.pending() > 0 && !state.stopped && !failed(&state) {
+        let failed =
+            |state: &State| until != WaitUntil::Delivered && state.failed_sends != failures_before;
+        let unreachable =
+            |state: &State| until == WaitUntil::SendFailsOrUnreachable && state.unreachable;
+        while state.pending() > 0 && !state.stopped && !failed(&state) && !unreachable(&state) {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -217,6 +240,7 @@ impl Shared {
                 .clone()
                 .unwrap_or_else(|| "still sending".to_string()),
             send_failed: failed(&state),
+            unreachable: unreachable(&state),
         }
     }
 }
@@ -242,7 +266,7 @@ pub fn flush_detached(timeout: Duration) -> Result<()> {
             std::mem::forget(shared);
             continue;
         }
-        let waited = shared.wait_delivered(deadline, false);
+        let waited = shared.wait_delivered(deadline, WaitUntil::Delivered);
         undelivered += waited.pending;
         if waited.pending > 0 {
             cause.get_or_insert(waited.cause);
@@ -253,7 +277,8 @@ pub fn flush_detached(timeout: Duration) -> Result<()> {
         n => Err(Error::new(
             ErrorKind::Writer,
             format!(
-                "{n} points not delivered within {timeout:?}: {}",
+                "{n} points not delivered within {}: {}",
+                human_duration(timeout),
                 cause.unwrap_or_else(|| "still sending".into())
             ),
         )),
@@ -268,6 +293,7 @@ pub struct BackgroundWriter {
     name: String,
     dead_lettered: Arc<AtomicU64>,
     flush_timeout: Duration,
+    accepts_unsigned: bool,
 }
 
 impl std::fmt::Debug for BackgroundWriter {
@@ -283,6 +309,7 @@ impl BackgroundWriter {
     /// Starts a delivery thread for `writer`.
     pub fn new(writer: impl DatabaseWriter + 'static, options: DeliveryOptions) -> Self {
         let name = writer.name();
+        let accepts_unsigned = writer.accepts_unsigned();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             spool: OnceLock::new(),
@@ -308,6 +335,7 @@ impl BackgroundWriter {
             name,
             dead_lettered,
             flush_timeout,
+            accepts_unsigned,
         }
     }
 
@@ -322,27 +350,47 @@ impl BackgroundWriter {
             dropped: state.dropped,
             spilled: state.spill.map_or(0, |s| s.records),
             last_error: state.last_error.clone(),
+            refused: state.refused,
+            delivered_events: state.delivered_events,
+            failures: state.failed_sends,
         }
     }
 
-    /// Waits until everything handed over is acknowledged, or `timeout` passes.
+    /// Waits until everything handed over is acknowledged, or `timeout` passes, or a send
+    /// fails for good (waiting on would only delay the same error: refused credentials, a
+    /// missing database). Delivery goes on after an error, and the data is kept meanwhile.
     pub fn flush_within(&self, timeout: Duration) -> Result<()> {
-        let waited = self.shared.wait_delivered(Instant::now() + timeout, true);
+        self.wait(timeout, WaitUntil::SendFails)
+    }
+
+    /// [`flush_within`](Self::flush_within), giving up also as soon as the server cannot be
+    /// reached at all (refused, unreachable): what a process exit does, where the wait is
+    /// only a courtesy.
+    pub fn flush_unless_unreachable(&self, timeout: Duration) -> Result<()> {
+        self.wait(timeout, WaitUntil::SendFailsOrUnreachable)
+    }
+
+    fn wait(&self, timeout: Duration, until: WaitUntil) -> Result<()> {
+        let waited = self.shared.wait_delivered(Instant::now() + timeout, until);
         if waited.pending == 0 {
             return Ok(());
         }
         let when = if waited.send_failed {
             "(the last send failed)".to_string()
+        } else if waited.unreachable {
+            "(the server cannot be reached)".to_string()
         } else {
-            format!("within {timeout:?}")
+            format!("within {}", human_duration(timeout))
         };
+        // After a send that failed for good, waiting longer does not help.
         Err(Error::new(
             ErrorKind::Writer,
             format!(
                 "{}: {} points not delivered {when}: {}",
                 self.name, waited.pending, waited.cause
             ),
-        ))
+        )
+        .with_retriable(!waited.send_failed))
     }
 }
 
@@ -414,6 +462,10 @@ impl DatabaseWriter for BackgroundWriter {
         BackgroundWriter::flush_within(self, timeout)
     }
 
+    fn flush_unless_unreachable(&mut self, timeout: Duration) -> Result<()> {
+        BackgroundWriter::flush_unless_unreachable(self, timeout)
+    }
+
     fn dead_lettered(&self) -> u64 {
         self.dead_lettered.load(Ordering::Relaxed)
     }
@@ -439,6 +491,14 @@ impl DatabaseWriter for BackgroundWriter {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn accepts_unsigned(&self) -> bool {
+        self.accepts_unsigned
+    }
+
+    fn flush_timeout(&self) -> Option<Duration> {
+        Some(self.flush_timeout)
     }
 }
 
@@ -470,6 +530,17 @@ impl Drop for BackgroundWriter {
                 .unwrap_or_else(PoisonError::into_inner)
                 .push((self.origin, Arc::clone(&self.shared)));
         }
+    }
+}
+
+/// `1.5 s`, `250 ms`: a timeout as a person reads it (also for the command line's messages).
+pub fn human_duration(d: Duration) -> String {
+    // 999.7 ms (a deadline's remainder of a second) reads as 1 s.
+    if d < Duration::from_millis(950) {
+        format!("{} ms", d.as_millis())
+    } else {
+        let text = format!("{:.1}", d.as_secs_f64());
+        format!("{} s", text.trim_end_matches(".0"))
     }
 }
 
@@ -542,16 +613,23 @@ fn deliver(
             },
         };
         let points = (chunk.point_count() + chunk.events().len()) as u64;
+        let refused_before = writer.dead_lettered();
         match send_with_retries(&mut writer, &chunk, shared, options) {
             Ok(()) => {
+                // Lines the server refused went to the dead-letter file: acknowledged (they
+                // will never be taken), but not delivered.
+                let refused = writer.dead_lettered().saturating_sub(refused_before);
                 paused_until = None;
                 let link = shared.spool.get();
                 if let (Some(link), Some(mark)) = (link, chunk.spool_mark()) {
                     link.acknowledge_deferred(mark);
                 }
                 let mut state = shared.lock();
-                state.delivered += points;
+                state.delivered += points.saturating_sub(refused);
+                state.delivered_events += chunk.events().len() as u64;
+                state.refused += refused;
                 state.last_error = None;
+                state.unreachable = false;
                 if state.queue.is_empty() {
                     state.flush_requested = false;
                 }
@@ -575,6 +653,7 @@ fn deliver(
                 let mut state = shared.lock();
                 state.enqueue(chunk, true);
                 state.failed_sends += 1;
+                state.unreachable = e.is_connect();
                 state.last_error = Some(e.to_string());
                 state.flush_requested = false;
                 shared.progress.notify_all();
@@ -680,6 +759,7 @@ fn send_with_retries(
         }
         let mut state = shared.lock();
         state.retries += 1;
+        state.unreachable = error.is_connect();
         state.last_error = Some(error.to_string());
         shared.progress.notify_all();
         // Sleep out the whole wait: new data arriving (with continuous write, every log call)

@@ -46,7 +46,17 @@ pub struct Error {
     status: Option<u16>,
     retriable: bool,
     retry_after: Option<std::time::Duration>,
+    transport: Option<Transport>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// How a request failed before any answer came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// No connection: refused, unreachable, or the name did not resolve.
+    Connect,
+    /// No answer in time.
+    Timeout,
 }
 
 impl Error {
@@ -58,8 +68,24 @@ impl Error {
             status: None,
             retriable: matches!(kind, ErrorKind::Io | ErrorKind::Writer),
             retry_after: None,
+            transport: None,
             source: None,
         }
+    }
+
+    /// Whether no connection could be made (refused, unreachable, unknown host).
+    pub fn is_connect(&self) -> bool {
+        self.transport == Some(Transport::Connect)
+    }
+
+    /// Whether the server did not answer in time.
+    pub fn is_timeout(&self) -> bool {
+        self.transport == Some(Transport::Timeout)
+    }
+
+    pub(crate) fn with_transport(mut self, transport: Option<Transport>) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// What kind of failure this is.
@@ -140,6 +166,23 @@ impl std::error::Error for Error {
     }
 }
 
+/// At most this many characters of a value are quoted in a message.
+const QUOTED_CHARS: usize = 120;
+
+/// `text` cut to its first [`QUOTED_CHARS`] characters, saying how long it was: a huge value
+/// (a megabyte string, a broken line of a file) must not make a huge message.
+pub fn shorten(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
+    }
+}
+
+/// A value as a message quotes it: its `Debug` form (quoted and escaped, for text), shortened.
+pub(crate) fn quote(value: &dyn fmt::Debug) -> String {
+    shorten(&format!("{value:?}"))
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -158,6 +201,15 @@ mod tests {
         );
         assert!(err.is_retriable());
         assert_eq!(err.kind(), ErrorKind::Writer);
+    }
+
+    #[test]
+    fn quoted_values_are_shortened() {
+        assert_eq!(quote(&"short"), "\"short\"");
+        let long = "é".repeat(1_000_000);
+        let quoted = quote(&long.as_str());
+        assert!(quoted.chars().count() < 200, "{quoted}");
+        assert!(quoted.ends_with("… (2000002 bytes in all)"), "{quoted}");
     }
 
     #[test]

@@ -78,6 +78,38 @@ impl Resolver for ReusingResolver {
     }
 }
 
+/// An error for a request that got no answer: retriable, classified (no connection, or no
+/// answer in time), with ureq's error as its source.
+pub(crate) fn transport_error(message: String, error: ureq::Error) -> crate::Error {
+    use std::io::ErrorKind as Io;
+    let transport = match &error {
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+            Some(crate::error::Transport::Connect)
+        }
+        ureq::Error::Io(e)
+            if matches!(
+                e.kind(),
+                Io::ConnectionRefused
+                    | Io::ConnectionReset
+                    | Io::ConnectionAborted
+                    | Io::NotConnected
+                    | Io::AddrNotAvailable
+                    | Io::HostUnreachable
+                    | Io::NetworkUnreachable
+            ) =>
+        {
+            Some(crate::error::Transport::Connect)
+        }
+        ureq::Error::Timeout(_) => Some(crate::error::Transport::Timeout),
+        ureq::Error::Io(e) if e.kind() == Io::TimedOut => Some(crate::error::Transport::Timeout),
+        _ => None,
+    };
+    crate::Error::new(crate::ErrorKind::Writer, message)
+        .with_retriable(true)
+        .with_transport(transport)
+        .with_source(error)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

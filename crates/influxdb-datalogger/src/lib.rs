@@ -44,9 +44,11 @@ mod writer;
 pub mod influx;
 pub mod line_protocol;
 
+#[doc(hidden)] // a formatting helper the command line shares, not part of the API
+pub use delivery::human_duration;
 pub use delivery::{flush_detached, BackgroundWriter, DeliveryOptions, DeliveryStats, RetryPolicy};
 pub use entry::{Batch, DataEntry, Event, EVENTS_MEASUREMENT};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{shorten, Error, ErrorKind, Result};
 pub use grafana::GrafanaAnnotationWriter;
 pub use influx::{Api, InfluxConfig, InfluxDBWriter, Secret};
 pub use logger::{DataLogger, DataLoggerBuilder, Entries, Stats, WriterStats};

@@ -16,7 +16,7 @@ use crate::spool::{
     SpoolStats, SpoolWriter,
 };
 use crate::store::PointStore;
-use crate::value::{Precision, Timestamp};
+use crate::value::{FieldValue, Precision, Timestamp};
 use crate::writer::DatabaseWriter;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -110,6 +110,8 @@ struct WriterSlot {
     took_parts: bool,
     points_written: u64,
     failures: u64,
+    /// The last error of `write_data`, until it succeeds again.
+    last_error: Option<String>,
 }
 
 type PostProcessFn = dyn Fn(&DataLogger, &Entries) -> Result<()> + Send + Sync;
@@ -147,10 +149,12 @@ impl Entries {
 pub struct WriterStats {
     /// The writer's name.
     pub name: String,
-    /// Points it accepted.
+    /// Points it wrote: for a background writer, those the database took.
     pub points_written: u64,
-    /// Writes it failed.
+    /// Writes it failed (for a background writer: sends that failed after their retries).
     pub failures: u64,
+    /// Its most recent error, while it has not succeeded since.
+    pub last_error: Option<String>,
     /// Points kept for it after a failure, to be handed over again.
     pub backlog_points: usize,
     /// Lines the database refused for good, set aside in a dead-letter file.
@@ -192,6 +196,7 @@ pub struct DataLoggerBuilder {
     precision: Precision,
     close_on_drop: bool,
     spool: Option<SpoolOptions>,
+    spool_target: Option<String>,
     hand_over_replay: bool,
 }
 
@@ -248,6 +253,16 @@ impl DataLoggerBuilder {
         self
     }
 
+    /// The target the spool's segments are labelled with (by default the writers' names, which
+    /// hold URL and database but no secret). A logger replays only dead processes' segments with
+    /// the same label (unless [`Adopt::All`](crate::Adopt::All)); `influxdb-datalogger replay`
+    /// keeps the label of what it replays, so that what it cannot deliver waits for the
+    /// application's next logger, not for a logger with the replay's target.
+    pub fn spool_target(mut self, label: impl Into<String>) -> Self {
+        self.spool_target = Some(label.into());
+        self
+    }
+
     /// Whether [`try_build`](Self::try_build) hands what it replays to the writers at once (the
     /// default), or leaves it pending for the first `write_data` — for writers that cannot run
     /// before the logger exists (the Python bindings' writers written in Python).
@@ -269,12 +284,13 @@ impl DataLoggerBuilder {
     /// Builds the logger; with a spool, opens it and replays what dead processes left there
     /// (the writers receive that first). Fails if the spool directory cannot be used.
     pub fn try_build(self) -> Result<DataLogger> {
-        let target = self
-            .writers
-            .iter()
-            .map(|w| w.name())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let target = self.spool_target.unwrap_or_else(|| {
+            self.writers
+                .iter()
+                .map(|w| w.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
         let spool = self
             .spool
             .map(|options| SpoolWriter::open(options, self.precision, target))
@@ -297,13 +313,16 @@ impl DataLoggerBuilder {
                     backlog: None,
                     points_written: 0,
                     failures: 0,
+                    last_error: None,
                 }
             })
-            .collect();
+            .collect::<Vec<WriterSlot>>();
         let replay = spool.is_some();
         let hand_over_replay = self.hand_over_replay;
+        let signed_only = delivery.iter().any(|slot| !slot.writer.accepts_unsigned());
         let logger = DataLogger {
             origin: Origin::here(),
+            signed_only,
             pending: Mutex::new(Pending {
                 points: PointStore::default(),
                 events: Vec::new(),
@@ -353,6 +372,8 @@ impl DataLoggerBuilder {
 pub struct DataLogger {
     /// The process that made it (a forked child must not use it; see [`DataLogger::is_forked_copy`]).
     origin: Origin,
+    /// A writer's target has no unsigned integers: they are logged as signed ones.
+    signed_only: bool,
     pending: Mutex<Pending>,
     /// The writers; holding this lock serialises `write_data`.
     delivery: Mutex<Vec<WriterSlot>>,
@@ -424,6 +445,7 @@ impl DataLogger {
             precision: Precision::Nanoseconds,
             close_on_drop: true,
             spool: None,
+            spool_target: None,
             hand_over_replay: true,
         }
     }
@@ -466,8 +488,17 @@ impl DataLogger {
         time: Timestamp,
     ) -> Result<()> {
         self.ensure_own_process()?;
-        self.store(measurement, fields, tags, time)
-            .inspect_err(|e| self.note_error(e))?;
+        let stored = if self.signed_only
+            && fields
+                .iter()
+                .any(|f| matches!(f.value(), Some(FieldValue::UInt(_))))
+        {
+            signed_fields(measurement, fields)
+                .and_then(|fields| self.store(measurement, &fields, tags, time))
+        } else {
+            self.store(measurement, fields, tags, time)
+        };
+        stored.inspect_err(|e| self.note_error(e))?;
         if self.continuous_write {
             self.write_data()?;
         }
@@ -698,12 +729,14 @@ impl DataLogger {
             match result {
                 Ok(()) => {
                     slot.points_written += points as u64;
+                    slot.last_error = None;
                     if let (Some(link), Some(mark)) = (&slot.acknowledge, mark) {
                         link.acknowledge(mark);
                     }
                 }
                 Err(e) => {
                     slot.failures += 1;
+                    slot.last_error = Some(e.to_string());
                     if slot.backlog.is_none() {
                         slot.backlog = Some(batch.clone());
                     }
@@ -819,10 +852,32 @@ impl DataLogger {
 
     /// Makes every writer flush what it was given, without handing it anything new.
     pub fn flush_writers(&self, deadline: Option<std::time::Instant>) -> Result<()> {
+        self.flush_writers_within(deadline, false)
+    }
+
+    /// What a process exit does: [`flush_writers`](Self::flush_writers) by `deadline`, each
+    /// writer waited for at most its own flush timeout (as its `flush` would), and not at all
+    /// once its server cannot be reached (the data stays in the spool, if there is one).
+    pub fn flush_writers_at_exit(&self, deadline: std::time::Instant) -> Result<()> {
+        self.flush_writers_within(Some(deadline), true)
+    }
+
+    fn flush_writers_within(
+        &self,
+        deadline: Option<std::time::Instant>,
+        at_exit: bool,
+    ) -> Result<()> {
         self.ensure_own_process()?;
         let mut flushed = Ok(());
         for slot in lock(&self.delivery).iter_mut() {
             let result = match deadline {
+                Some(deadline) if at_exit => {
+                    let mut wait = deadline.saturating_duration_since(std::time::Instant::now());
+                    if let Some(limit) = slot.writer.flush_timeout() {
+                        wait = wait.min(limit);
+                    }
+                    slot.writer.flush_unless_unreachable(wait)
+                }
                 Some(deadline) => slot
                     .writer
                     .flush_within(deadline.saturating_duration_since(std::time::Instant::now())),
@@ -898,15 +953,24 @@ impl DataLogger {
         let writers = match self.delivery.try_lock() {
             Ok(writers) => writers
                 .iter()
-                .map(|w| WriterStats {
-                    name: w.writer.name(),
-                    points_written: w.points_written,
-                    failures: w.failures,
-                    backlog_points: w.backlog.as_ref().map_or(0, Batch::point_count),
-                    dead_lettered: w.writer.dead_lettered(),
-                    awaiting_delivery: w.writer.delivery_stats().map_or(0, |d| d.pending),
-                    retries: w.writer.delivery_stats().map_or(0, |d| d.retries),
-                    spilled: w.writer.delivery_stats().map_or(0, |d| d.spilled),
+                .map(|w| {
+                    let delivery = w.writer.delivery_stats().unwrap_or_default();
+                    let background = w.writer.delivery_stats().is_some();
+                    WriterStats {
+                        name: w.writer.name(),
+                        points_written: if background {
+                            delivery.delivered.saturating_sub(delivery.delivered_events)
+                        } else {
+                            w.points_written
+                        },
+                        failures: w.failures + delivery.failures,
+                        last_error: delivery.last_error.or_else(|| w.last_error.clone()),
+                        backlog_points: w.backlog.as_ref().map_or(0, Batch::point_count),
+                        dead_lettered: w.writer.dead_lettered(),
+                        awaiting_delivery: delivery.pending,
+                        retries: delivery.retries,
+                        spilled: delivery.spilled,
+                    }
                 })
                 .collect(),
             // A write is in progress (maybe on this very thread): report no per-writer numbers
@@ -919,8 +983,10 @@ impl DataLogger {
             log_errors: self.log_errors.load(Ordering::Relaxed),
             pending_points,
             pending_events,
+            last_error: lock(&self.last_error)
+                .clone()
+                .or_else(|| writers.iter().find_map(|w| w.last_error.clone())),
             writers,
-            last_error: lock(&self.last_error).clone(),
             spool,
         }
     }
@@ -1020,6 +1086,63 @@ impl DataLogger {
             self.log_errors.fetch_add(1, Ordering::Relaxed);
         }
         *lock(&self.last_error) = Some(error.to_string());
+    }
+}
+
+/// A field whose unsigned value is passed on as a signed integer.
+struct SignedField<'a, F> {
+    input: &'a F,
+    value: Option<FieldValue>,
+}
+
+impl<F: FieldInput> FieldInput for SignedField<'_, F> {
+    fn key(&self) -> &str {
+        self.input.key()
+    }
+    fn value(&self) -> Option<&FieldValue> {
+        self.value.as_ref()
+    }
+    fn schema_index(&self) -> Option<usize> {
+        self.input.schema_index()
+    }
+}
+
+/// `fields` with unsigned values as signed ones, for a target without unsigned integers; an
+/// error names a value too large for it.
+fn signed_fields<'a, F: FieldInput>(
+    measurement: &Measurement,
+    fields: &'a [F],
+) -> Result<Vec<SignedField<'a, F>>> {
+    fields
+        .iter()
+        .map(|input| {
+            let value = match input.value() {
+                Some(&FieldValue::UInt(v)) => Some(FieldValue::Int(i64::try_from(v).map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidValue,
+                        format!(
+                            "measurement {:?}, field {}: {v} is larger than the largest integer InfluxDB 1.x stores \
+                             ({}; it has no unsigned integers); the point was not logged",
+                            measurement.name(),
+                            field_label(measurement, input),
+                            i64::MAX
+                        ),
+                    )
+                })?)),
+                other => other.cloned(),
+            };
+            Ok(SignedField { input, value })
+        })
+        .collect()
+}
+
+fn field_label<F: FieldInput>(measurement: &Measurement, input: &F) -> String {
+    match input.schema_index() {
+        Some(i) => measurement
+            .fields()
+            .nth(i)
+            .map_or_else(String::new, |f| format!("{:?}", f.name())),
+        None => format!("{:?}", input.key()),
     }
 }
 

@@ -76,6 +76,25 @@ pub trait DatabaseWriter: Send {
         let full = std::any::type_name::<Self>();
         full.rsplit("::").next().unwrap_or(full).to_string()
     }
+
+    /// Whether the writer's target stores unsigned integers (`7u`). When a logger has a writer
+    /// that does not (InfluxDB 1.x), `log()` writes unsigned values as signed ones and refuses
+    /// those above `i64::MAX`, rather than let the server refuse the point later.
+    fn accepts_unsigned(&self) -> bool {
+        true
+    }
+
+    /// How long [`flush`](Self::flush) waits at most, for a writer that waits (a background
+    /// writer's flush timeout); what an exit waits for it at most.
+    fn flush_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// [`flush_within`](Self::flush_within), giving up as soon as the server cannot be reached
+    /// at all: what a process exit does.
+    fn flush_unless_unreachable(&mut self, timeout: std::time::Duration) -> Result<()> {
+        self.flush_within(timeout)
+    }
 }
 
 impl<W: DatabaseWriter + ?Sized> DatabaseWriter for Box<W> {
@@ -102,6 +121,15 @@ impl<W: DatabaseWriter + ?Sized> DatabaseWriter for Box<W> {
     }
     fn takes_parts(&self) -> bool {
         (**self).takes_parts()
+    }
+    fn accepts_unsigned(&self) -> bool {
+        (**self).accepts_unsigned()
+    }
+    fn flush_timeout(&self) -> Option<std::time::Duration> {
+        (**self).flush_timeout()
+    }
+    fn flush_unless_unreachable(&mut self, timeout: std::time::Duration) -> Result<()> {
+        (**self).flush_unless_unreachable(timeout)
     }
 }
 

@@ -56,7 +56,7 @@ impl fmt::Debug for Secret {
 }
 
 /// How to reach a server and what to write into.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct InfluxConfig {
     /// The server's base URL, e.g. `http://127.0.0.1:8086` (no credentials in it).
     pub url: String,
@@ -99,6 +99,34 @@ pub struct InfluxConfig {
     /// The unit timestamps are sent in; finer timestamps are truncated to it (fewer bytes,
     /// and what a server with a coarser schema wants). `None` sends them as logged.
     pub precision: Option<Precision>,
+}
+
+impl fmt::Debug for InfluxConfig {
+    /// As derived, but a URL given user information by hand shows none of it (the password
+    /// and token are `Secret`s, shown as `***`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InfluxConfig")
+            .field("url", &split_userinfo(&self.url).0)
+            .field("api", &self.api)
+            .field("database", &self.database)
+            .field("retention_policy", &self.retention_policy)
+            .field("bucket", &self.bucket)
+            .field("org", &self.org)
+            .field("token", &self.token)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("gzip_threshold", &self.gzip_threshold)
+            .field("gzip_loopback", &self.gzip_loopback)
+            .field("timeout", &self.timeout)
+            .field("ca_file", &self.ca_file)
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("proxy", &self.proxy.as_deref().map(|p| split_userinfo(p).0))
+            .field("accept_partial", &self.accept_partial)
+            .field("no_sync", &self.no_sync)
+            .field("dead_letter", &self.dead_letter)
+            .field("precision", &self.precision)
+            .finish()
+    }
 }
 
 impl InfluxConfig {
@@ -160,9 +188,35 @@ impl InfluxConfig {
     pub fn validate(&self) -> Result<()> {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
             return Err(config_error(format!(
-                "url {:?} must start with http:// or https://",
-                self.url
+                "url {} must start with http:// or https://",
+                crate::error::quote(&split_userinfo(&self.url).0)
             )));
+        }
+        let (_, after_scheme) = self.url.split_once("://").unwrap_or(("", &self.url));
+        let authority = after_scheme
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default();
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        // An IPv6 address is in brackets; a port follows the last colon outside them.
+        let port = match host_port.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') && !host.is_empty() => Some(port),
+            _ => None,
+        };
+        if host_port.is_empty() || host_port.starts_with(':') {
+            return Err(config_error(format!(
+                "url {:?} names no host",
+                split_userinfo(&self.url).0
+            )));
+        }
+        if let Some(port) = port {
+            if !matches!(port.parse::<u16>(), Ok(1..)) {
+                return Err(config_error(format!(
+                    "url {:?}: port {} is not a port number (1 to 65535)",
+                    split_userinfo(&self.url).0,
+                    crate::error::quote(&port)
+                )));
+            }
         }
         let missing = match self.api() {
             Api::V1 | Api::V3 if self.database.is_none() => Some("a database"),
@@ -627,5 +681,61 @@ mod tests {
             c.write_url(Precision::Nanoseconds),
             "http://h/write?db=my%20db%26x&precision=n"
         );
+    }
+
+    #[test]
+    fn user_information_in_a_url_becomes_credentials_and_is_shown_nowhere() {
+        let config = InfluxConfig::new("http://alice:S3cr%21t@127.0.0.1:8086/");
+        assert_eq!(config.url, "http://127.0.0.1:8086");
+        assert_eq!(config.username.as_deref(), Some("alice"));
+        assert_eq!(config.password.as_ref().map(Secret::expose), Some("S3cr!t"));
+        let mut config = InfluxConfig::from_conn_str("http://bob:pw@h:8086/x?db=d").unwrap();
+        assert_eq!(config.url, "http://h:8086/x");
+        assert_eq!(config.password.as_ref().map(Secret::expose), Some("pw"));
+        config.url = "http://carol:hunter2@h:8086".into();
+        assert!(
+            !config.describe().contains("hunter2"),
+            "{}",
+            config.describe()
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+        config.url = "ftp://carol:hunter2@h".into();
+        assert!(!config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("hunter2"));
+    }
+
+    #[test]
+    fn a_port_must_be_a_port() {
+        for bad in [
+            "http://h:99999",
+            "http://h:0",
+            "http://h:80x",
+            "http://:8086",
+            "http://",
+        ] {
+            let mut config = InfluxConfig::new(bad);
+            config.database = Some("d".into());
+            let err = config.validate().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
+        }
+        let err = InfluxConfig::from_conn_str("http://h:99999?db=d").unwrap_err();
+        assert!(
+            err.message()
+                .contains("port \"99999\" is not a port number"),
+            "{err}"
+        );
+        for good in [
+            "http://h:8086",
+            "http://[::1]:8086",
+            "http://[::1]",
+            "https://h/path",
+        ] {
+            let mut config = InfluxConfig::new(good);
+            config.database = Some("d".into());
+            config.validate().unwrap();
+        }
     }
 }

@@ -104,11 +104,7 @@ impl InfluxDBWriter {
     pub fn ping(&self) -> Result<Option<String>> {
         let url = format!("{}/ping", self.config.url);
         let response = self.agent.get(&url).call().map_err(|e| {
-            Error::new(
-                ErrorKind::Writer,
-                format!("cannot reach {}: {e}", self.config.describe()),
-            )
-            .with_retriable(true)
+            crate::http::transport_error(format!("cannot reach {}: {e}", self.config.describe()), e)
         })?;
         let status = response.status().as_u16();
         let version = response
@@ -205,11 +201,10 @@ impl InfluxDBWriter {
             request.send(body)
         };
         let mut response = result.map_err(|e| {
-            Error::new(
-                ErrorKind::Writer,
+            crate::http::transport_error(
                 format!("cannot write to {}: {e}", self.config.describe()),
+                e,
             )
-            .with_retriable(true)
         })?;
         let status = response.status().as_u16();
         let retry_after = response
@@ -236,8 +231,14 @@ impl InfluxDBWriter {
 
     fn failure(&self, status: u16, reply: &Reply) -> Error {
         let target = self.config.describe();
+        let no_such_api = status == 404 && reply.message.contains("page not found");
         let (what, retriable) = match status {
             401 | 403 => ("the server refused the credentials", false),
+            404 if no_such_api && self.config.api() != Api::V1 => (
+                "the server has no such write API (InfluxDB 1.x has only the v1 API: give a database instead of a bucket, \
+                 or use InfluxDB 1.8+ or 2.x for the v2 API)",
+                false,
+            ),
             404 => ("not found: does the database or bucket exist?", false),
             429 => ("the server asks to slow down", true),
             501 => ("the server does not implement this write API", false),
@@ -297,6 +298,11 @@ impl DatabaseWriter for InfluxDBWriter {
 
     fn name(&self) -> String {
         format!("InfluxDBWriter({})", self.config.describe())
+    }
+
+    /// InfluxDB 1.x has no unsigned integers; its v1 API is what 1.x speaks.
+    fn accepts_unsigned(&self) -> bool {
+        self.config.api() != Api::V1
     }
 }
 

@@ -443,7 +443,7 @@ pub(crate) fn value_error(
 ) -> Error {
     Error::new(
         ErrorKind::InvalidValue,
-        format!("{what}: value {value:?} {problem}"),
+        format!("{what}: value {} {problem}", crate::error::quote(value)),
     )
 }
 

@@ -86,19 +86,24 @@ pub struct Lines<'a> {
 }
 
 impl<'a> Lines<'a> {
-    /// Starts at the beginning of `text`.
+    /// Starts at the beginning of `text`, after a UTF-8 byte order mark if it has one.
     pub fn new(text: &'a str) -> Self {
         Lines {
             text,
-            pos: 0,
+            pos: if text.starts_with('\u{feff}') { 3 } else { 0 },
             line_no: 1,
             last: 0..0,
         }
     }
 
-    /// The bytes of `text` that the line returned last spans (without its newline).
+    /// The bytes of `text` that the line returned last spans (without its newline, or the
+    /// `\r\n` of a file with Windows line endings).
     pub fn span(&self) -> std::ops::Range<usize> {
-        self.last.clone()
+        let mut span = self.last.clone();
+        while span.end > span.start && self.text.as_bytes()[span.end - 1] == b'\r' {
+            span.end -= 1;
+        }
+        span
     }
 }
 
@@ -324,7 +329,7 @@ impl<'a> Cursor<'a> {
         let fail = |this: &Self, what: &str| -> ParseResult<FieldValue> {
             Err((
                 start - this.line_start + 1,
-                format!("invalid {what} field value {token:?}"),
+                format!("invalid {what} field value {}", crate::error::quote(&token)),
             ))
         };
         if token.is_empty() {
@@ -478,5 +483,17 @@ mod tests {
         let mut lines = Lines::new(text);
         lines.next();
         assert_eq!(&text[lines.span()], "m v=\"two\nlines\" 1");
+    }
+
+    #[test]
+    fn crlf_endings_and_a_byte_order_mark_are_not_part_of_a_line() {
+        let text = "\u{feff}m,t=a v=1i 1\r\nm,t=b v=2i 2\r\n";
+        let mut lines = Lines::new(text);
+        let (_, first) = lines.next().unwrap().unwrap();
+        assert_eq!(first.measurement, "m");
+        assert_eq!(&text[lines.span()], "m,t=a v=1i 1");
+        lines.next().unwrap().unwrap();
+        assert_eq!(&text[lines.span()], "m,t=b v=2i 2");
+        assert!(lines.next().is_none());
     }
 }

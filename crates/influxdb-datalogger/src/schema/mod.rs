@@ -447,8 +447,9 @@ impl Measurement {
         Error::new(
             ErrorKind::UnknownField,
             format!(
-                "measurement {:?} has no field {name:?} (its fields: {})",
+                "measurement {:?} has no field {} (its fields: {})",
                 self.name(),
+                crate::error::quote(&name),
                 known.join(", ")
             ),
         )
@@ -460,8 +461,9 @@ impl Measurement {
         Error::new(
             ErrorKind::UnknownTag,
             format!(
-                "measurement {:?} has no tag {name:?} (its tags: {})",
+                "measurement {:?} has no tag {} (its tags: {})",
                 self.name(),
+                crate::error::quote(&name),
                 if known.is_empty() {
                     "none".to_string()
                 } else {

@@ -117,6 +117,32 @@ impl Header {
         if u32_at(bytes, HEADER_LEN - 4) != header_checksum(bytes) {
             return Err("the header checksum does not match".into());
         }
+        Self::fields(bytes)
+    }
+
+    /// Reads a header whose checksum does not match, for the records behind it, each of which
+    /// has a checksum of its own. `Err` when the header cannot be read at all (not a segment,
+    /// cut short), or when it is intact and of another format version. With `Ok`, the reason
+    /// the header is damaged, if it is.
+    pub(crate) fn decode_salvaging(bytes: &[u8]) -> Result<(Header, Option<String>), String> {
+        match Self::decode(bytes) {
+            Ok(header) => Ok((header, None)),
+            Err(reason)
+                if bytes.len() >= HEADER_LEN
+                    && &bytes[..8] == MAGIC
+                    && u32_at(bytes, HEADER_LEN - 4) != header_checksum(bytes) =>
+            {
+                let header = Self::fields(bytes)?;
+                Ok((
+                    header,
+                    Some(format!("{reason}; its records were read one by one")),
+                ))
+            }
+            Err(reason) => Err(reason),
+        }
+    }
+
+    fn fields(bytes: &[u8]) -> Result<Header, String> {
         let target_len = usize::from(u16::from_le_bytes([bytes[44], bytes[45]]));
         let precision = precision_from(u32_at(bytes, 12))
             .ok_or_else(|| format!("unknown precision code {}", u32_at(bytes, 12)))?;

@@ -651,12 +651,21 @@ impl SpoolWriter {
             )
         })?;
         let dir = options.dir.clone();
+        let created = !dir.exists();
         fs::create_dir_all(&dir).map_err(|e| {
             Error::io(
                 format_args!("cannot create spool directory {}", dir.display()),
                 e,
             )
         })?;
+        if created {
+            // Megabytes of segments, often in a working copy: not for version control. Best
+            // effort: the spool works without it.
+            let _ = fs::write(
+                dir.join(".gitignore"),
+                "# influxdb-datalogger's spool: points not yet delivered\n*\n",
+            );
+        }
         let owner = format!("p{}-{:016x}", std::process::id(), nonce());
         let lock_path = dir.join(format!("{owner}.lock"));
         let lock = OpenOptions::new()

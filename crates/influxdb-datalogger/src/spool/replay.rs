@@ -45,6 +45,18 @@ pub struct ReplayReport {
     pub other_targets: usize,
 }
 
+impl ReplayReport {
+    /// Adds what another replay did.
+    pub fn absorb(&mut self, other: ReplayReport) {
+        self.owners += other.owners;
+        self.segments += other.segments;
+        self.points += other.points;
+        self.events += other.events;
+        self.damaged.extend(other.damaged);
+        self.other_targets += other.other_targets;
+    }
+}
+
 /// A dead owner whose lock this process now holds.
 #[derive(Debug)]
 pub(crate) struct DeadOwner {
@@ -157,8 +169,14 @@ pub(crate) fn replay_owner(
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(Error::io(format_args!("cannot read {}", path.display()), e)),
         };
-        let header = match Header::decode(&bytes) {
-            Ok(header) => header,
+        let header = match Header::decode_salvaging(&bytes) {
+            Ok((header, None)) => header,
+            Ok((header, Some(reason))) => {
+                report
+                    .damaged
+                    .push(move_aside(path, &bytes, 0, HEADER_LEN, &reason)?);
+                header
+            }
             Err(reason) => {
                 report
                     .damaged
@@ -352,9 +370,15 @@ pub fn inventory(dir: &Path) -> Result<Vec<OwnerSummary>> {
         };
         for path in segments.values() {
             let Ok(bytes) = fs::read(path) else { continue };
-            let Ok(header) = Header::decode(&bytes) else {
-                summary.damaged += 1;
-                continue;
+            let header = match Header::decode_salvaging(&bytes) {
+                Ok((header, damage)) => {
+                    summary.damaged += usize::from(damage.is_some());
+                    header
+                }
+                Err(_) => {
+                    summary.damaged += 1;
+                    continue;
+                }
             };
             if summary.target.is_empty() {
                 summary.target = header.target.clone();

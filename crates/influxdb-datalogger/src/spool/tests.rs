@@ -298,6 +298,34 @@ fn damaged_records_are_moved_aside_and_every_intact_one_is_replayed() {
 }
 
 #[test]
+fn a_damaged_segment_header_loses_no_record() {
+    let dir = tempfile::tempdir().unwrap();
+    logged_then_died(dir.path(), 50);
+    let segment = dir.path().join(
+        files_in(dir.path())
+            .into_iter()
+            .find(|f| f.ends_with(".seg"))
+            .unwrap(),
+    );
+    let mut bytes = fs::read(&segment).unwrap();
+    bytes[8] ^= 0x04; // the format version
+    fs::write(&segment, &bytes).unwrap();
+
+    let up = Switchable::new(true);
+    let second = spooled(dir.path(), &up);
+    let report = second.replay_report();
+    assert_eq!(report.points, 50, "every record has its own checksum");
+    assert_eq!(report.damaged.len(), 1, "{:?}", report.damaged);
+    assert!(
+        report.damaged[0].reason.contains("read one by one"),
+        "{:?}",
+        report.damaged
+    );
+    second.close().unwrap();
+    assert_eq!(seqs(&up.seen.entries()), (0..50).collect::<Vec<_>>());
+}
+
+#[test]
 fn a_segment_with_another_precision_is_replayed_in_this_one() {
     let dir = tempfile::tempdir().unwrap();
     let m = measurement();
@@ -728,4 +756,24 @@ fn with_continuous_write_filled_segments_are_deleted_as_the_next_ones_are_prepar
     drop(logger);
     assert_eq!(files_in(dir.path()), Vec::<String>::new());
     assert_eq!(seqs(&target.seen.entries()), (0..6_000).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_spool_directory_it_creates_keeps_itself_out_of_version_control() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("spool");
+    let target = Switchable::new(true);
+    let logger = spooled(&dir, &target);
+    logger
+        .log(&measurement(), fields!("seq" => 1), tags!("case" => "a"))
+        .unwrap();
+    let ignore = fs::read_to_string(dir.join(".gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == "*"), "{ignore}");
+    drop(logger);
+    assert_eq!(files_in(&dir), [".gitignore"]);
+    // Nothing else reads it as a segment or an owner.
+    assert!(crate::spool_inventory(&dir).unwrap().is_empty());
+    let again = spooled(&dir, &target);
+    assert_eq!(again.replay_report().segments, 0);
+    assert_eq!(target.seen.entries().len(), 1);
 }
