@@ -454,3 +454,21 @@ fn a_failed_replay_leaves_the_points_for_the_application_not_for_the_replay_targ
     let counted = query(&url, "SELECT count(seq) FROM left", "");
     assert!(counted.contains(",100]"), "{counted}");
 }
+
+#[test]
+fn a_huge_or_binary_bad_line_is_reported_in_a_short_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = b"m v=1i 1\nm v=".to_vec();
+    data.extend(std::iter::repeat_n(b'x', 10 << 20));
+    data.extend_from_slice(b" 2\nm v=\x00\x01\x1b[31m\xff\xfe 3\n");
+    std::fs::write(dir.path().join("bad.lp"), data).unwrap();
+    let out = cli(&["stats", "bad.lp"], dir.path());
+    let stderr = text(&out.stderr);
+    assert!(stderr.len() < 2_000, "{} bytes on stderr", stderr.len());
+    assert_eq!(stderr.matches("(line skipped)").count(), 2, "{stderr}");
+    assert!(stderr.contains("bytes in all"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\0'),
+        "control characters are escaped: {stderr:?}"
+    );
+}

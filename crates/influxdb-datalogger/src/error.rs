@@ -169,7 +169,7 @@ impl std::error::Error for Error {
 /// At most this many characters of a value are quoted in a message.
 const QUOTED_CHARS: usize = 120;
 
-/// `text` cut to its first [`QUOTED_CHARS`] characters, saying how long it was: a huge value
+/// `text` cut to its first 120 characters, saying how long it was: a huge value
 /// (a megabyte string, a broken line of a file) must not make a huge message.
 pub fn shorten(text: &str) -> String {
     match text.char_indices().nth(QUOTED_CHARS) {

@@ -26,6 +26,20 @@
 //! assert!(written.starts_with("request,endpoint=/login,host=ci-runner-7 duration=0.012,bytes=512i "));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Rules that hold everywhere
+//!
+//! - **A point that cannot be written is refused at `log()`**: a field without a value, a
+//!   required tag without one, a value line protocol cannot carry, an integer the target cannot
+//!   store. The error names the measurement and the field or tag; nothing is stored, and
+//!   nothing logged before or after it is held back. The Python package and its pytest plugin
+//!   follow the same rule.
+//! - **Forked processes make their own logger.** `fork()` copies only the calling thread: in the
+//!   child, a logger made before the fork has no delivery threads, and its spool is the
+//!   parent's. Such a copy ([`DataLogger::is_forked_copy`]) refuses every call with
+//!   [`ErrorKind::ForkedProcess`], and dropping it leaves the parent's files and threads alone;
+//!   build a new logger in the child. (The Python bindings do that for you at the child's first
+//!   use of an inherited logger.)
 
 mod delivery;
 mod entry;

@@ -34,6 +34,15 @@ fn logger_with_memory() -> (DataLogger, MemoryWriter) {
     (DataLogger::builder().writer(memory.clone()).build(), memory)
 }
 
+fn continuous_logger_with_memory() -> (DataLogger, MemoryWriter) {
+    let memory = MemoryWriter::new();
+    let logger = DataLogger::builder()
+        .writer(memory.clone())
+        .continuous_write(true)
+        .build();
+    (logger, memory)
+}
+
 /// Fails the first `failures` writes, then records like a MemoryWriter.
 #[derive(Clone)]
 struct FlakyWriter {
@@ -193,11 +202,7 @@ fn an_incomplete_point_is_refused_at_log_and_blocks_nothing_else() {
 
 #[test]
 fn an_incomplete_point_with_continuous_write_does_not_stop_later_ones() {
-    let memory = MemoryWriter::new();
-    let logger = DataLogger::builder()
-        .writer(memory.clone())
-        .continuous_write(true)
-        .build();
+    let (logger, memory) = continuous_logger_with_memory();
     let tt = time_taken();
     for i in 0..3 {
         let id = i.to_string();
@@ -393,11 +398,7 @@ fn a_failing_post_processor_writes_nothing() {
 
 #[test]
 fn continuous_write_delivers_every_point_without_write_data() {
-    let memory = MemoryWriter::new();
-    let logger = DataLogger::builder()
-        .writer(memory.clone())
-        .continuous_write(true)
-        .build();
+    let (logger, memory) = continuous_logger_with_memory();
     let tt = time_taken();
     for i in 0..5 {
         logger
@@ -414,11 +415,7 @@ fn continuous_write_delivers_every_point_without_write_data() {
 
 #[test]
 fn continuous_write_with_a_logging_post_processor_does_not_deadlock() {
-    let memory = MemoryWriter::new();
-    let logger = DataLogger::builder()
-        .writer(memory.clone())
-        .continuous_write(true)
-        .build();
+    let (logger, memory) = continuous_logger_with_memory();
     let tt = time_taken();
     let sum = Measurement::builder("sum")
         .field(Field::new("total"))

@@ -27,6 +27,16 @@ fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The path of the first segment file in `dir`.
+fn first_segment(dir: &Path) -> std::path::PathBuf {
+    dir.join(
+        files_in(dir)
+            .into_iter()
+            .find(|f| f.ends_with(".seg"))
+            .unwrap(),
+    )
+}
+
 fn small(dir: &Path) -> SpoolOptions {
     SpoolOptions {
         segment_bytes: 64 << 10,
@@ -259,12 +269,7 @@ fn a_live_owner_is_not_replayed_and_another_target_is_left_alone() {
 fn damaged_records_are_moved_aside_and_every_intact_one_is_replayed() {
     let dir = tempfile::tempdir().unwrap();
     logged_then_died(dir.path(), 100);
-    let segment = dir.path().join(
-        files_in(dir.path())
-            .into_iter()
-            .find(|f| f.ends_with(".seg"))
-            .unwrap(),
-    );
+    let segment = first_segment(dir.path());
     let mut bytes = fs::read(&segment).unwrap();
     let records = {
         let mut scan = Scan::new(&bytes, HEADER_LEN);
@@ -301,12 +306,7 @@ fn damaged_records_are_moved_aside_and_every_intact_one_is_replayed() {
 fn a_damaged_segment_header_loses_no_record() {
     let dir = tempfile::tempdir().unwrap();
     logged_then_died(dir.path(), 50);
-    let segment = dir.path().join(
-        files_in(dir.path())
-            .into_iter()
-            .find(|f| f.ends_with(".seg"))
-            .unwrap(),
-    );
+    let segment = first_segment(dir.path());
     let mut bytes = fs::read(&segment).unwrap();
     bytes[8] ^= 0x04; // the format version
     fs::write(&segment, &bytes).unwrap();
