@@ -65,7 +65,7 @@ pub use entry::{Batch, DataEntry, Event, EVENTS_MEASUREMENT};
 pub use error::{shorten, Error, ErrorKind, Result};
 pub use grafana::GrafanaAnnotationWriter;
 pub use influx::{Api, InfluxConfig, InfluxDBWriter, Secret};
-pub use logger::{DataLogger, DataLoggerBuilder, Entries, Stats, WriterStats};
+pub use logger::{DataLogger, DataLoggerBuilder, Entries, Stats, WriterStats, DROP_FLUSH_TIMEOUT};
 pub use measure::{BlockGuard, Outcome, Timer};
 pub use schema::{Field, FieldInput, Measurement, MeasurementBuilder, Tag, TagInput};
 pub use spool::{

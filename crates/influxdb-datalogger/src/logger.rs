@@ -348,8 +348,17 @@ impl DataLoggerBuilder {
     }
 }
 
+/// How long dropping a logger waits at most for its writers to deliver what they were given
+/// (each writer also at most its own flush timeout, and not at all once its server cannot be
+/// reached). The Python package's exit hook waits as long.
+pub const DROP_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Records measurements and events and hands them to writers. `Send + Sync`: share it between
 /// threads with an `Arc` or by reference.
+///
+/// Dropping it hands over what is pending and waits (see [`DROP_FLUSH_TIMEOUT`]) for the
+/// writers to deliver; what they could not is said on stderr, and stays in the spool if there
+/// is one. [`close`](DataLogger::close) does the same and returns the error instead.
 ///
 /// ```
 /// use influxdb_datalogger::{fields, tags, DataLogger, Field, Measurement, MemoryWriter, Tag};
@@ -1167,21 +1176,30 @@ impl Drop for DataLogger {
         if !self.close_on_drop || self.closed.load(Ordering::Relaxed) {
             return;
         }
-        let pending = {
-            let pending = lock(&self.pending);
-            pending.points.len() + pending.events.len()
-        };
-        let backlog: usize = lock(&self.delivery)
+        // Also with nothing pending here: a background writer may still hold what an earlier
+        // `write_data` handed it.
+        let deadline = std::time::Instant::now() + DROP_FLUSH_TIMEOUT;
+        let result = self
+            .write_data()
+            .and_then(|()| self.flush_writers_at_exit(deadline));
+        let refused: u64 = lock(&self.delivery)
             .iter()
-            .map(|w| w.backlog.as_ref().map_or(0, Batch::point_count))
+            .map(|w| w.writer.dead_lettered())
             .sum();
-        if pending + backlog == 0 {
-            return;
+        if refused > 0 {
+            eprintln!(
+                "influxdb-datalogger: {refused} points were refused by the database and set aside in the dead-letter file"
+            );
         }
-        if let Err(e) = self.close() {
+        if let Err(e) = result {
             // Drop cannot return the error, and silently losing measurements is worse than a
-            // line on stderr.
-            eprintln!("influxdb-datalogger: {pending} pending points and events could not all be written at shutdown: {e}");
+            // line on stderr. (`close()` returns it.)
+            let fate = if self.spool_dir().is_some() {
+                ""
+            } else {
+                "; without a spool, what was not delivered is lost when the process exits"
+            };
+            eprintln!("influxdb-datalogger: when the logger was dropped: {e}{fate}");
         }
     }
 }

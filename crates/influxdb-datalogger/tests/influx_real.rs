@@ -376,3 +376,87 @@ fn influxdb_stopped_mid_run_and_restarted_gets_every_point_once() {
         (Some(1000), Some(999 * 1000 / 2))
     );
 }
+
+/// The README's program, as a child process: 10 points through a background writer, handed
+/// over as `how` says, then the end of `main`.
+#[test]
+#[ignore = "run by dropping_a_logger_at_the_end_of_main_delivers_what_it_was_handed"]
+fn child_logs_ten_points_and_ends() {
+    let (Ok(url), Ok(how), Ok(dir)) = (
+        std::env::var("DROP_TEST_URL"),
+        std::env::var("DROP_TEST_HOW"),
+        std::env::var("DROP_TEST_DIR"),
+    ) else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    let config = v1_config(&url, "tests", &dir.join("dead.lp"));
+    let writer = InfluxDBWriter::new(config)
+        .unwrap()
+        .in_background(DeliveryOptions::default());
+    let mut builder = DataLogger::builder()
+        .writer(writer)
+        .continuous_write(how == "continuous_write");
+    if how == "spooled" {
+        builder = builder.spool(influxdb_datalogger::SpoolOptions::new(dir.join("spool")));
+    }
+    let logger = builder.build();
+    let m = Measurement::builder("dropped")
+        .field(Field::new("seq"))
+        .tag(Tag::new("how"))
+        .build()
+        .unwrap();
+    for i in 0..10i64 {
+        logger
+            .log_at(
+                &m,
+                fields!("seq" => i),
+                tags!("how" => how),
+                Timestamp::from_nanos(1_700_000_000_000_000_000 + i),
+            )
+            .unwrap();
+    }
+    if how != "continuous_write" {
+        logger.write_data().unwrap();
+    }
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn dropping_a_logger_at_the_end_of_main_delivers_what_it_was_handed() {
+    let servers = Servers::start(false);
+    let url = servers.influxdb();
+    influx_query(&url, "", "CREATE DATABASE tests", None);
+    let dir = tempfile::tempdir().unwrap();
+    for how in ["write_data", "continuous_write", "spooled"] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_logs_ten_points_and_ends", "--ignored"])
+            .env("DROP_TEST_URL", &url)
+            .env("DROP_TEST_HOW", how)
+            .env("DROP_TEST_DIR", dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let result = influx_query(
+            &url,
+            "tests",
+            &format!("SELECT count(seq) FROM dropped WHERE how = '{how}'"),
+            None,
+        );
+        assert_eq!(
+            result["results"][0]["series"][0]["values"][0][1].as_i64(),
+            Some(10),
+            "{how}: {result}"
+        );
+    }
+    assert!(
+        influxdb_datalogger::spool_inventory(&dir.path().join("spool"))
+            .unwrap()
+            .is_empty(),
+        "everything acknowledged, nothing left in the spool"
+    );
+}
