@@ -732,8 +732,13 @@ impl LoggerBase {
                 let computed_fields = pair.get_item(0)?.cast_into::<PyDict>()?;
                 let mut merged = Fields::new();
                 for (key, value) in computed_fields.iter() {
+                    let index = schema.field_slot(&key)?;
+                    // A value given in the call wins over the computed one.
+                    if fields.iter().any(|f| f.index == index) {
+                        continue;
+                    }
                     merged.push(FieldIn {
-                        index: schema.field_slot(&key)?,
+                        index,
                         value: convert::field_value(&value, || field_context(schema, &key))?,
                     });
                 }
@@ -744,12 +749,19 @@ impl LoggerBase {
             None => None,
         };
         let mut keys: SmallVec<[(usize, Bound<'_, PyAny>); 8]> = SmallVec::new();
-        for dict in [computed_tags.as_ref().map(|d| d.as_any()), tags_map]
-            .into_iter()
-            .flatten()
-        {
-            for (key, value) in dict.cast::<PyDict>()?.iter() {
+        if let Some(tags) = tags_map {
+            for (key, value) in tags.cast::<PyDict>()?.iter() {
                 keys.push((schema.tag_slot(&key)?, value));
+            }
+        }
+        if let Some(computed) = &computed_tags {
+            let given = keys.len();
+            for (key, value) in computed.iter() {
+                let index = schema.tag_slot(&key)?;
+                // A value given in the call wins over the computed one.
+                if !keys[..given].iter().any(|(i, _)| *i == index) {
+                    keys.push((index, value));
+                }
             }
         }
         let time = time.unwrap_or_else(Timestamp::now);

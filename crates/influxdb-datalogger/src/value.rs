@@ -71,7 +71,16 @@ macro_rules! field_value_from {
         }
     )*};
 }
-field_value_from!(Float: f64, f32);
+field_value_from!(Float: f64);
+
+impl From<f32> for FieldValue {
+    /// The `f64` with the same shortest decimal form (`0.1f32` is `0.1`, not the
+    /// `0.10000000149011612` a widening cast gives).
+    fn from(v: f32) -> Self {
+        let shortest = v.to_string();
+        FieldValue::Float(shortest.parse().unwrap_or(f64::from(v)))
+    }
+}
 field_value_from!(Int: i64, i32, i16, i8, u32, u16, u8);
 field_value_from!(UInt: u64);
 field_value_from!(Bool: bool);
@@ -104,7 +113,8 @@ pub struct Timestamp(i64);
 impl Timestamp {
     /// The wall clock now.
     pub fn now() -> Self {
-        Timestamp::from(SystemTime::now())
+        // The wall clock is within the range until 2262.
+        Timestamp::try_from(SystemTime::now()).unwrap_or(Timestamp(i64::MAX))
     }
 
     /// From nanoseconds since the epoch.
@@ -151,13 +161,22 @@ impl Timestamp {
     }
 }
 
-impl From<SystemTime> for Timestamp {
-    fn from(t: SystemTime) -> Self {
+impl TryFrom<SystemTime> for Timestamp {
+    type Error = Error;
+
+    /// Refuses a time outside what an `i64` of nanoseconds holds (roughly the years 1677 to
+    /// 2262) rather than clamp it to a wrong one.
+    fn try_from(t: SystemTime) -> Result<Self> {
         let nanos = match t.duration_since(UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
-            Err(e) => i64::try_from(e.duration().as_nanos()).map_or(i64::MIN, |n| -n),
+            Ok(d) => i64::try_from(d.as_nanos()).ok(),
+            Err(e) => i64::try_from(e.duration().as_nanos()).ok().map(|n| -n),
         };
-        Timestamp(nanos)
+        nanos.map(Timestamp).ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidValue,
+                format!("time {t:?} is outside the years 1677 to 2262, which nanosecond timestamps cover"),
+            )
+        })
     }
 }
 
@@ -236,6 +255,14 @@ mod tests {
             FieldValue::UInt(usize::MAX as u64)
         );
         assert_eq!(FieldValue::from(1.5f32), FieldValue::Float(1.5));
+        assert_eq!(FieldValue::from(0.1f32), FieldValue::Float(0.1));
+        assert_eq!(FieldValue::from(f32::MAX), FieldValue::Float(3.4028235e38));
+        let far = UNIX_EPOCH + Duration::from_secs(400 * 365 * 86_400);
+        let err = Timestamp::try_from(far).unwrap_err();
+        assert!(
+            err.message().contains("outside the years 1677 to 2262"),
+            "{err}"
+        );
         assert_eq!(FieldValue::from("a"), FieldValue::Str("a".into()));
         assert_eq!(
             FieldValue::from(Duration::from_millis(1500)),
@@ -256,7 +283,7 @@ mod tests {
 
     #[test]
     fn timestamps_before_the_epoch_are_negative() {
-        let t = Timestamp::from(UNIX_EPOCH - Duration::from_secs(3));
+        let t = Timestamp::try_from(UNIX_EPOCH - Duration::from_secs(3)).unwrap();
         assert_eq!(t.as_nanos(), -3_000_000_000);
     }
 

@@ -884,9 +884,9 @@ fn a_tag_function_that_logs_does_not_deadlock() {
 }
 
 #[test]
-fn the_last_of_hundreds_of_repeated_values_wins_as_with_a_few() {
-    // More given entries than the fast path's slots can number: they must still merge like a
-    // short list (the last value wins), in `log` as in `Measurement::encode`.
+fn hundreds_of_repeated_keys_are_refused_as_a_few_are() {
+    // More given entries than the fast path's slots can number: refused like a short list, in
+    // `log` as in `Measurement::encode`, and nothing is stored.
     let (logger, memory) = logger_with_memory();
     let m = time_taken();
     let values: Vec<String> = (0..300).map(|i| format!("v{i}")).collect();
@@ -895,18 +895,20 @@ fn the_last_of_hundreds_of_repeated_values_wins_as_with_a_few() {
         .map(|i| ("duration", FieldValue::Float(f64::from(i))))
         .collect();
     let time = Timestamp::from_nanos(7);
-    logger.log_at(&m, &durations, &tags, time).unwrap();
+    let err = logger.log_at(&m, &durations, &tags, time).unwrap_err();
+    assert!(err.message().contains("given twice"), "{err}");
     logger.write_data().unwrap();
-    let expected = "time-taken,identifier=v299 duration=299.0 7\n";
-    assert_eq!(String::from_utf8(memory.line_protocol()).unwrap(), expected);
+    assert!(memory.line_protocol().is_empty());
     let mut encoded = Vec::new();
-    m.encode(
-        &mut encoded,
-        &durations,
-        &tags,
-        time,
-        Precision::Nanoseconds,
-    )
-    .unwrap();
-    assert_eq!(String::from_utf8(encoded).unwrap(), expected);
+    let err = m
+        .encode(
+            &mut encoded,
+            &durations,
+            &tags,
+            time,
+            Precision::Nanoseconds,
+        )
+        .unwrap_err();
+    assert!(err.message().contains("given twice"), "{err}");
+    assert!(encoded.is_empty());
 }

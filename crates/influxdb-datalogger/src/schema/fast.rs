@@ -44,8 +44,9 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// For each schema name, which given entry sets it (the last one wins), `NULL` for an explicit
-/// "no value", `UNSET` for none; `None` if a given name is not in the schema.
+/// For each schema name, which given entry sets it, `NULL` for an explicit "no value", `UNSET`
+/// for none; `None` if a given name is not in the schema or is given twice (the general path
+/// says which).
 #[inline(always)]
 fn map_slots<'n, 'g>(
     names: impl ExactSizeIterator<Item = &'n str> + Clone,
@@ -60,6 +61,9 @@ fn map_slots<'n, 'g>(
                 .clone()
                 .position(|name| same_name(name.as_bytes(), key.as_bytes()))?,
         };
+        if slots[j] != UNSET {
+            return None;
+        }
         slots[j] = if has_value { i as u8 } else { NULL };
     }
     Some(slots)
@@ -361,12 +365,13 @@ impl<'v, F: FieldInput, T: TagInput> PointValues<'v> for BySlots<'v, F, T> {
     }
 }
 
-/// Appends `,key=value` for a tag, nothing for an empty value; `None` if the value needs the
-/// general path.
+/// Appends `,key=value` for a tag, nothing for an empty value of an optional tag; `None` if the
+/// value needs the general path.
 #[inline(always)]
 fn append_tag(out: &mut Vec<u8>, def: &TagDef, value: &str) -> Option<()> {
     if value.is_empty() {
-        return Some(());
+        // A required tag may not be empty: the general path says so.
+        return def.optional.then_some(());
     }
     if !is_plain(value.as_bytes()) {
         return None;

@@ -455,6 +455,16 @@ impl Measurement {
         )
     }
 
+    fn given_twice(&self, what: &str, name: &str) -> Error {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "measurement {:?}: {what} {name:?} is given twice in one point; give each once",
+                self.name()
+            ),
+        )
+    }
+
     /// The error for a tag this measurement does not define, listing the ones it does.
     pub fn unknown_tag(&self, name: &str) -> Error {
         let known: Vec<&str> = self.tags().map(Tag::name).collect();
@@ -490,6 +500,9 @@ impl Measurement {
                     .tag_index(given.key())
                     .ok_or_else(|| self.unknown_tag(given.key()))?,
             };
+            if !matches!(tag_slots[i], Slot::Unset) {
+                return Err(self.given_twice("tag", &schema.tags[i].tag.name));
+            }
             tag_slots[i] = given
                 .value()
                 .map_or(Slot::Null, |v| Slot::Value(Cow::Borrowed(v)));
@@ -512,6 +525,9 @@ impl Measurement {
                     .field_index(given.key())
                     .ok_or_else(|| self.unknown_field(given.key()))?,
             };
+            if !matches!(field_slots[i], Slot::Unset) {
+                return Err(self.given_twice("field", &schema.fields[i].field.name));
+            }
             field_slots[i] = given
                 .value()
                 .map_or(Slot::Null, |v| Slot::Value(Cow::Borrowed(v)));
@@ -586,6 +602,22 @@ impl Resolved<'_> {
     }
 
     pub(crate) fn first_missing(&self) -> Option<Error> {
+        let schema = &self.measurement.0;
+        let empty_required = schema
+            .tags
+            .iter()
+            .zip(&self.tags)
+            .find(|(d, s)| !d.optional && s.value() == Some(""));
+        if let Some((def, _)) = empty_required {
+            return Some(Error::new(
+                ErrorKind::InvalidValue,
+                format!(
+                    "measurement {:?}: tag {:?} is required and its value is empty (line protocol has no empty tag values); the point was not logged",
+                    self.measurement.name(),
+                    def.tag.name
+                ),
+            ));
+        }
         self.missing().next().map(|(what, name)| {
             Error::new(
                 ErrorKind::IncompletePoint,
@@ -810,14 +842,39 @@ mod tests {
     }
 
     #[test]
-    fn the_last_of_repeated_keys_wins() {
-        let line = encode(
+    fn a_key_given_twice_is_refused() {
+        let err = encode(
             &cpu(),
             fields!("value" => 1.0, "value" => 2.0),
+            tags!("zone" => "a"),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            err.message(),
+            "measurement \"cpu\": field \"value\" is given twice in one point; give each once"
+        );
+        let err = encode(
+            &cpu(),
+            fields!("value" => 1.0),
             tags!("zone" => "a", "zone" => "b"),
         )
-        .unwrap();
-        assert_eq!(line, "cpu,host=h1,zone=b value=2.0,count=1i 7\n");
+        .unwrap_err();
+        assert!(
+            err.message().contains("tag \"zone\" is given twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_empty_value_for_a_required_tag_is_refused() {
+        let err = encode(&cpu(), fields!("value" => 1.0), tags!("zone" => "")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidValue);
+        assert!(
+            err.message()
+                .contains("tag \"zone\" is required and its value is empty"),
+            "{err}"
+        );
     }
 
     #[test]
