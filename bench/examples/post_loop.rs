@@ -21,7 +21,8 @@ fn main() {
             .into_bytes()
         })
         .collect();
-    let batch = Batch::from_lines(lines.iter().map(Vec::as_slice), Precision::Nanoseconds);
+    let batch = Batch::from_lines(lines.iter().map(Vec::as_slice), Precision::Nanoseconds)
+        .expect("the lines are well-formed");
     let mut config = InfluxConfig::new(url);
     config.database = Some("b".into());
     config.gzip_threshold = None;

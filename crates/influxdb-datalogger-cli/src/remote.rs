@@ -125,11 +125,11 @@ pub fn push(
             }
         }
         if chunk.len() >= batch_size {
-            writer.write_data(&Batch::from_lines(chunk.drain(..), precision))?;
+            writer.write_data(&Batch::from_lines(chunk.drain(..), precision)?)?;
             progress.show(lines.span().end, writer.stats().delivered);
         }
     }
-    writer.write_data(&Batch::from_lines(chunk.drain(..), precision))?;
+    writer.write_data(&Batch::from_lines(chunk.drain(..), precision)?)?;
     let flushed = wait_delivered(&writer, timeout, &progress, bytes.len(), err);
     let stats = writer.stats();
     progress.show(bytes.len(), stats.delivered);

@@ -241,20 +241,58 @@ impl Batch {
         out
     }
 
-    /// A batch of complete line protocol lines (a newline is added where one is missing), with
-    /// timestamps in `precision`; for sending lines that were encoded elsewhere, e.g. read
-    /// from a file.
-    pub fn from_lines<'a>(lines: impl IntoIterator<Item = &'a [u8]>, precision: Precision) -> Self {
+    /// A batch of line protocol lines, one point each (a newline is added where one is
+    /// missing), with timestamps in `precision`; for sending lines that were encoded elsewhere,
+    /// e.g. read from a file.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Parse`] naming the line (its 1-based position) when one is not UTF-8, does
+    /// not parse, or holds more or less than one point.
+    ///
+    /// ```
+    /// use influxdb_datalogger::{Batch, Precision};
+    ///
+    /// let batch = Batch::from_lines([&b"cpu,host=a load=0.5 1"[..], b"cpu,host=b load=0.7 2\n"], Precision::Nanoseconds)?;
+    /// assert_eq!(batch.point_count(), 2);
+    /// assert!(Batch::from_lines([&b"cpu load=1 1\ncpu load=2 2"[..]], Precision::Nanoseconds).is_err());
+    /// # Ok::<(), influxdb_datalogger::Error>(())
+    /// ```
+    pub fn from_lines<'a>(
+        lines: impl IntoIterator<Item = &'a [u8]>,
+        precision: Precision,
+    ) -> Result<Self> {
         let mut text = Vec::new();
         let mut ends = Vec::new();
-        for line in lines {
+        for (n, line) in lines.into_iter().enumerate() {
+            Self::check_one_point(line).map_err(|problem| {
+                Error::new(
+                    ErrorKind::Parse,
+                    format!(
+                        "line {} of the batch {problem}: {}",
+                        n + 1,
+                        crate::error::quote(&String::from_utf8_lossy(line))
+                    ),
+                )
+            })?;
             text.extend_from_slice(line);
             if !line.ends_with(b"\n") {
                 text.push(b'\n');
             }
             ends.push(text.len());
         }
-        Batch::from_parts(text, ends, Vec::new(), precision)
+        Ok(Batch::from_parts(text, ends, Vec::new(), precision))
+    }
+
+    /// Why `line` is not exactly one point of line protocol, if it is not.
+    fn check_one_point(line: &[u8]) -> std::result::Result<(), String> {
+        let text = std::str::from_utf8(line).map_err(|_| "is not UTF-8".to_string())?;
+        let mut lines = lp::Lines::new(text);
+        match lines.next() {
+            None => Err("holds no point".into()),
+            Some(Err(e)) => Err(format!("does not parse ({})", e.message)),
+            Some(Ok(_)) if lines.next().is_some() => Err("holds more than one point".into()),
+            Some(Ok(_)) => Ok(()),
+        }
     }
 
     /// A batch from encoded lines (`ends[i]` is where line `i` ends, after its newline).

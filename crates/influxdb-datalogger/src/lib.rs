@@ -48,7 +48,7 @@ mod fork;
 mod grafana;
 mod http;
 mod logger;
-mod measure;
+pub mod measure;
 mod schema;
 mod spool;
 mod store;

@@ -190,6 +190,7 @@ pub struct Stats {
 }
 
 /// Configures a [`DataLogger`]; see [`DataLogger::builder`].
+#[must_use = "a builder does nothing until it is built"]
 pub struct DataLoggerBuilder {
     writers: Vec<Box<dyn DatabaseWriter>>,
     continuous_write: bool,
@@ -591,9 +592,14 @@ impl DataLogger {
         Ok(())
     }
 
-    /// Times `f`, logs its duration in seconds to `field`, and returns what `f` returned. The
-    /// duration is logged also when `f` panics. For options (events, an outcome tag, `Result`s)
-    /// use [`timer`](DataLogger::timer).
+    /// Times `f`, logs its duration in seconds to `field`, and returns what `f` returned. If `f`
+    /// panics, nothing is logged and the panic goes on (see [`crate::measure`] for the rules;
+    /// for `Result`s use [`try_measure`](Self::try_measure), for futures
+    /// [`measure_future`](Self::measure_future); for events and an outcome tag,
+    /// [`timer`](Self::timer)).
+    ///
+    /// # Errors
+    /// The arguments do not fit the measurement; `f` did not run.
     pub fn measure<R>(
         &self,
         measurement: &Measurement,
@@ -602,6 +608,53 @@ impl DataLogger {
         f: impl FnOnce() -> R,
     ) -> Result<R> {
         self.timer(measurement, field).tags(tags).run(f)
+    }
+
+    /// [`measure`](Self::measure) for code that returns a `Result`: the duration of an `Err` is
+    /// not logged, and `f`'s error is returned as it is (an error of this crate, for wrong
+    /// arguments, is converted into `E`).
+    ///
+    /// ```
+    /// # use influxdb_datalogger::{tags, DataLogger, Field, Measurement, MemoryWriter};
+    /// # let m = Measurement::builder("parse").field(Field::new("seconds")).build()?;
+    /// # let memory = MemoryWriter::new();
+    /// # let logger = DataLogger::builder().writer(memory.clone()).build();
+    /// type AnyError = Box<dyn std::error::Error>;
+    /// let n = logger.try_measure(&m, "seconds", tags!(), || Ok::<_, AnyError>("42".parse::<u32>()?))?;
+    /// let bad = logger.try_measure(&m, "seconds", tags!(), || Ok::<_, AnyError>("x".parse::<u32>()?));
+    /// assert_eq!(n, 42);
+    /// assert!(bad.is_err());
+    /// logger.write_data()?;
+    /// assert_eq!(memory.entries().len(), 1, "the failed parse is not a measurement");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `f`'s error, or the arguments' (converted) when they do not fit the measurement.
+    pub fn try_measure<T, E: From<Error>>(
+        &self,
+        measurement: &Measurement,
+        field: &str,
+        tags: &[(&str, &str)],
+        f: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.timer(measurement, field).tags(tags).try_run(f)
+    }
+
+    /// Awaits `future` and logs how long it took to be ready (`measure(|| async { … })` would
+    /// time only the creation of the future).
+    ///
+    /// # Errors
+    /// The arguments do not fit the measurement; `future` was not awaited.
+    pub fn measure_future<'a, F: std::future::IntoFuture + 'a>(
+        &'a self,
+        measurement: &'a Measurement,
+        field: &'a str,
+        tags: &[(&str, &str)],
+        future: F,
+    ) -> impl std::future::Future<Output = Result<F::Output>> + 'a {
+        // The tags are copied now: the future does not borrow the caller's `tags!`.
+        self.timer(measurement, field).tags(tags).run_future(future)
     }
 
     /// Starts timing a block: the returned guard logs the duration when dropped.

@@ -1,7 +1,16 @@
-//! Timing code: [`Timer`] (closures) and [`BlockGuard`] (scopes).
+//! Timing code: [`Timer`] (closures and futures) and [`BlockGuard`] (scopes).
 //!
 //! Durations come from the monotonic clock, so an NTP step during a test does not bend them;
 //! points and events are stamped with the wall clock.
+//!
+//! One rule for how timed code ended: it counts as a success only when it is known to have
+//! succeeded (a closure or future returned, `try_run` got `Ok`, a guard was
+//! [`finish`](BlockGuard::finish)ed). With an [outcome tag](Timer::outcome_tag) every ending is
+//! logged, tagged `ok`, `error` (an `Err`, [`fail`](BlockGuard::fail), or a guard dropped
+//! unfinished — an early `?` return, say) or `panic`. Without one, a duration is logged only
+//! for code that did not panic or return `Err`, so that a crash's duration never passes for a
+//! measurement (as in the Python package's `measure`); a guard dropped unfinished (the
+//! `let _timing = …` idiom) is still logged.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -102,18 +111,19 @@ impl fmt::Debug for OwnedTags {
 /// let memory = MemoryWriter::new();
 /// let logger = DataLogger::builder().writer(memory.clone()).build();
 ///
-/// let parsed: Result<i32, std::num::ParseIntError> = logger
+/// let parsed: Result<i32, Box<dyn std::error::Error>> = logger
 ///     .timer(&step, "seconds")
 ///     .tags(tags!("name" => "parse"))
 ///     .outcome_tag("outcome")
 ///     .event(tags!("kind" => "parse"))
-///     .try_run(|| "x".parse::<i32>())?;
+///     .try_run(|| Ok("x".parse::<i32>()?));
 /// assert!(parsed.is_err());
 /// logger.write_data()?;
 /// assert_eq!(memory.entries()[0].tag("outcome"), Some("error"));
 /// assert_eq!(memory.events().len(), 1);
-/// # Ok::<(), influxdb_datalogger::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[must_use = "a Timer does nothing until it is started or run"]
 #[derive(Clone)]
 pub struct Timer<'a> {
     logger: &'a DataLogger,
@@ -230,36 +240,58 @@ impl<'a> Timer<'a> {
         Ok(())
     }
 
-    /// Starts timing; the returned guard logs when dropped or [finished](BlockGuard::finish).
+    /// Starts timing; the returned guard logs when [finished](BlockGuard::finish) or dropped
+    /// (see the [module rules](crate::measure) for the outcome).
+    ///
+    /// # Errors
+    /// The arguments do not fit the measurement (an unknown field or tag, a value line protocol
+    /// cannot carry); nothing is timed then.
     pub fn start(self) -> Result<BlockGuard<'a>> {
         self.check()?;
         Ok(BlockGuard {
             timer: self,
             started_at: Timestamp::now(),
             started: Instant::now(),
-            outcome: Outcome::Ok,
+            outcome: None,
             done: false,
         })
     }
 
-    /// Runs `f`, logs its duration (also if it panics, with outcome `panic`), returns its value.
-    /// An error means the arguments were wrong and `f` did not run.
+    /// Runs `f`, logs its duration, returns its value. If `f` panics, the panic goes on, logged
+    /// with outcome `panic` if there is an outcome tag (and not at all otherwise).
+    ///
+    /// # Errors
+    /// The arguments were wrong, and `f` did not run.
     pub fn run<R>(self, f: impl FnOnce() -> R) -> Result<R> {
         let guard = self.start()?;
         let value = f();
-        drop(guard);
+        let _ = guard.finish();
         Ok(value)
     }
 
     /// Like [`run`](Timer::run) for code that returns a `Result`: an `Err` is logged with
-    /// outcome `error` and handed back inside the `Ok`.
-    pub fn try_run<T, E>(self, f: impl FnOnce() -> Result<T, E>) -> Result<Result<T, E>> {
-        let mut guard = self.start()?;
+    /// outcome `error` if there is an outcome tag (and not at all otherwise), and returned.
+    ///
+    /// # Errors
+    /// `f`'s error; or, converted into `E`, the error that kept `f` from running (wrong
+    /// arguments).
+    pub fn try_run<T, E: From<Error>>(self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let guard = self.start()?;
         let value = f();
-        if value.is_err() {
-            guard.fail();
-        }
-        drop(guard);
+        let _ = guard.finish_with(&value);
+        value
+    }
+
+    /// Awaits `future` and logs how long it took until it was ready (not only until it was
+    /// created, as `run(|| async { … })` would): the time includes waits for other tasks.
+    /// The guard crosses `.await`, so this works on any executor.
+    ///
+    /// # Errors
+    /// The arguments were wrong, and `future` was not awaited.
+    pub async fn run_future<F: std::future::IntoFuture>(self, future: F) -> Result<F::Output> {
+        let guard = self.start()?;
+        let value = future.await;
+        let _ = guard.finish();
         Ok(value)
     }
 }
@@ -274,19 +306,20 @@ pub struct BlockGuard<'a> {
     timer: Timer<'a>,
     started_at: Timestamp,
     started: Instant,
-    outcome: Outcome,
+    /// Set by `fail`/`set_outcome`; else decided by how the guard ends.
+    outcome: Option<Outcome>,
     done: bool,
 }
 
 impl BlockGuard<'_> {
     /// Marks the block as failed (outcome `error`).
     pub fn fail(&mut self) {
-        self.outcome = Outcome::Error;
+        self.outcome = Some(Outcome::Error);
     }
 
     /// Sets the outcome.
     pub fn set_outcome(&mut self, outcome: Outcome) {
-        self.outcome = outcome;
+        self.outcome = Some(outcome);
     }
 
     /// Time since the block started.
@@ -294,16 +327,37 @@ impl BlockGuard<'_> {
         self.started.elapsed()
     }
 
-    /// Ends the block now and logs it, returning its duration or the error that kept it from
-    /// being logged.
+    /// Ends the block now as a success (unless marked otherwise) and logs it, returning its
+    /// duration.
+    ///
+    /// # Errors
+    /// What kept the point or its event from being logged.
     pub fn finish(mut self) -> Result<Duration> {
-        self.record()
+        let outcome = self.outcome.unwrap_or(Outcome::Ok);
+        self.record(outcome)
     }
 
-    fn record(&mut self) -> Result<Duration> {
+    /// Ends the block with the outcome `result` tells (`Ok` → `ok`, `Err` → `error`) and logs
+    /// it, returning its duration.
+    ///
+    /// # Errors
+    /// What kept the point or its event from being logged.
+    pub fn finish_with<T, E>(mut self, result: &Result<T, E>) -> Result<Duration> {
+        let outcome = match result {
+            Ok(_) => self.outcome.unwrap_or(Outcome::Ok),
+            Err(_) => Outcome::Error,
+        };
+        self.record(outcome)
+    }
+
+    fn record(&mut self, outcome: Outcome) -> Result<Duration> {
         self.done = true;
         let elapsed = self.started.elapsed();
         let t = &self.timer;
+        if t.outcome_tag.is_none() && outcome != Outcome::Ok {
+            // No tag to say it failed: not a measurement.
+            return Ok(elapsed);
+        }
         // The point is logged even if the event is refused: one error must not cost both.
         let event = match &t.event_tags {
             Some(event_tags) => {
@@ -319,7 +373,7 @@ impl BlockGuard<'_> {
         };
         let mut tags = t.tags.as_pairs();
         if let Some(tag) = &t.outcome_tag {
-            tags.push((tag, self.outcome.as_str()));
+            tags.push((tag, outcome.as_str()));
         }
         let mut fields: SmallVec<[(&str, FieldValue); 4]> = t
             .fields
@@ -337,11 +391,18 @@ impl Drop for BlockGuard<'_> {
         if self.done {
             return;
         }
-        if std::thread::panicking() {
-            self.outcome = Outcome::Panic;
-        }
+        let outcome = if std::thread::panicking() {
+            Outcome::Panic
+        } else if self.timer.outcome_tag.is_some() {
+            // Not finished: maybe an early `?` return. Only a finished block is known to
+            // have succeeded.
+            self.outcome.unwrap_or(Outcome::Error)
+        } else {
+            // The `let _timing = …` idiom: the scope ended.
+            self.outcome.unwrap_or(Outcome::Ok)
+        };
         // log() has already counted the error and kept its message for stats().
-        let _ = self.record();
+        let _ = self.record(outcome);
     }
 }
 

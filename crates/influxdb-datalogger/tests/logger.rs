@@ -499,12 +499,12 @@ fn measure_checks_its_arguments_before_running_the_code() {
 fn failures_and_panics_are_logged_with_their_outcome() {
     let (logger, memory) = logger_with_memory();
     let tt = time_taken();
-    let result = logger
+    let result: std::result::Result<(), Box<dyn std::error::Error>> = logger
         .timer(&tt, "duration")
         .tags(tags!("identifier" => "err"))
         .outcome_tag("outcome")
-        .try_run(|| Err::<(), _>("bad"));
-    assert_eq!(result.unwrap(), Err("bad"));
+        .try_run(|| Err("bad".into()));
+    assert_eq!(result.unwrap_err().to_string(), "bad");
     logger
         .timer(&tt, "duration")
         .tags(tags!("identifier" => "ok"))
@@ -528,6 +528,25 @@ fn failures_and_panics_are_logged_with_their_outcome() {
             .unwrap();
         guard.fail();
     }
+    // An early `?` return drops the guard unfinished: not known to have succeeded.
+    let step = || -> std::result::Result<(), std::num::ParseIntError> {
+        let _guard = logger
+            .timer(&tt, "duration")
+            .tags(tags!("identifier" => "early return"))
+            .outcome_tag("outcome")
+            .start()
+            .unwrap();
+        "x".parse::<i32>()?;
+        Ok(())
+    };
+    assert!(step().is_err());
+    let finished = logger
+        .timer(&tt, "duration")
+        .tags(tags!("identifier" => "finished"))
+        .outcome_tag("outcome")
+        .start()
+        .unwrap();
+    finished.finish_with(&Ok::<(), ()>(())).unwrap();
     logger.write_data().unwrap();
     let outcomes: Vec<_> = memory
         .entries()
@@ -544,6 +563,8 @@ fn failures_and_panics_are_logged_with_their_outcome() {
         ("ok", "ok"),
         ("boom", "panic"),
         ("block", "error"),
+        ("early return", "error"),
+        ("finished", "ok"),
     ];
     assert_eq!(
         outcomes,
@@ -911,4 +932,108 @@ fn hundreds_of_repeated_keys_are_refused_as_a_few_are() {
         .unwrap_err();
     assert!(err.message().contains("given twice"), "{err}");
     assert!(encoded.is_empty());
+}
+
+#[test]
+fn a_batch_from_lines_takes_only_whole_single_points() {
+    use influxdb_datalogger::Batch;
+    let ok = Batch::from_lines(
+        [&b"m,t=a v=1i 1"[..], b"m v=\"two\nlines\" 2\n"],
+        Precision::Nanoseconds,
+    )
+    .unwrap();
+    assert_eq!(ok.point_count(), 2);
+    assert_eq!(
+        ok.entries().len(),
+        2,
+        "a string with a newline is one point"
+    );
+    for (bad, problem) in [
+        (&b"\xff\xfe garbage"[..], "line 2 of the batch is not UTF-8"),
+        (
+            b"m v=1 1\nm v=2 2",
+            "line 2 of the batch holds more than one point",
+        ),
+        (b"no fields here", "line 2 of the batch does not parse"),
+        (b"# a comment", "line 2 of the batch holds no point"),
+    ] {
+        let err = Batch::from_lines([&b"m v=1 1"[..], bad], Precision::Nanoseconds).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Parse);
+        assert!(err.message().starts_with(problem), "{err}");
+    }
+}
+
+#[test]
+fn without_an_outcome_tag_failures_and_panics_are_not_measurements() {
+    let (logger, memory) = logger_with_memory();
+    let tt = time_taken();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        logger.measure(&tt, "duration", tags!("identifier" => "boom"), || {
+            panic!("boom")
+        })
+    }));
+    assert!(panicked.is_err(), "the panic propagates");
+    let failed: std::result::Result<(), Box<dyn std::error::Error>> =
+        logger.try_measure(&tt, "duration", tags!("identifier" => "err"), || {
+            Err("bad".into())
+        });
+    assert!(failed.is_err());
+    let ok: std::result::Result<i32, Box<dyn std::error::Error>> =
+        logger.try_measure(&tt, "duration", tags!("identifier" => "ok"), || Ok(7));
+    assert_eq!(ok.unwrap(), 7);
+    {
+        let _timing = logger
+            .measure_block(&tt, "duration", tags!("identifier" => "scope"))
+            .unwrap();
+    }
+    logger.write_data().unwrap();
+    let logged: Vec<_> = memory
+        .entries()
+        .iter()
+        .map(|e| e.tag("identifier").unwrap().to_string())
+        .collect();
+    assert_eq!(logged, ["ok", "scope"]);
+}
+
+#[test]
+fn a_future_is_timed_until_it_is_ready() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    /// Ready after `left` polls, sleeping 10 ms before each.
+    struct Slow {
+        left: u32,
+    }
+    impl Future for Slow {
+        type Output = &'static str;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<&'static str> {
+            std::thread::sleep(Duration::from_millis(10));
+            if self.left == 0 {
+                return Poll::Ready("done");
+            }
+            self.left -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    let (logger, memory) = logger_with_memory();
+    let tt = time_taken();
+    let mut measured = std::pin::pin!(logger.measure_future(
+        &tt,
+        "duration",
+        tags!("identifier" => "future"),
+        Slow { left: 4 }
+    ));
+    let mut cx = Context::from_waker(Waker::noop());
+    let value = loop {
+        if let Poll::Ready(value) = measured.as_mut().poll(&mut cx) {
+            break value.unwrap();
+        }
+    };
+    assert_eq!(value, "done");
+    logger.write_data().unwrap();
+    let d = durations(&memory.entries())[0];
+    assert!(d >= 0.05, "the five polls took at least 50 ms, not {d}");
 }

@@ -205,6 +205,7 @@ impl PartialEq for Measurement {
 }
 
 /// Builds a [`Measurement`]; see [`Measurement::builder`].
+#[must_use = "a builder does nothing until it is built"]
 #[derive(Debug)]
 pub struct MeasurementBuilder {
     name: String,
