@@ -42,7 +42,9 @@ impl Schema {
         tags: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>, bool)>,
         has_funcs: bool,
     ) -> PyResult<Self> {
-        let mut builder = Measurement::builder(name);
+        // The package these bindings replace never checked types: a change of type is left
+        // for the database to refuse (dead-lettered, with a warning), as before.
+        let mut builder = Measurement::builder(name).check_field_types(false);
         for (field, default) in &fields {
             let field_name = convert::name(field)?;
             let mut core = Field::new(field_name.as_ref());

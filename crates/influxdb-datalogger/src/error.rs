@@ -178,9 +178,45 @@ pub fn shorten(text: &str) -> String {
     }
 }
 
-/// A value as a message quotes it: its `Debug` form (quoted and escaped, for text), shortened.
-pub(crate) fn quote(value: &dyn fmt::Debug) -> String {
-    shorten(&format!("{value:?}"))
+/// A value as a message quotes it, shortened: text quoted and escaped, a field value as line
+/// protocol would show it (`NaN`, not `Float(NaN)`).
+pub(crate) fn quote(value: &dyn Quote) -> String {
+    shorten(&value.quoted())
+}
+
+/// What [`quote`] takes.
+pub(crate) trait Quote {
+    fn quoted(&self) -> String;
+}
+
+impl Quote for str {
+    fn quoted(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl Quote for String {
+    fn quoted(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl Quote for std::borrow::Cow<'_, str> {
+    fn quoted(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl Quote for crate::value::FieldValue {
+    fn quoted(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl<T: Quote + ?Sized> Quote for &T {
+    fn quoted(&self) -> String {
+        (**self).quoted()
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -67,7 +67,7 @@ pub use grafana::GrafanaAnnotationWriter;
 pub use influx::{Api, InfluxConfig, InfluxDBWriter, Secret};
 pub use logger::{DataLogger, DataLoggerBuilder, Entries, Stats, WriterStats, DROP_FLUSH_TIMEOUT};
 pub use measure::{BlockGuard, Outcome, Timer};
-pub use schema::{Field, FieldInput, Measurement, MeasurementBuilder, Tag, TagInput};
+pub use schema::{Field, FieldInput, FieldType, Measurement, MeasurementBuilder, Tag, TagInput};
 pub use spool::{
     inventory as spool_inventory, Adopt, Damage, Fsync, OnFull, OwnerSummary, ReplayReport,
     SpoolLink, SpoolMark, SpoolOptions, SpoolStats, DEFAULT_SPOOL_DIR, SPOOL_ENV,

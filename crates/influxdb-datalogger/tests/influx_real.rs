@@ -132,7 +132,9 @@ fn a_field_type_conflict_mid_batch_lands_the_good_lines_and_dead_letters_the_bad
     let dead = dir.path().join("dead.lp");
     let writer = InfluxDBWriter::new(v1_config(&url, "tests", &dead)).unwrap();
     let logger = DataLogger::builder().writer(writer).build();
+    // A schema that leaves type conflicts to the server (as the Python bindings' do).
     let m = Measurement::builder("conflict")
+        .check_field_types(false)
         .field(Field::new("f"))
         .tag(Tag::new("n"))
         .build()
@@ -458,5 +460,92 @@ fn dropping_a_logger_at_the_end_of_main_delivers_what_it_was_handed() {
             .unwrap()
             .is_empty(),
         "everything acknowledged, nothing left in the spool"
+    );
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn a_field_keeps_its_type_so_the_server_refuses_nothing() {
+    let servers = Servers::start(false);
+    let url = servers.influxdb();
+    influx_query(&url, "", "CREATE DATABASE tests", None);
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.lp");
+    let writer = InfluxDBWriter::new(v1_config(&url, "tests", &dead)).unwrap();
+    let logger = DataLogger::builder().writer(writer).build();
+    let m = Measurement::builder("typed")
+        .field(Field::new("duration"))
+        .field(Field::new("count").with_type(influxdb_datalogger::FieldType::Integer))
+        .build()
+        .unwrap();
+    logger
+        .log_at(
+            &m,
+            fields!("duration" => 0.5, "count" => 1),
+            tags!(),
+            Timestamp::from_nanos(1),
+        )
+        .unwrap();
+    // An integer for a float field is written as a float.
+    logger
+        .log_at(
+            &m,
+            fields!("duration" => 2i64, "count" => 2),
+            tags!(),
+            Timestamp::from_nanos(2),
+        )
+        .unwrap();
+    let err = logger
+        .log_at(
+            &m,
+            fields!("duration" => "slow", "count" => 3),
+            tags!(),
+            Timestamp::from_nanos(3),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidValue);
+    assert!(
+        err.message()
+            .contains("field \"duration\": the field holds floats")
+            && err.message().contains("\"slow\" is a string"),
+        "{err}"
+    );
+    let err = logger
+        .log_at(
+            &m,
+            fields!("duration" => 1.0, "count" => 2.5),
+            tags!(),
+            Timestamp::from_nanos(4),
+        )
+        .unwrap_err();
+    assert!(err.message().contains("the field holds integers"), "{err}");
+    logger.write_data().unwrap();
+
+    let result = influx_query(
+        &url,
+        "tests",
+        "SELECT \"duration\", \"count\" FROM typed",
+        None,
+    );
+    let rows = &result["results"][0]["series"][0]["values"];
+    let got: Vec<(f64, i64)> = (0..2)
+        .map(|r| (rows[r][1].as_f64().unwrap(), rows[r][2].as_i64().unwrap()))
+        .collect();
+    assert_eq!(got, [(0.5, 1), (2.0, 2)], "{result}");
+    let keys = influx_query(&url, "tests", "SHOW FIELD KEYS FROM typed", None);
+    assert_eq!(
+        keys["results"][0]["series"][0]["values"],
+        serde_json::json!([["count", "integer"], ["duration", "float"]]),
+        "{keys}"
+    );
+    assert!(!dead.exists(), "nothing was refused by the server");
+    let stats = logger.stats();
+    assert_eq!(
+        (
+            stats.writers[0].points_written,
+            stats.writers[0].dead_lettered,
+            stats.log_errors
+        ),
+        (2, 0, 2)
     );
 }

@@ -438,7 +438,7 @@ pub(crate) fn name_error(part: Part, name: &str, problem: &Problem) -> Error {
 /// The error for a value that cannot be written; `what` says whose value it is.
 pub(crate) fn value_error(
     what: impl fmt::Display,
-    value: &dyn fmt::Debug,
+    value: &dyn crate::error::Quote,
     problem: &Problem,
 ) -> Error {
     Error::new(
