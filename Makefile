@@ -24,6 +24,14 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	cd bench && $(CARGO) fmt --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The oldest Rust the crates declare (workspace rust-version), checked as such.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+
+.PHONY: check-msrv
+check-msrv: ## cargo check on the declared minimum Rust version (installs it with rustup if missing)
+	rustup toolchain list | grep -q '^$(MSRV)' || rustup toolchain install $(MSRV) --profile minimal
+	$(CARGO) +$(MSRV) check --workspace --all-targets
+
 .PHONY: test-rust
 test-rust: ## Rust unit, property, integration and doc tests
 	$(CARGO) test --workspace
@@ -73,7 +81,7 @@ test-integration: servers-deps ## Tests against real InfluxDB 1.6 and VictoriaMe
 	$(CARGO) test -p influxdb-datalogger-cli --test cli -- --ignored
 
 .PHONY: test
-test: lint test-rust lint-python test-python test-integration ## Install what is needed and run every check and test
+test: lint check-msrv test-rust lint-python test-python test-integration ## Install what is needed and run every check and test
 
 .PHONY: bench
 bench: ## Criterion benchmarks against peer crates (release build; see bench/RESULTS.md)
