@@ -105,11 +105,9 @@ pub fn push(
     })?;
     let text = String::from_utf8_lossy(&bytes);
     let config = target.config()?;
-    let options = DeliveryOptions {
-        max_points: batch_size.max(1),
-        flush_timeout: timeout,
-        ..DeliveryOptions::default()
-    };
+    let mut options = DeliveryOptions::default();
+    options.max_points = batch_size.max(1);
+    options.flush_timeout = timeout;
     let mut writer = InfluxDBWriter::new(config)?.in_background(options);
     let progress = Progress::new(std::io::stderr().is_terminal(), bytes.len());
     let mut report = PushReport::default();

@@ -43,10 +43,9 @@ pub fn replay(dir: &Path, target: &Target, timeout: f64, out: &mut dyn Write) ->
     let mut undelivered = 0;
     let mut failure: Option<Error> = None;
     for label in targets {
-        let writer = InfluxDBWriter::new(config.clone())?.in_background(DeliveryOptions {
-            flush_timeout: timeout,
-            ..DeliveryOptions::default()
-        });
+        let mut options = DeliveryOptions::default();
+        options.flush_timeout = timeout;
+        let writer = InfluxDBWriter::new(config.clone())?.in_background(options);
         let logger = DataLogger::builder()
             .writer(writer)
             .spool(SpoolOptions::new(dir))

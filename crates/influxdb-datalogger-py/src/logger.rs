@@ -882,6 +882,8 @@ pub(crate) fn field_object<'py>(
         Some(FieldValue::UInt(v)) => v.into_pyobject(py)?.into_any(),
         Some(FieldValue::Bool(v)) => v.into_pyobject(py)?.to_owned().into_any(),
         Some(FieldValue::Str(v)) => v.into_pyobject(py)?.into_any(),
+        // A kind of value added later: as line protocol shows it.
+        Some(other) => other.to_string().into_pyobject(py)?.into_any(),
     })
 }
 

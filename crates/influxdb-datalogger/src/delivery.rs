@@ -28,6 +28,7 @@ use crate::writer::DatabaseWriter;
 
 /// When to retry a failed send.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// The first wait.
     pub initial_delay: Duration,
@@ -65,6 +66,7 @@ impl RetryPolicy {
 
 /// How a [`BackgroundWriter`] batches and retries.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DeliveryOptions {
     /// The most points sent in one request (InfluxDB advises about 5,000).
     pub max_points: usize,
@@ -92,6 +94,7 @@ impl Default for DeliveryOptions {
 
 /// Numbers of a [`BackgroundWriter`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeliveryStats {
     /// Points handed over.
     pub handed_over: u64,
@@ -250,7 +253,10 @@ impl Shared {
 static DETACHED: Mutex<Vec<(Origin, Arc<Shared>)>> = Mutex::new(Vec::new());
 
 /// Waits, at most `timeout`, until the delivery threads of dropped writers have delivered what
-/// they hold; the error says how many points were not.
+/// they hold; the error says how many points were not. For bindings whose process exit does not
+/// drop loggers (the Python package's exit hook calls it); a Rust program's dropped loggers
+/// wait by themselves.
+#[doc(hidden)]
 pub fn flush_detached(timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     let threads: Vec<(Origin, Arc<Shared>)> = DETACHED

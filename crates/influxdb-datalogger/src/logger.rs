@@ -146,6 +146,7 @@ impl Entries {
 
 /// A writer's numbers, as reported by [`DataLogger::stats`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriterStats {
     /// The writer's name.
     pub name: String,
@@ -170,6 +171,7 @@ pub struct WriterStats {
 
 /// Counters of a [`DataLogger`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Points accepted by `log`.
     pub points_logged: u64,
@@ -266,7 +268,9 @@ impl DataLoggerBuilder {
 
     /// Whether [`try_build`](Self::try_build) hands what it replays to the writers at once (the
     /// default), or leaves it pending for the first `write_data` — for writers that cannot run
-    /// before the logger exists (the Python bindings' writers written in Python).
+    /// before the logger exists (the Python bindings' writers written in Python). Plumbing for
+    /// bindings.
+    #[doc(hidden)]
     pub fn hand_over_replay(mut self, now: bool) -> Self {
         self.hand_over_replay = now;
         self

@@ -25,6 +25,7 @@ use crate::value::{FieldValue, Timestamp};
 
 /// How timed code ended, for the optional outcome tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// It returned normally (or `Ok`).
     Ok,

@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// `u64` becomes [`UInt`](FieldValue::UInt), so that asking for unsigned gets unsigned, values
 /// above `i64::MAX` included.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum FieldValue {
     /// A 64-bit float; NaN and infinities are refused when logged.
     Float(f64),
@@ -182,6 +183,7 @@ impl TryFrom<SystemTime> for Timestamp {
 
 /// The unit of the timestamps in line protocol, and of the `precision` a server is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Precision {
     /// Nanoseconds, the line protocol default.
     #[default]

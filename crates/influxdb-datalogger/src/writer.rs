@@ -59,6 +59,10 @@ pub trait DatabaseWriter: Send {
     /// what the database took (so the spool can release it) and may read back from the spool
     /// what it does not keep in memory. Returns whether it took the link; a writer that does
     /// not (the default) counts as having everything once `write_data` returned `Ok`.
+    ///
+    /// Plumbing between the logger and [`BackgroundWriter`](crate::BackgroundWriter): a writer
+    /// of your own keeps the default.
+    #[doc(hidden)]
     fn attach_spool(&mut self, link: crate::SpoolLink) -> bool {
         let _ = link;
         false
@@ -67,6 +71,9 @@ pub trait DatabaseWriter: Send {
     /// Whether the writer takes a large write in consecutive parts, so that it can start on
     /// the first while the rest is assembled. Only for writers whose `write_data` only queues
     /// (it must not fail); the parts arrive in order, the last with the whole write's events.
+    ///
+    /// Plumbing, as `attach_spool`: a writer of your own keeps the default.
+    #[doc(hidden)]
     fn takes_parts(&self) -> bool {
         false
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use influxdb_datalogger::{
     fields, tags, Api, DataLogger, DeliveryOptions, ErrorKind, Field, FieldValue, InfluxConfig,
-    InfluxDBWriter, Measurement, RetryPolicy, Secret, Tag, Timestamp,
+    InfluxDBWriter, Measurement, Secret, Tag, Timestamp,
 };
 use serde_json::Value;
 
@@ -317,16 +317,11 @@ fn influxdb_stopped_mid_run_and_restarted_gets_every_point_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = v1_config(&url, "tests", &dir.path().join("dead.lp"));
     config.timeout = std::time::Duration::from_secs(2);
-    let options = DeliveryOptions {
-        interval: std::time::Duration::from_millis(100),
-        retry: RetryPolicy {
-            initial_delay: std::time::Duration::from_millis(50),
-            budget: std::time::Duration::from_secs(1),
-            ..RetryPolicy::default()
-        },
-        flush_timeout: std::time::Duration::from_secs(60),
-        ..DeliveryOptions::default()
-    };
+    let mut options = DeliveryOptions::default();
+    options.interval = std::time::Duration::from_millis(100);
+    options.retry.initial_delay = std::time::Duration::from_millis(50);
+    options.retry.budget = std::time::Duration::from_secs(1);
+    options.flush_timeout = std::time::Duration::from_secs(60);
     let writer = InfluxDBWriter::new(config).unwrap().in_background(options);
     let logger = DataLogger::builder()
         .writer(writer)

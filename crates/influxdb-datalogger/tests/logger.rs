@@ -1037,3 +1037,40 @@ fn a_future_is_timed_until_it_is_ready() {
     let d = durations(&memory.entries())[0];
     assert!(d >= 0.05, "the five polls took at least 50 ms, not {d}");
 }
+
+#[test]
+fn two_measurements_are_equal_only_with_the_same_schema() {
+    let a = Measurement::builder("m")
+        .field(Field::new("f"))
+        .build()
+        .unwrap();
+    let same = Measurement::builder("m")
+        .field(Field::new("f"))
+        .build()
+        .unwrap();
+    let other_field = Measurement::builder("m")
+        .field(Field::new("g"))
+        .build()
+        .unwrap();
+    let other_tag = Measurement::builder("m")
+        .field(Field::new("f"))
+        .tag(Tag::new("t"))
+        .build()
+        .unwrap();
+    let with_func = Measurement::builder("m")
+        .field(Field::new("f").with_func(|| 1.0))
+        .build()
+        .unwrap();
+    assert_eq!(a, same);
+    assert_eq!(a, a.clone());
+    assert_ne!(a, other_field);
+    assert_ne!(a, other_tag);
+    assert_ne!(
+        with_func,
+        Measurement::builder("m")
+            .field(Field::new("f").with_func(|| 1.0))
+            .build()
+            .unwrap()
+    );
+    assert_eq!(with_func, with_func.clone());
+}

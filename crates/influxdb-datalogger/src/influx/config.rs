@@ -10,6 +10,7 @@ use crate::value::Precision;
 
 /// Which write API a server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Api {
     /// InfluxDB 1.x `POST /write` (database, retention policy, Basic auth); also VictoriaMetrics.
     V1,
@@ -57,6 +58,7 @@ impl fmt::Debug for Secret {
 
 /// How to reach a server and what to write into.
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct InfluxConfig {
     /// The server's base URL, e.g. `http://127.0.0.1:8086` (no credentials in it).
     pub url: String,

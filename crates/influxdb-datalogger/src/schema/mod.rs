@@ -213,9 +213,36 @@ struct Schema {
 #[derive(Debug, Clone)]
 pub struct Measurement(Arc<Schema>);
 
+/// The same schema: the same one, or one with the same name, fields and tags (names,
+/// defaults, types, which tags are optional) and no functions (which cannot be compared).
 impl PartialEq for Measurement {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0.name == other.0.name
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return true;
+        }
+        let (a, b) = (&*self.0, &*other.0);
+        let same_field = |x: &FieldDef, y: &FieldDef| {
+            x.field.name == y.field.name
+                && x.field.default == y.field.default
+                && x.field.declared_type == y.field.declared_type
+                && x.field.func.is_none()
+                && y.field.func.is_none()
+        };
+        let same_tag = |x: &TagDef, y: &TagDef| {
+            x.tag.name == y.tag.name
+                && x.optional == y.optional
+                && x.tag.default == y.tag.default
+                && x.tag.func.is_none()
+                && y.tag.func.is_none()
+        };
+        a.name == b.name
+            && a.fields.len() == b.fields.len()
+            && a.tags.len() == b.tags.len()
+            && a.fields
+                .iter()
+                .zip(&b.fields)
+                .all(|(x, y)| same_field(x, y))
+            && a.tags.iter().zip(&b.tags).all(|(x, y)| same_tag(x, y))
     }
 }
 
@@ -779,6 +806,8 @@ pub trait FieldInput {
     fn value(&self) -> Option<&FieldValue>;
     /// The field's position in [`Measurement::fields`], when the caller already knows it (as
     /// bindings that match fields by object identity do); the name is then not looked up.
+    /// Plumbing for bindings.
+    #[doc(hidden)]
     fn schema_index(&self) -> Option<usize> {
         None
     }
@@ -791,7 +820,8 @@ pub trait TagInput {
     /// The value, or `None` for an explicit "no value".
     fn value(&self) -> Option<&str>;
     /// The tag's position in [`Measurement::tags`] (sorted by name), when the caller already
-    /// knows it; the name is then not looked up.
+    /// knows it; the name is then not looked up. Plumbing for bindings.
+    #[doc(hidden)]
     fn schema_index(&self) -> Option<usize> {
         None
     }

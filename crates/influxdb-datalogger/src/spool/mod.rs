@@ -47,6 +47,7 @@ pub const DEFAULT_SPOOL_DIR: &str = ".influxdb-datalogger-spool";
 /// A killed process loses nothing in any mode: its records are in the page cache, which the
 /// kernel writes out. Only a power loss or a kernel crash can lose what was not synced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fsync {
     /// Never explicitly (the kernel writes dirty pages within about 30 s). No cost to `log`.
     Never,
@@ -58,6 +59,7 @@ pub enum Fsync {
 
 /// What `log` does when the spool reached [`SpoolOptions::max_bytes`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OnFull {
     /// Refuse the point with an error (of kind [`ErrorKind::SpoolFull`]); nothing accepted is
     /// lost.
@@ -69,6 +71,7 @@ pub enum OnFull {
 
 /// Whose leftovers a logger replays when it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Adopt {
     /// Only those of processes that wrote to the same writers (by their names, which hold the
     /// URL and database but never a secret), so that nothing reaches a database it was not
@@ -80,6 +83,7 @@ pub enum Adopt {
 
 /// How a logger spools; see the module documentation.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SpoolOptions {
     /// The directory; shared by any number of processes.
     pub dir: PathBuf,
@@ -238,6 +242,7 @@ fn parse_duration(value: &str) -> Option<Duration> {
 
 /// A position in a process's spool: after `seq` records, at `offset` of segment `segment`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[doc(hidden)] // plumbing: where a batch ends in the spool
 pub struct SpoolMark {
     segment: u64,
     offset: u64,
@@ -246,6 +251,7 @@ pub struct SpoolMark {
 
 /// The spool's numbers, as reported by [`DataLogger::stats`](crate::DataLogger::stats).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SpoolStats {
     /// The directory.
     pub dir: PathBuf,
@@ -593,6 +599,7 @@ impl SpoolRead {
 /// and reads back what it did not keep in memory. Handed to writers by
 /// [`DatabaseWriter::attach_spool`](crate::DatabaseWriter::attach_spool).
 #[derive(Debug, Clone)]
+#[doc(hidden)] // plumbing between a logger and its background writers
 pub struct SpoolLink {
     pub(crate) shared: Arc<SpoolShared>,
     pub(crate) consumer: usize,

@@ -15,6 +15,7 @@ use crate::value::{Precision, Timestamp};
 
 /// Damaged bytes found in a segment and moved aside.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Damage {
     /// The segment they were in.
     pub segment: PathBuf,
@@ -30,6 +31,7 @@ pub struct Damage {
 
 /// What a logger replayed when it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReplayReport {
     /// Dead processes whose segments were replayed.
     pub owners: usize,
@@ -324,6 +326,7 @@ fn move_aside(
 
 /// What one process left (or is keeping) in a spool directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OwnerSummary {
     /// The owner's name (`p<pid>-<random>`).
     pub owner: String,
