@@ -23,6 +23,7 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all --check
 	cd bench && $(CARGO) fmt --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p influxdb-datalogger --no-default-features --features chrono,time --all-targets -- -D warnings
 
 # The oldest Rust the crates declare (workspace rust-version), checked as such.
 MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
@@ -31,6 +32,12 @@ MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 check-msrv: ## cargo check on the declared minimum Rust version (installs it with rustup if missing)
 	rustup toolchain list | grep -q '^$(MSRV)' || rustup toolchain install $(MSRV) --profile minimal
 	$(CARGO) +$(MSRV) check --workspace --all-targets
+
+.PHONY: check-features
+check-features: ## The core without HTTP (no C dependency), and with the chrono/time conversions
+	$(CARGO) tree -p influxdb-datalogger --no-default-features -e normal,build --prefix none \
+		| grep -E '^(ring|cc|ureq) ' && { echo "a C or HTTP dependency without the http feature"; exit 1; } || true
+	$(CARGO) test -p influxdb-datalogger --no-default-features --features chrono,time --lib --tests --quiet
 
 .PHONY: test-rust
 test-rust: ## Rust unit, property, integration and doc tests
@@ -81,7 +88,7 @@ test-integration: servers-deps ## Tests against real InfluxDB 1.6 and VictoriaMe
 	$(CARGO) test -p influxdb-datalogger-cli --test cli -- --ignored
 
 .PHONY: test
-test: lint check-msrv test-rust lint-python test-python test-integration ## Install what is needed and run every check and test
+test: lint check-msrv check-features test-rust lint-python test-python test-integration ## Install what is needed and run every check and test
 
 .PHONY: bench
 bench: ## Criterion benchmarks against peer crates (release build; see bench/RESULTS.md)

@@ -83,6 +83,7 @@ impl Error {
         self.transport == Some(Transport::Timeout)
     }
 
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // only requests set it
     pub(crate) fn with_transport(mut self, transport: Option<Transport>) -> Self {
         self.transport = transport;
         self

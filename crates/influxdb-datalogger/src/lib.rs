@@ -45,7 +45,9 @@ mod delivery;
 mod entry;
 mod error;
 mod fork;
+#[cfg(feature = "http")]
 mod grafana;
+#[cfg(feature = "http")]
 mod http;
 mod logger;
 pub mod measure;
@@ -63,8 +65,11 @@ pub use delivery::human_duration;
 pub use delivery::{flush_detached, BackgroundWriter, DeliveryOptions, DeliveryStats, RetryPolicy};
 pub use entry::{Batch, DataEntry, Event, EVENTS_MEASUREMENT};
 pub use error::{shorten, Error, ErrorKind, Result};
+#[cfg(feature = "http")]
 pub use grafana::GrafanaAnnotationWriter;
-pub use influx::{Api, InfluxConfig, InfluxDBWriter, Secret};
+#[cfg(feature = "http")]
+pub use influx::InfluxDBWriter;
+pub use influx::{Api, InfluxConfig, Secret};
 pub use logger::{DataLogger, DataLoggerBuilder, Entries, Stats, WriterStats, DROP_FLUSH_TIMEOUT};
 pub use measure::{BlockGuard, Outcome, Timer};
 pub use schema::{Field, FieldInput, FieldType, Measurement, MeasurementBuilder, Tag, TagInput};

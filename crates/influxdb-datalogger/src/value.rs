@@ -172,12 +172,40 @@ impl TryFrom<SystemTime> for Timestamp {
             Ok(d) => i64::try_from(d.as_nanos()).ok(),
             Err(e) => i64::try_from(e.duration().as_nanos()).ok().map(|n| -n),
         };
-        nanos.map(Timestamp).ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidValue,
-                format!("time {t:?} is outside the years 1677 to 2262, which nanosecond timestamps cover"),
-            )
-        })
+        nanos
+            .map(Timestamp)
+            .ok_or_else(|| out_of_range(format_args!("{t:?}")))
+    }
+}
+
+fn out_of_range(what: impl fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::InvalidValue,
+        format!("time {what} is outside the years 1677 to 2262, which nanosecond timestamps cover"),
+    )
+}
+
+#[cfg(feature = "chrono")]
+impl<Tz: chrono::TimeZone> TryFrom<chrono::DateTime<Tz>> for Timestamp {
+    type Error = Error;
+
+    /// The same instant; refuses one outside the years 1677 to 2262.
+    fn try_from(t: chrono::DateTime<Tz>) -> Result<Self> {
+        t.timestamp_nanos_opt()
+            .map(Timestamp)
+            .ok_or_else(|| out_of_range(t.naive_utc()))
+    }
+}
+
+#[cfg(feature = "time")]
+impl TryFrom<time::OffsetDateTime> for Timestamp {
+    type Error = Error;
+
+    /// The same instant; refuses one outside the years 1677 to 2262.
+    fn try_from(t: time::OffsetDateTime) -> Result<Self> {
+        i64::try_from(t.unix_timestamp_nanos())
+            .map(Timestamp)
+            .map_err(|_| out_of_range(t))
     }
 }
 
@@ -305,5 +333,30 @@ mod tests {
         assert_eq!("us".parse::<Precision>().unwrap(), Precision::Microseconds);
         let err = "minutes".parse::<Precision>().unwrap_err();
         assert!(err.message().contains("\"minutes\""), "{err}");
+    }
+
+    #[cfg(feature = "chrono")]
+    #[test]
+    fn chrono_times_convert_exactly_or_are_refused() {
+        use chrono::{TimeZone, Utc};
+        let t = Utc.timestamp_opt(1_700_000_000, 123_456_789).unwrap();
+        assert_eq!(
+            Timestamp::try_from(t).unwrap().as_nanos(),
+            1_700_000_000_123_456_789
+        );
+        let far = Utc.with_ymd_and_hms(2300, 1, 1, 0, 0, 0).unwrap();
+        assert!(Timestamp::try_from(far).is_err());
+    }
+
+    #[cfg(feature = "time")]
+    #[test]
+    fn time_crate_times_convert_exactly_or_are_refused() {
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
+        assert_eq!(
+            Timestamp::try_from(t).unwrap().as_nanos(),
+            1_700_000_000_123_456_789
+        );
+        let far = time::OffsetDateTime::from_unix_timestamp(10_000_000_000).unwrap();
+        assert!(Timestamp::try_from(far).is_err());
     }
 }

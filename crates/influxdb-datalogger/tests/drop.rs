@@ -1,5 +1,6 @@
 //! Dropping a logger whose database cannot be reached: a bounded wait, a message on stderr,
 //! and the data kept in the spool. Runs itself as a child process to read that stderr.
+#![cfg(feature = "http")]
 
 use std::process::Command;
 

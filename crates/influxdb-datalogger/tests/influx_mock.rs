@@ -1,6 +1,7 @@
 //! The InfluxDB and Grafana writers against a scripted HTTP server on 127.0.0.1, for the
 //! answers a real server cannot easily be made to give: 413, 429 with Retry-After, 503, 501,
 //! InfluxDB 3's per-line errors; and what each API puts in its requests.
+#![cfg(feature = "http")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

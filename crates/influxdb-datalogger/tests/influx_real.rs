@@ -3,6 +3,7 @@
 //!
 //! Run with `make test-integration` (which installs the servers), or `cargo test --test
 //! influx_real -- --ignored` with `influxd` and `victoria-metrics` installed.
+#![cfg(feature = "http")]
 
 use std::path::Path;
 

@@ -2,7 +2,9 @@
 //! (VictoriaMetrics, …).
 
 mod config;
+#[cfg(feature = "http")]
 mod writer;
 
 pub use config::{Api, InfluxConfig, Secret};
+#[cfg(feature = "http")]
 pub use writer::InfluxDBWriter;
