@@ -11,7 +11,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use influxdb_datalogger::{
     Batch, DataEntry, DataLogger, DatabaseWriter, Error, ErrorKind, Event, FieldInput, FieldValue,
-    SpoolOptions, TagInput, Timestamp, DEFAULT_SPOOL_DIR,
+    SpoolFromEnv, SpoolOptions, TagInput, Timestamp, DEFAULT_SPOOL_DIR,
 };
 use pyo3::exceptions::PyStopIteration;
 use pyo3::intern;
@@ -557,8 +557,9 @@ fn spool_options(
             .py_err();
     }
     match SpoolOptions::from_env().py_err()? {
-        Some(from_env) => Ok((from_env, true)),
-        None => Ok((
+        SpoolFromEnv::On(options) => Ok((Some(options), true)),
+        SpoolFromEnv::Off => Ok((None, true)),
+        SpoolFromEnv::Unset => Ok((
             has_database.then(|| SpoolOptions::new(DEFAULT_SPOOL_DIR)),
             false,
         )),

@@ -75,7 +75,7 @@ pub use measure::{BlockGuard, Outcome, Timer};
 pub use schema::{Field, FieldInput, FieldType, Measurement, MeasurementBuilder, Tag, TagInput};
 pub use spool::{
     inventory as spool_inventory, Adopt, Damage, Fsync, OnFull, OwnerSummary, ReplayReport,
-    SpoolLink, SpoolMark, SpoolOptions, SpoolStats, DEFAULT_SPOOL_DIR, SPOOL_ENV,
+    SpoolFromEnv, SpoolLink, SpoolMark, SpoolOptions, SpoolStats, DEFAULT_SPOOL_DIR, SPOOL_ENV,
 };
 pub use value::{FieldValue, Precision, Timestamp};
 pub use writer::{DatabaseWriter, JsonLinesFileWriter, LineProtocolFileWriter, MemoryWriter};

@@ -604,11 +604,11 @@ impl DataLogger {
     ///
     /// # Errors
     /// The arguments do not fit the measurement; `f` did not run.
-    pub fn measure<R>(
+    pub fn measure<R, T: TagInput>(
         &self,
         measurement: &Measurement,
         field: &str,
-        tags: &[(&str, &str)],
+        tags: &[T],
         f: impl FnOnce() -> R,
     ) -> Result<R> {
         self.timer(measurement, field).tags(tags).run(f)
@@ -635,13 +635,13 @@ impl DataLogger {
     ///
     /// # Errors
     /// `f`'s error, or the arguments' (converted) when they do not fit the measurement.
-    pub fn try_measure<T, E: From<Error>>(
+    pub fn try_measure<R, E: From<Error>, T: TagInput>(
         &self,
         measurement: &Measurement,
         field: &str,
-        tags: &[(&str, &str)],
-        f: impl FnOnce() -> std::result::Result<T, E>,
-    ) -> std::result::Result<T, E> {
+        tags: &[T],
+        f: impl FnOnce() -> std::result::Result<R, E>,
+    ) -> std::result::Result<R, E> {
         self.timer(measurement, field).tags(tags).try_run(f)
     }
 
@@ -650,11 +650,11 @@ impl DataLogger {
     ///
     /// # Errors
     /// The arguments do not fit the measurement; `future` was not awaited.
-    pub fn measure_future<'a, F: std::future::IntoFuture + 'a>(
+    pub fn measure_future<'a, F: std::future::IntoFuture + 'a, T: TagInput>(
         &'a self,
         measurement: &'a Measurement,
         field: &'a str,
-        tags: &[(&str, &str)],
+        tags: &[T],
         future: F,
     ) -> impl std::future::Future<Output = Result<F::Output>> + 'a {
         // The tags are copied now: the future does not borrow the caller's `tags!`.
@@ -662,11 +662,11 @@ impl DataLogger {
     }
 
     /// Starts timing a block: the returned guard logs the duration when dropped.
-    pub fn measure_block<'a>(
+    pub fn measure_block<'a, T: TagInput>(
         &'a self,
         measurement: &'a Measurement,
         field: &'a str,
-        tags: &[(&str, &str)],
+        tags: &[T],
     ) -> Result<crate::measure::BlockGuard<'a>> {
         self.timer(measurement, field).tags(tags).start()
     }

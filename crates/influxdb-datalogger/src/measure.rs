@@ -20,7 +20,7 @@ use smallvec::SmallVec;
 use crate::error::{Error, ErrorKind, Result};
 use crate::line_protocol::{self as lp, Part};
 use crate::logger::DataLogger;
-use crate::schema::Measurement;
+use crate::schema::{Measurement, TagInput};
 use crate::value::{FieldValue, Timestamp};
 
 /// How timed code ended, for the optional outcome tag.
@@ -62,13 +62,18 @@ struct OwnedTags {
 }
 
 impl OwnedTags {
-    fn new(tags: &[(&str, &str)]) -> Self {
-        let mut text = String::with_capacity(tags.iter().map(|(k, v)| k.len() + v.len()).sum());
+    /// An explicit "no value" is kept as an empty value, which the schema treats alike.
+    fn new<T: TagInput>(tags: &[T]) -> Self {
+        let mut text = String::with_capacity(
+            tags.iter()
+                .map(|t| t.key().len() + t.value().map_or(0, str::len))
+                .sum(),
+        );
         let mut ends = SmallVec::with_capacity(tags.len());
-        for (key, value) in tags {
-            text.push_str(key);
+        for tag in tags {
+            text.push_str(tag.key());
             let key_end = text.len();
-            text.push_str(value);
+            text.push_str(tag.value().unwrap_or_default());
             // Tag names and values are far below 4 GiB (values are capped at 64 KiB).
             ends.push((key_end as u32, text.len() as u32));
         }
@@ -165,8 +170,8 @@ impl<'a> Timer<'a> {
         }
     }
 
-    /// Tags for the logged point.
-    pub fn tags(mut self, tags: &[(&str, &str)]) -> Self {
+    /// Tags for the logged point (anything `log` takes as tags).
+    pub fn tags<T: TagInput>(mut self, tags: &[T]) -> Self {
         self.tags = OwnedTags::new(tags);
         self
     }
@@ -181,7 +186,7 @@ impl<'a> Timer<'a> {
     }
 
     /// Also record an event spanning the timed code, with these tags.
-    pub fn event(mut self, tags: &[(&str, &str)]) -> Self {
+    pub fn event<T: TagInput>(mut self, tags: &[T]) -> Self {
         self.event_tags = Some(OwnedTags::new(tags));
         self
     }
@@ -426,6 +431,6 @@ mod tests {
             format!("{owned:?}"),
             r#"[("host", "ci-runner-07"), ("empty", ""), ("", "no name"), ("città", "zürich ☃")]"#
         );
-        assert_eq!(OwnedTags::new(&[]).iter().count(), 0);
+        assert_eq!(OwnedTags::new::<(&str, &str)>(&[]).iter().count(), 0);
     }
 }

@@ -94,6 +94,29 @@ impl From<usize> for FieldValue {
     }
 }
 
+impl From<&String> for FieldValue {
+    fn from(v: &String) -> Self {
+        FieldValue::Str(v.clone())
+    }
+}
+
+impl From<u128> for FieldValue {
+    /// As `u64` does (e.g. `Duration::as_millis()`); beyond 64 bits, as the nearest float.
+    fn from(v: u128) -> Self {
+        match u64::try_from(v) {
+            Ok(v) => i64::try_from(v).map_or(FieldValue::UInt(v), FieldValue::Int),
+            Err(_) => FieldValue::Float(v as f64),
+        }
+    }
+}
+
+impl From<i128> for FieldValue {
+    /// As `i64` does; beyond 64 bits, as the nearest float.
+    fn from(v: i128) -> Self {
+        i64::try_from(v).map_or(FieldValue::Float(v as f64), FieldValue::Int)
+    }
+}
+
 impl From<isize> for FieldValue {
     fn from(v: isize) -> Self {
         FieldValue::Int(v as i64)
@@ -176,6 +199,60 @@ impl TryFrom<SystemTime> for Timestamp {
             .map(Timestamp)
             .ok_or_else(|| out_of_range(format_args!("{t:?}")))
     }
+}
+
+impl From<Timestamp> for SystemTime {
+    fn from(t: Timestamp) -> Self {
+        let magnitude = Duration::from_nanos(t.0.unsigned_abs());
+        if t.0 >= 0 {
+            UNIX_EPOCH + magnitude
+        } else {
+            UNIX_EPOCH - magnitude
+        }
+    }
+}
+
+impl std::ops::Add<Duration> for Timestamp {
+    type Output = Timestamp;
+
+    /// Saturates at the end of the range (see [`Timestamp::saturating_add`]).
+    fn add(self, d: Duration) -> Timestamp {
+        self.saturating_add(d)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC to the nanosecond, as InfluxDB shows times: `2023-11-14T22:13:20.000000001Z`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (days, nanos_of_day) = (
+            self.0.div_euclid(86_400_000_000_000),
+            self.0.rem_euclid(86_400_000_000_000),
+        );
+        let (year, month, day) = civil_from_days(days);
+        let secs = nanos_of_day / 1_000_000_000;
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            nanos_of_day % 1_000_000_000
+        )
+    }
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 fn out_of_range(what: impl fmt::Display) -> Error {
@@ -358,5 +435,52 @@ mod tests {
         );
         let far = time::OffsetDateTime::from_unix_timestamp(10_000_000_000).unwrap();
         assert!(Timestamp::try_from(far).is_err());
+    }
+
+    #[test]
+    fn timestamps_show_as_rfc_3339_and_convert_to_system_time() {
+        assert_eq!(
+            Timestamp::from_nanos(1_700_000_000_000_000_001).to_string(),
+            "2023-11-14T22:13:20.000000001Z"
+        );
+        assert_eq!(
+            Timestamp::from_nanos(0).to_string(),
+            "1970-01-01T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            Timestamp::from_nanos(-1).to_string(),
+            "1969-12-31T23:59:59.999999999Z"
+        );
+        assert_eq!(
+            Timestamp::from_nanos(951_782_400_000_000_000).to_string(),
+            "2000-02-29T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            Timestamp::from_nanos(i64::MIN).to_string(),
+            "1677-09-21T00:12:43.145224192Z"
+        );
+        for nanos in [0, 1, -3_000_000_000, 1_700_000_000_123_456_789] {
+            let t = Timestamp::from_nanos(nanos);
+            assert_eq!(Timestamp::try_from(SystemTime::from(t)).unwrap(), t);
+        }
+        assert_eq!(
+            Timestamp::from_nanos(1) + Duration::from_secs(1),
+            Timestamp::from_nanos(1_000_000_001)
+        );
+        assert_eq!(
+            FieldValue::from(Duration::from_millis(1500)),
+            FieldValue::Float(1.5)
+        );
+        assert_eq!(
+            FieldValue::from(Duration::from_secs(2).as_millis()),
+            FieldValue::Int(2000)
+        );
+        assert_eq!(
+            FieldValue::from(u128::from(u64::MAX)),
+            FieldValue::UInt(u64::MAX)
+        );
+        assert_eq!(FieldValue::from(-5i128), FieldValue::Int(-5));
+        let s = String::from("text");
+        assert_eq!(FieldValue::from(&s), FieldValue::Str("text".into()));
     }
 }

@@ -1074,3 +1074,33 @@ fn two_measurements_are_equal_only_with_the_same_schema() {
     );
     assert_eq!(with_func, with_func.clone());
 }
+
+#[test]
+fn timing_takes_the_tags_log_takes_and_fields_take_everyday_values() {
+    let (logger, memory) = logger_with_memory();
+    let tt = time_taken();
+    let owned = String::from("owned");
+    let with_option: &[(&str, Option<&str>)] = &[("identifier", Some(owned.as_str()))];
+    logger.measure(&tt, "duration", with_option, || ()).unwrap();
+    let id = Tag::new("identifier");
+    logger
+        .timer(&tt, "duration")
+        .tags(&[(&id, "by tag")])
+        .run(|| ())
+        .unwrap();
+    let tp = throughput();
+    let elapsed = Duration::from_millis(1500);
+    logger
+        .log(
+            &tp,
+            fields!("mbps" => elapsed, "samples" => elapsed.as_millis()),
+            tags!("link" => &owned),
+        )
+        .unwrap();
+    logger.write_data().unwrap();
+    let entries = memory.entries();
+    let ids: Vec<_> = entries.iter().filter_map(|e| e.tag("identifier")).collect();
+    assert_eq!(ids, ["owned", "by tag"]);
+    assert_eq!(entries[2].field("mbps"), Some(&FieldValue::Float(1.5)));
+    assert_eq!(entries[2].field("samples"), Some(&FieldValue::Int(1500)));
+}

@@ -176,13 +176,15 @@ impl SpoolOptions {
         Ok(options)
     }
 
-    /// The options the environment gives ([`SPOOL_ENV`]): `None` when unset, `Some(None)` when
-    /// `off`.
-    pub fn from_env() -> Result<Option<Option<Self>>> {
+    /// What the environment says ([`SPOOL_ENV`]).
+    ///
+    /// # Errors
+    /// The variable is set to something [`parse`](Self::parse) refuses.
+    pub fn from_env() -> Result<SpoolFromEnv> {
         match std::env::var(SPOOL_ENV) {
-            Err(_) => Ok(None),
-            Ok(v) if v.trim().eq_ignore_ascii_case("off") => Ok(Some(None)),
-            Ok(v) => SpoolOptions::parse(v.trim()).map(|o| Some(Some(o))),
+            Err(_) => Ok(SpoolFromEnv::Unset),
+            Ok(v) if v.trim().eq_ignore_ascii_case("off") => Ok(SpoolFromEnv::Off),
+            Ok(v) => SpoolOptions::parse(v.trim()).map(SpoolFromEnv::On),
         }
     }
 
@@ -202,6 +204,17 @@ impl SpoolOptions {
         }
         Ok(())
     }
+}
+
+/// What [`SPOOL_ENV`] says: nothing, no spool, or a spool with these options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpoolFromEnv {
+    /// The variable is not set: the caller's default applies.
+    Unset,
+    /// `off`: no spool.
+    Off,
+    /// A spool.
+    On(SpoolOptions),
 }
 
 fn invalid(message: String) -> Error {
