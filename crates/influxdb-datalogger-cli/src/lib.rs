@@ -119,13 +119,13 @@ pub fn run(
             .and_then(|timeout| run_push(&file, &target, precision, batch_size, timeout, out, err)),
         Command::Ping { target } => remote::ping(&target, out)
             .map(|()| ExitCode::SUCCESS)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| format!("{e:#}")),
         Command::Replay {
             dir,
             target,
             timeout,
-        } => spool::replay(&dir, &target, timeout, out).map_err(|e| e.to_string()),
-        Command::Spool { dir } => spool::list(&dir, out).map_err(|e| e.to_string()),
+        } => spool::replay(&dir, &target, timeout, out).map_err(|e| format!("{e:#}")),
+        Command::Spool { dir } => spool::list(&dir, out).map_err(|e| format!("{e:#}")),
     };
     match result {
         Ok(code) => code,
@@ -143,7 +143,7 @@ fn seconds(flag: &str, value: f64) -> Result<std::time::Duration, String> {
 }
 
 fn run_demo(file: &std::path::Path, rounds: u32, out: &mut dyn Write) -> Result<ExitCode, String> {
-    let report = demo::run(file, rounds).map_err(|e| e.to_string())?;
+    let report = demo::run(file, rounds).map_err(|e| format!("{e:#}"))?;
     let mut collector = stats::Collector::default();
     collector.add_text(&report.line_protocol);
     let _ = write!(
@@ -169,7 +169,7 @@ fn run_push(
     err: &mut dyn Write,
 ) -> Result<ExitCode, String> {
     let report = remote::push(file, target, precision, batch_size, timeout, err)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("{e:#}"))?;
     let _ = writeln!(
         out,
         "{} lines delivered, {} malformed lines skipped, {} refused by the server (see the dead-letter file)",

@@ -159,7 +159,7 @@ fn wait_delivered(
         };
         let stats = writer.stats();
         progress.show(total, stats.delivered);
-        let reason = stats.last_error.unwrap_or_else(|| error.to_string());
+        let reason = stats.last_error.unwrap_or_else(|| format!("{error:#}"));
         if said.as_deref() != Some(reason.as_str()) {
             progress.clear();
             let _ = writeln!(

@@ -19,7 +19,8 @@ pyo3::import_exception!(influxdb_datalogger.exceptions, SpoolFullError);
 
 /// Maps a core error to its Python exception, keeping the message.
 pub fn to_py(err: Error) -> PyErr {
-    let message = err.to_string();
+    // With its causes (an I/O error's reason, say), each once.
+    let message = format!("{err:#}");
     match err.kind() {
         ErrorKind::InvalidName => InvalidNameError::new_err(message),
         ErrorKind::InvalidValue => InvalidValueError::new_err(message),

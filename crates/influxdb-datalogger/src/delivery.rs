@@ -612,7 +612,7 @@ fn deliver(
                 Err(e) => {
                     paused_until = Some(Instant::now() + options.retry.max_delay);
                     let mut state = shared.lock();
-                    state.last_error = Some(e.to_string());
+                    state.last_error = Some(format!("{e:#}"));
                     shared.progress.notify_all();
                     continue;
                 }
@@ -660,7 +660,7 @@ fn deliver(
                 state.enqueue(chunk, true);
                 state.failed_sends += 1;
                 state.unreachable = e.is_connect();
-                state.last_error = Some(e.to_string());
+                state.last_error = Some(format!("{e:#}"));
                 state.flush_requested = false;
                 shared.progress.notify_all();
             }
@@ -766,7 +766,7 @@ fn send_with_retries(
         let mut state = shared.lock();
         state.retries += 1;
         state.unreachable = error.is_connect();
-        state.last_error = Some(error.to_string());
+        state.last_error = Some(format!("{error:#}"));
         shared.progress.notify_all();
         // Sleep out the whole wait: new data arriving (with continuous write, every log call)
         // wakes this condition variable, and must not turn the backoff into a retry storm.

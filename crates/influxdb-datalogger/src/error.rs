@@ -144,16 +144,27 @@ impl Error {
         self
     }
 
+    /// `what` could not be done; the I/O error is the [`source`](std::error::Error::source),
+    /// shown by `{:#}`.
     pub(crate) fn io(what: impl fmt::Display, err: std::io::Error) -> Self {
-        Error::new(ErrorKind::Io, format!("{what}: {err}")).with_source(err)
+        Error::new(ErrorKind::Io, what.to_string()).with_source(err)
     }
 }
 
+/// `{}` shows the message (and HTTP status); `{:#}` adds the chain of causes, as `anyhow`'s
+/// `{:#}` does — each cause is printed once, whichever way the error is shown.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
         if let Some(status) = self.status {
             write!(f, " (http status {status})")?;
+        }
+        if f.alternate() {
+            let mut cause = std::error::Error::source(self);
+            while let Some(error) = cause {
+                write!(f, ": {error}")?;
+                cause = error.source();
+            }
         }
         Ok(())
     }
@@ -259,5 +270,20 @@ mod tests {
         let err = Error::io("cannot open 'x'", std::io::Error::other("boom"));
         assert!(std::error::Error::source(&err).is_some());
         assert_eq!(err.kind(), ErrorKind::Io);
+    }
+
+    #[test]
+    fn every_cause_is_printed_once_however_the_error_is_shown() {
+        let err = Error::io("cannot open 'x'", std::io::Error::other("boom")).context("the spool");
+        assert_eq!(err.to_string(), "the spool: cannot open 'x'");
+        assert_eq!(format!("{err:#}"), "the spool: cannot open 'x': boom");
+        // What `anyhow`'s `{:#}` prints: each error of the chain with `{}`.
+        let mut chain = err.to_string();
+        let mut cause = std::error::Error::source(&err);
+        while let Some(e) = cause {
+            chain.push_str(&format!(": {e}"));
+            cause = e.source();
+        }
+        assert_eq!(chain, "the spool: cannot open 'x': boom");
     }
 }

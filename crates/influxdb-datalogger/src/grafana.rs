@@ -85,7 +85,7 @@ impl GrafanaAnnotationWriter {
             .header("Accept", "application/json")
             .send(body.to_string().as_bytes())
             .map_err(|e| {
-                crate::http::transport_error(format!("cannot post an annotation to {url}: {e}"), e)
+                crate::http::transport_error(format!("cannot post an annotation to {url}"), e)
             })?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {

@@ -283,7 +283,7 @@ impl DataLoggerBuilder {
     /// the error instead.
     pub fn build(self) -> DataLogger {
         self.try_build()
-            .unwrap_or_else(|e| panic!("cannot build the DataLogger: {e}"))
+            .unwrap_or_else(|e| panic!("cannot build the DataLogger: {e:#}"))
     }
 
     /// Builds the logger; with a spool, opens it and replays what dead processes left there
@@ -802,7 +802,7 @@ impl DataLogger {
                 }
                 Err(e) => {
                     slot.failures += 1;
-                    slot.last_error = Some(e.to_string());
+                    slot.last_error = Some(format!("{e:#}"));
                     if slot.backlog.is_none() {
                         slot.backlog = Some(batch.clone());
                     }
@@ -965,7 +965,7 @@ impl DataLogger {
             Some(dir) => Error::new(
                 e.kind(),
                 format!(
-                    "{e}; nothing is lost: the points are kept in the spool {} and delivered by the next logger that opens it (or: influxdb-datalogger replay {})",
+                    "{e:#}; nothing is lost: the points are kept in the spool {} and delivered by the next logger that opens it (or: influxdb-datalogger replay {})",
                     dir.display(),
                     dir.display()
                 ),
@@ -1151,7 +1151,7 @@ impl DataLogger {
         if !matches!(error.kind(), ErrorKind::Writer | ErrorKind::Io) {
             self.log_errors.fetch_add(1, Ordering::Relaxed);
         }
-        *lock(&self.last_error) = Some(error.to_string());
+        *lock(&self.last_error) = Some(format!("{error:#}"));
     }
 }
 
@@ -1256,7 +1256,7 @@ impl Drop for DataLogger {
             } else {
                 "; without a spool, what was not delivered is lost when the process exits"
             };
-            eprintln!("influxdb-datalogger: when the logger was dropped: {e}{fate}");
+            eprintln!("influxdb-datalogger: when the logger was dropped: {e:#}{fate}");
         }
     }
 }

@@ -476,3 +476,40 @@ fn a_server_given_by_name_is_reached_through_the_lookup_and_again_from_memory() 
     assert_eq!(server.requests().len(), 2);
     assert!(server.requests().iter().all(|r| r.lines().len() == 3));
 }
+
+#[test]
+fn connection_errors_tell_refused_from_timed_out_and_keep_their_source() {
+    let dir = tempfile::tempdir().unwrap();
+    // Refused: nothing listens on a port just freed.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut refused =
+        InfluxDBWriter::new(config(&format!("http://127.0.0.1:{port}"), &dir)).unwrap();
+    let logger = DataLogger::builder()
+        .writer(influxdb_datalogger::MemoryWriter::new())
+        .build();
+    log_points(&logger, 1);
+    let batch = logger.pending_batch();
+    let err = influxdb_datalogger::DatabaseWriter::write_data(&mut refused, &batch).unwrap_err();
+    assert!(
+        err.is_connect() && !err.is_timeout() && err.is_retriable(),
+        "{err:#}"
+    );
+    let source = std::error::Error::source(&err).expect("the transport error is the source");
+    assert!(source.downcast_ref::<ureq::Error>().is_some(), "{source:?}");
+    let shown = format!("{err:#}");
+    assert_eq!(shown.matches("Connection refused").count(), 1, "{shown}");
+    assert!(!err.to_string().contains("Connection refused"), "{err}");
+
+    // Timed out: a server that accepts and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut slow_config = config(&format!("http://{}", silent.local_addr().unwrap()), &dir);
+    slow_config.timeout = Duration::from_millis(300);
+    let mut slow = InfluxDBWriter::new(slow_config).unwrap();
+    let err = influxdb_datalogger::DatabaseWriter::write_data(&mut slow, &batch).unwrap_err();
+    assert!(err.is_timeout() && !err.is_connect(), "{err:#}");
+    drop(silent);
+}

@@ -104,7 +104,7 @@ impl InfluxDBWriter {
     pub fn ping(&self) -> Result<Option<String>> {
         let url = format!("{}/ping", self.config.url);
         let response = self.agent.get(&url).call().map_err(|e| {
-            crate::http::transport_error(format!("cannot reach {}: {e}", self.config.describe()), e)
+            crate::http::transport_error(format!("cannot reach {}", self.config.describe()), e)
         })?;
         let status = response.status().as_u16();
         let version = response
@@ -201,10 +201,7 @@ impl InfluxDBWriter {
             request.send(body)
         };
         let mut response = result.map_err(|e| {
-            crate::http::transport_error(
-                format!("cannot write to {}: {e}", self.config.describe()),
-                e,
-            )
+            crate::http::transport_error(format!("cannot write to {}", self.config.describe()), e)
         })?;
         let status = response.status().as_u16();
         let retry_after = response
