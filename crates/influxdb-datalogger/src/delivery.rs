@@ -292,6 +292,23 @@ pub fn flush_detached(timeout: Duration) -> Result<()> {
 }
 
 /// Runs a writer on a thread of its own; see the module documentation.
+///
+/// ```
+/// use std::time::Duration;
+/// use influxdb_datalogger::{fields, tags, BackgroundWriter, DataLogger, DeliveryOptions, Field, Measurement, MemoryWriter};
+///
+/// let memory = MemoryWriter::new();
+/// let mut options = DeliveryOptions::default();
+/// options.interval = Duration::from_millis(100); // send at the latest 100 ms after data arrives
+/// let logger = DataLogger::builder()
+///     .writer(BackgroundWriter::new(memory.clone(), options))
+///     .build();
+/// let m = Measurement::builder("m").field(Field::new("v")).build()?;
+/// logger.log(&m, fields!("v" => 1.0), tags!())?;
+/// logger.flush()?; // hands over and waits until the writer has it
+/// assert_eq!(memory.entries().len(), 1);
+/// # Ok::<(), influxdb_datalogger::Error>(())
+/// ```
 pub struct BackgroundWriter {
     origin: Origin,
     shared: Arc<Shared>,

@@ -39,6 +39,18 @@ pub enum ErrorKind {
 }
 
 /// The error type of every fallible operation in this crate.
+///
+/// ```
+/// use influxdb_datalogger::{fields, tags, DataLogger, ErrorKind, Field, Measurement};
+///
+/// let m = Measurement::builder("m").field(Field::new("v")).build()?;
+/// let logger = DataLogger::builder().build();
+/// let err = logger.log(&m, fields!("w" => 1.0), tags!()).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::UnknownField);
+/// assert!(!err.is_retriable());
+/// assert_eq!(err.to_string(), r#"measurement "m" has no field "w" (its fields: v)"#);
+/// # Ok::<(), influxdb_datalogger::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,

@@ -40,8 +40,13 @@
 //!   [`ErrorKind::ForkedProcess`], and dropping it leaves the parent's files and threads alone;
 //!   build a new logger in the child. (The Python bindings do that for you at the child's first
 //!   use of an inherited logger.)
+//! - **Dropping a logger delivers.** A [`BackgroundWriter`] sends on a thread of its own; when
+//!   the logger is dropped (the end of `main`), it hands over what is pending and waits up to
+//!   [`DROP_FLUSH_TIMEOUT`] for the writers to deliver, saying on stderr what they could not
+//!   (with a spool, that stays on disk for the next run). [`DataLogger::close`] does the same
+//!   and returns the error instead.
 
-mod delivery;
+pub mod delivery;
 mod entry;
 mod error;
 mod fork;
@@ -52,7 +57,7 @@ mod http;
 mod logger;
 pub mod measure;
 mod schema;
-mod spool;
+pub mod spool;
 mod store;
 mod value;
 mod writer;

@@ -780,6 +780,7 @@ impl DataLogger {
             if std::mem::take(&mut slot.took_parts) {
                 continue;
             }
+            let refused_before = slot.writer.dead_lettered();
             let (result, points) = match slot.backlog.take() {
                 None => (slot.writer.write_data(&batch), batch.point_count()),
                 Some(mut backlog) => {
@@ -794,7 +795,10 @@ impl DataLogger {
             };
             match result {
                 Ok(()) => {
-                    slot.points_written += points as u64;
+                    // Lines the database refused for good went to the dead-letter file: not
+                    // written. (A background writer's count is its delivered points.)
+                    let refused = slot.writer.dead_lettered().saturating_sub(refused_before);
+                    slot.points_written += (points as u64).saturating_sub(refused);
                     slot.last_error = None;
                     if let (Some(link), Some(mark)) = (&slot.acknowledge, mark) {
                         link.acknowledge(mark);
@@ -982,10 +986,29 @@ impl DataLogger {
             .map(|s| s.shared().options().dir.clone())
     }
 
-    /// [`flush`](DataLogger::flush)es; called on drop unless the builder said otherwise.
+    /// [`flush`](DataLogger::flush)es, and says whether anything the writers were given was
+    /// refused by the database; dropping the logger does the same and says it on stderr.
+    ///
+    /// # Errors
+    /// What `flush` returns; else, if the database refused points for good (they are in the
+    /// dead-letter file, not in the database), a [`ErrorKind::Writer`] error counting them.
     pub fn close(&self) -> Result<()> {
         self.closed.store(true, Ordering::Relaxed);
-        self.flush()
+        self.flush()?;
+        let refused: u64 = lock(&self.delivery)
+            .iter()
+            .map(|w| w.writer.dead_lettered())
+            .sum();
+        match refused {
+            0 => Ok(()),
+            n => Err(Error::new(
+                ErrorKind::Writer,
+                format!(
+                    "{n} points were refused by the database and set aside in the dead-letter file; the rest was delivered"
+                ),
+            )
+            .with_retriable(false)),
+        }
     }
 
     /// Deletes the spool's segments if everything in them was acknowledged (after a flush: the

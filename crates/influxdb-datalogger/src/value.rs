@@ -131,6 +131,17 @@ impl From<Duration> for FieldValue {
 }
 
 /// A point in time: nanoseconds since the Unix epoch, UTC. Negative before 1970.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use influxdb_datalogger::Timestamp;
+///
+/// let t = Timestamp::from_nanos(1_700_000_000_000_000_000) + Duration::from_millis(1);
+/// assert_eq!(t.to_string(), "2023-11-14T22:13:20.001000000Z");
+/// let back: SystemTime = t.into();
+/// assert_eq!(Timestamp::try_from(back)?, t);
+/// # Ok::<(), influxdb_datalogger::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 

@@ -177,6 +177,18 @@ fn a_field_type_conflict_mid_batch_lands_the_good_lines_and_dead_letters_the_bad
         0,
         "nothing is retried forever"
     );
+    assert_eq!(
+        logger.stats().writers[0].points_written,
+        19,
+        "the refused point is not counted as written"
+    );
+    let err = logger.close().unwrap_err();
+    assert!(
+        err.message().starts_with(
+            "1 points were refused by the database and set aside in the dead-letter file"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

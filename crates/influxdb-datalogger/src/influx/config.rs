@@ -56,7 +56,21 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// How to reach a server and what to write into.
+/// How to reach a server and what to write into: by hand, from a connection string, or from
+/// the environment variables of InfluxDB's own clients.
+///
+/// ```
+/// use influxdb_datalogger::{Api, InfluxConfig};
+///
+/// let config = InfluxConfig::from_conn_str("http://ci:secret@127.0.0.1:8086?db=tests&precision=ms")?;
+/// assert_eq!((config.api(), config.database.as_deref()), (Api::V1, Some("tests")));
+/// assert_eq!(config.url, "http://127.0.0.1:8086"); // the password is kept apart, as a Secret
+/// assert!(!config.describe().contains("secret"));
+/// let mut v2 = InfluxConfig::new("https://influx.example:8086");
+/// v2.bucket = Some("tests".into());
+/// assert_eq!(v2.api(), Api::V2);
+/// # Ok::<(), influxdb_datalogger::Error>(())
+/// ```
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct InfluxConfig {

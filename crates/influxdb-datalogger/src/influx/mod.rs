@@ -3,7 +3,7 @@
 
 mod config;
 #[cfg(feature = "http")]
-mod writer;
+pub mod writer;
 
 pub use config::{Api, InfluxConfig, Secret};
 #[cfg(feature = "http")]

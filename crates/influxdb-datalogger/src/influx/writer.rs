@@ -26,7 +26,19 @@ use crate::value::Precision;
 use crate::writer::DatabaseWriter;
 
 /// Writes batches to a server's write API. See the module documentation for what it does with
-/// each kind of answer.
+/// each kind of answer. It sends on the calling thread; wrap it in a
+/// [`BackgroundWriter`](crate::BackgroundWriter) ([`in_background`](Self::in_background)) so
+/// that logging never waits for the network.
+///
+/// ```
+/// use influxdb_datalogger::{DataLogger, DeliveryOptions, InfluxConfig, InfluxDBWriter};
+///
+/// let writer = InfluxDBWriter::new(InfluxConfig::from_conn_str("http://127.0.0.1:8086?db=tests")?)?
+///     .in_background(DeliveryOptions::default());
+/// let logger = DataLogger::builder().writer(writer).build();
+/// // … log …; dropping `logger` (or `logger.close()?`) delivers what it holds.
+/// # Ok::<(), influxdb_datalogger::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct InfluxDBWriter {
     config: InfluxConfig,

@@ -7,7 +7,7 @@
 //! own segments `<owner>-<number>.seg`; the kernel drops the lock when the process dies, however
 //! it dies. Another process that can take the lock knows the owner is gone and replays its
 //! segments — and since it holds the lock while doing so, no third process replays them too.
-//! Segments are memory-mapped (see [`segment`]), so appending costs a copy and a checksum, and a
+//! Segments are memory-mapped, so appending costs a copy and a checksum, and a
 //! killed process leaves its records in the page cache. [`Fsync`] covers power loss.
 
 mod crc;
@@ -82,6 +82,17 @@ pub enum Adopt {
 }
 
 /// How a logger spools; see the module documentation.
+///
+/// ```
+/// use influxdb_datalogger::{Fsync, SpoolOptions};
+///
+/// let options = SpoolOptions::parse("spool-dir?max_bytes=2GiB&fsync=100ms")?;
+/// assert_eq!(options.max_bytes, 2 << 30);
+/// assert_eq!(options.fsync, Fsync::Every(std::time::Duration::from_millis(100)));
+/// let mut by_hand = SpoolOptions::new("spool-dir");
+/// by_hand.max_bytes = 2 << 30;
+/// # Ok::<(), influxdb_datalogger::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SpoolOptions {
