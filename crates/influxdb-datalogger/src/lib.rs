@@ -77,7 +77,10 @@ pub use influx::InfluxDBWriter;
 pub use influx::{Api, InfluxConfig, Secret};
 pub use logger::{DataLogger, DataLoggerBuilder, Entries, Stats, WriterStats, DROP_FLUSH_TIMEOUT};
 pub use measure::{BlockGuard, Outcome, Timer};
-pub use schema::{Field, FieldInput, FieldType, Measurement, MeasurementBuilder, Tag, TagInput};
+pub use schema::{
+    Field, FieldArg, FieldInput, FieldType, IntoFieldArg, Measurement, MeasurementBuilder, Tag,
+    TagInput,
+};
 pub use spool::{
     inventory as spool_inventory, Adopt, Damage, Fsync, OnFull, OwnerSummary, ReplayReport,
     SpoolFromEnv, SpoolLink, SpoolMark, SpoolOptions, SpoolStats, DEFAULT_SPOOL_DIR, SPOOL_ENV,
@@ -87,15 +90,32 @@ pub use writer::{DatabaseWriter, JsonLinesFileWriter, LineProtocolFileWriter, Me
 
 /// Field values for a log call: `fields!("duration" => 0.5, "count" => 3)`.
 ///
-/// Expands to a slice of `(&str, FieldValue)` pairs; each value is converted with
-/// [`FieldValue::from`].
+/// Expands to a slice of [`FieldArg`]s. A value is anything a [`FieldValue`] is made from
+/// (numbers, `bool`, text, `Duration` as seconds), or an `Option` of it: `None` leaves the field
+/// out, so that its default or function applies.
+///
+/// ```
+/// use influxdb_datalogger::{fields, tags, DataLogger, Field, Measurement, MemoryWriter};
+///
+/// let m = Measurement::builder("request")
+///     .field(Field::new("duration"))
+///     .field(Field::new("retries").with_default(0))
+///     .build()?;
+/// let memory = MemoryWriter::new();
+/// let logger = DataLogger::builder().writer(memory.clone()).build();
+/// let retries: Option<u32> = None;
+/// logger.log(&m, fields!("duration" => 0.25, "retries" => retries), tags!())?;
+/// logger.write_data()?;
+/// assert_eq!(memory.entries()[0].field("retries"), Some(&0.into()));
+/// # Ok::<(), influxdb_datalogger::Error>(())
+/// ```
 #[macro_export]
 macro_rules! fields {
     () => {
-        &[] as &[(&str, $crate::FieldValue)]
+        &[] as &[$crate::FieldArg<'_>]
     };
     ($($key:expr => $value:expr),+ $(,)?) => {
-        &[$(($key, $crate::FieldValue::from($value))),+]
+        &[$($crate::FieldArg($key, $crate::IntoFieldArg::into_field_arg($value))),+]
     };
 }
 

@@ -20,7 +20,7 @@ use smallvec::SmallVec;
 use crate::error::{Error, ErrorKind, Result};
 use crate::line_protocol::{self as lp, Part};
 use crate::logger::DataLogger;
-use crate::schema::{Measurement, TagInput};
+use crate::schema::{FieldInput, Measurement, TagInput};
 use crate::value::{FieldValue, Timestamp};
 
 /// How timed code ended, for the optional outcome tag.
@@ -176,11 +176,12 @@ impl<'a> Timer<'a> {
         self
     }
 
-    /// Other fields to log with the duration (a byte count, say).
-    pub fn fields(mut self, fields: &[(&str, FieldValue)]) -> Self {
+    /// Other fields to log with the duration (a byte count, say), as `log` takes them; one
+    /// without a value is left out.
+    pub fn fields<F: FieldInput>(mut self, fields: &[F]) -> Self {
         self.fields = fields
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .filter_map(|f| Some((f.key().to_string(), f.value()?.clone())))
             .collect();
         self
     }

@@ -1104,3 +1104,31 @@ fn timing_takes_the_tags_log_takes_and_fields_take_everyday_values() {
     assert_eq!(entries[2].field("mbps"), Some(&FieldValue::Float(1.5)));
     assert_eq!(entries[2].field("samples"), Some(&FieldValue::Int(1500)));
 }
+
+#[test]
+fn an_optional_value_left_out_takes_the_default_and_is_refused_without_one() {
+    let (logger, memory) = logger_with_memory();
+    let tp = throughput(); // "samples" has a default; "mbps" has none
+    let none: Option<i64> = None;
+    logger
+        .log(
+            &tp,
+            fields!("mbps" => Some(2.5), "samples" => none),
+            tags!("link" => "l"),
+        )
+        .unwrap();
+    let no_mbps: Option<f64> = None;
+    let err = logger
+        .log(
+            &tp,
+            fields!("mbps" => no_mbps, "samples" => 3),
+            tags!("link" => "l"),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IncompletePoint);
+    logger.write_data().unwrap();
+    let entries = memory.entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].field("mbps"), Some(&FieldValue::Float(2.5)));
+    assert!(entries[0].field("samples").is_some(), "the default applied");
+}

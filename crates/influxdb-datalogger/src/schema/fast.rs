@@ -50,17 +50,21 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
 #[inline(always)]
 fn map_slots<'n, 'g>(
     names: impl ExactSizeIterator<Item = &'n str> + Clone,
-    given: impl Iterator<Item = (&'g str, Option<usize>, bool)>,
+    given: impl Iterator<Item = (&'g str, Option<usize>, bool, bool)>,
 ) -> Option<[u8; MAX_SLOTS]> {
     let mut slots = [UNSET; MAX_SLOTS];
     let count = names.len();
-    for (i, (key, index, has_value)) in given.enumerate() {
+    for (i, (key, index, has_value, absent)) in given.enumerate() {
         let j = match index {
             Some(j) if j < count => j,
             _ => names
                 .clone()
                 .position(|name| same_name(name.as_bytes(), key.as_bytes()))?,
         };
+        if absent {
+            // Left out: as if not given.
+            continue;
+        }
         if slots[j] != UNSET {
             return None;
         }
@@ -92,14 +96,20 @@ impl Measurement {
         let tag_slots = map_slots(
             tag_names,
             tags.iter()
-                .map(|t| (t.key(), t.schema_index(), t.value().is_some())),
+                .map(|t| (t.key(), t.schema_index(), t.value().is_some(), false)),
         )?;
         let field_names = schema.fields.iter().map(|d| d.field.name.as_str());
         let field_slots = map_slots(
             field_names,
-            fields
-                .iter()
-                .map(|f| (f.key(), f.schema_index(), f.value().is_some())),
+            fields.iter().map(|f| {
+                let has_value = f.value().is_some();
+                (
+                    f.key(),
+                    f.schema_index(),
+                    has_value,
+                    !has_value && f.absent_when_none(),
+                )
+            }),
         )?;
         Some((tag_slots, field_slots))
     }

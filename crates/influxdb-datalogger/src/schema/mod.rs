@@ -599,6 +599,10 @@ impl Measurement {
                     .field_index(given.key())
                     .ok_or_else(|| self.unknown_field(given.key()))?,
             };
+            if given.value().is_none() && given.absent_when_none() {
+                // Left out: as if not given.
+                continue;
+            }
             if !matches!(field_slots[i], Slot::Unset) {
                 return Err(self.given_twice("field", &schema.fields[i].field.name));
             }
@@ -811,6 +815,11 @@ pub trait FieldInput {
     fn schema_index(&self) -> Option<usize> {
         None
     }
+    /// Whether a `None` [`value`](Self::value) means the field was left out (its default or
+    /// function applies), rather than an explicit "no value" (which overrides them).
+    fn absent_when_none(&self) -> bool {
+        false
+    }
 }
 
 /// A tag given to a log call: a key and a value, or an explicit "no value" (`None`).
@@ -840,6 +849,47 @@ macro_rules! field_input {
     )*};
 }
 field_input!(&str, String);
+
+/// A field as [`fields!`](crate::fields) gives it: a name and a value, or `None` for a value
+/// left out, as if the field were not given (its default or function applies; a field without
+/// either makes the point incomplete, which `log()` refuses).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldArg<'a>(pub &'a str, pub Option<FieldValue>);
+
+impl FieldInput for FieldArg<'_> {
+    #[inline(always)]
+    fn key(&self) -> &str {
+        self.0
+    }
+    #[inline(always)]
+    fn value(&self) -> Option<&FieldValue> {
+        self.1.as_ref()
+    }
+    fn absent_when_none(&self) -> bool {
+        true
+    }
+}
+
+/// What [`fields!`](crate::fields) takes as a value: anything a [`FieldValue`] is made from,
+/// or an `Option` of it (`None`: the field is left out).
+pub trait IntoFieldArg {
+    /// The value, or `None` for a field left out.
+    fn into_field_arg(self) -> Option<FieldValue>;
+}
+
+impl<T: Into<FieldValue>> IntoFieldArg for T {
+    #[inline(always)]
+    fn into_field_arg(self) -> Option<FieldValue> {
+        Some(self.into())
+    }
+}
+
+impl<T: Into<FieldValue>> IntoFieldArg for Option<T> {
+    #[inline(always)]
+    fn into_field_arg(self) -> Option<FieldValue> {
+        self.map(Into::into)
+    }
+}
 
 impl FieldInput for (&Field, FieldValue) {
     fn key(&self) -> &str {
@@ -886,9 +936,9 @@ mod tests {
     use super::*;
     use crate::{fields, tags};
 
-    fn encode(
+    fn encode<F: FieldInput>(
         m: &Measurement,
-        fields: &[(&str, FieldValue)],
+        fields: &[F],
         tags: &[(&str, &str)],
     ) -> Result<String> {
         let mut out = Vec::new();
