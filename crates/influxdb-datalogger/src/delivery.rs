@@ -330,6 +330,9 @@ impl std::fmt::Debug for BackgroundWriter {
 
 impl BackgroundWriter {
     /// Starts a delivery thread for `writer`.
+    ///
+    /// # Panics
+    /// If the operating system refuses to start a thread (as `std::thread::spawn` does).
     pub fn new(writer: impl DatabaseWriter + 'static, options: DeliveryOptions) -> Self {
         let name = writer.name();
         let accepts_unsigned = writer.accepts_unsigned();
@@ -382,6 +385,10 @@ impl BackgroundWriter {
     /// Waits until everything handed over is acknowledged, or `timeout` passes, or a send
     /// fails for good (waiting on would only delay the same error: refused credentials, a
     /// missing database). Delivery goes on after an error, and the data is kept meanwhile.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Writer`] with how many points are not delivered and why (the last error, or the
+    /// time running out); the data is kept and delivery goes on.
     pub fn flush_within(&self, timeout: Duration) -> Result<()> {
         self.wait(timeout, WaitUntil::SendFails)
     }
@@ -389,6 +396,9 @@ impl BackgroundWriter {
     /// [`flush_within`](Self::flush_within), giving up also as soon as the server cannot be
     /// reached at all (refused, unreachable): what a process exit does, where the wait is
     /// only a courtesy.
+    ///
+    /// # Errors
+    /// As [`flush_within`](Self::flush_within).
     pub fn flush_unless_unreachable(&self, timeout: Duration) -> Result<()> {
         self.wait(timeout, WaitUntil::SendFailsOrUnreachable)
     }

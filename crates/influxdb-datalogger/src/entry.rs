@@ -82,6 +82,9 @@ pub struct Event {
 
 impl Event {
     /// Checks the event: tags that line protocol can carry, and a stop not before the start.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] when `stop` is before `start`; an invalid name or tag value.
     pub fn new(
         measurement: impl Into<String>,
         start: Timestamp,
@@ -118,6 +121,9 @@ impl Event {
     /// Appends the event as a line of the [`EVENTS_MEASUREMENT`] measurement: timestamped at its
     /// start, tagged with its tags, with fields `text` (the measurement), `duration` (seconds)
     /// and `time_end` (epoch milliseconds, the unit Grafana's annotation "time end" column takes).
+    ///
+    /// # Errors
+    /// A name or tag line protocol cannot carry (events are checked when logged, so not for those).
     pub fn encode(&self, out: &mut Vec<u8>, precision: Precision) -> Result<()> {
         let mut tags: Vec<&(String, String)> = self.tags.iter().collect();
         tags.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -219,6 +225,9 @@ impl Batch {
 
     /// The points as owned entries, in logging order. Built on demand by parsing the encoded
     /// lines, which the encoder guarantees parse back to the same values.
+    ///
+    /// # Panics
+    /// Never for a batch made by this crate: every line was checked when it was made.
     pub fn entries(&self) -> Vec<DataEntry> {
         self.lines()
             .map(|line| {
@@ -231,6 +240,9 @@ impl Batch {
     }
 
     /// The events as line protocol (see [`Event::encode`]).
+    ///
+    /// # Panics
+    /// Never: events are checked when they are made.
     pub fn events_line_protocol(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for event in &self.events {

@@ -46,6 +46,9 @@
 //!   (with a spool, that stays on disk for the next run). [`DataLogger::close`] does the same
 //!   and returns the error instead.
 
+// Every fallible or panicking public function says when, in its documentation.
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
+
 pub mod delivery;
 mod entry;
 mod error;

@@ -288,6 +288,9 @@ impl DataLoggerBuilder {
 
     /// Builds the logger; with a spool, opens it and replays what dead processes left there
     /// (the writers receive that first). Fails if the spool directory cannot be used.
+    ///
+    /// # Errors
+    /// The spool directory cannot be created, locked or read, or replaying what it holds fails.
     pub fn try_build(self) -> Result<DataLogger> {
         let target = self.spool_target.unwrap_or_else(|| {
             self.writers
@@ -475,6 +478,9 @@ impl DataLogger {
     }
 
     /// Logs one point, timestamped now. See [`log_at`](DataLogger::log_at).
+    ///
+    /// # Errors
+    /// As [`log_at`](Self::log_at).
     pub fn log<F: FieldInput, T: TagInput>(
         &self,
         measurement: &Measurement,
@@ -575,6 +581,10 @@ impl DataLogger {
     }
 
     /// Records an event from `start` to `stop`, tagged; Grafana shows it as an annotation.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] when `stop` is before `start`; a name or tag value line protocol
+    /// cannot carry; the spool refusing it ([`ErrorKind::SpoolFull`]). Nothing is stored then.
     pub fn log_event<T: TagInput>(
         &self,
         measurement: &str,
@@ -662,6 +672,9 @@ impl DataLogger {
     }
 
     /// Starts timing a block: the returned guard logs the duration when dropped.
+    ///
+    /// # Errors
+    /// The arguments do not fit the measurement (an unknown field or tag, a bad value).
     pub fn measure_block<'a, T: TagInput>(
         &'a self,
         measurement: &'a Measurement,
@@ -738,6 +751,9 @@ impl DataLogger {
     ///    with newer data, at the next call; writers that succeeded get no duplicates.
     ///
     /// Returns the first writer's error, if any failed.
+    ///
+    /// # Errors
+    /// A post-processor's error (nothing is written or discarded), or the first writer's error (see 2).
     pub fn write_data(&self) -> Result<()> {
         self.ensure_own_process()?;
         let Some(_writing) = WritingGuard::enter(self) else {
@@ -910,17 +926,27 @@ impl DataLogger {
     /// Writes what is pending and makes every writer flush what it wrote (a file writer syncs
     /// it to disk, a [`BackgroundWriter`](crate::BackgroundWriter) waits until the server
     /// acknowledged everything, up to its flush timeout).
+    ///
+    /// # Errors
+    /// What [`write_data`](Self::write_data) returns, or a writer that could not flush (its data is
+    /// kept; with a spool, the message says where).
     pub fn flush(&self) -> Result<()> {
         self.write_data().and(self.flush_writers(None))
     }
 
     /// [`flush`](DataLogger::flush), waiting at most `timeout` in all.
+    ///
+    /// # Errors
+    /// As [`flush`](Self::flush).
     pub fn flush_within(&self, timeout: std::time::Duration) -> Result<()> {
         self.write_data()
             .and(self.flush_writers(Some(std::time::Instant::now() + timeout)))
     }
 
     /// Makes every writer flush what it was given, without handing it anything new.
+    ///
+    /// # Errors
+    /// A writer that could not flush (its data is kept; with a spool, the message says where).
     pub fn flush_writers(&self, deadline: Option<std::time::Instant>) -> Result<()> {
         self.flush_writers_within(deadline, false)
     }
@@ -928,6 +954,9 @@ impl DataLogger {
     /// What a process exit does: [`flush_writers`](Self::flush_writers) by `deadline`, each
     /// writer waited for at most its own flush timeout (as its `flush` would), and not at all
     /// once its server cannot be reached (the data stays in the spool, if there is one).
+    ///
+    /// # Errors
+    /// As [`flush_writers`](Self::flush_writers).
     pub fn flush_writers_at_exit(&self, deadline: std::time::Instant) -> Result<()> {
         self.flush_writers_within(Some(deadline), true)
     }

@@ -159,6 +159,9 @@ impl Timestamp {
 
     /// From (fractional) seconds since the epoch; refuses what an `i64` of nanoseconds cannot
     /// hold (roughly the years 1677 to 2262) and NaN.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidValue`] for NaN and times outside the years 1677 to 2262.
     pub fn from_secs_f64(secs: f64) -> Result<Self> {
         let nanos = secs * 1e9;
         if !nanos.is_finite() || nanos < i64::MIN as f64 || nanos >= i64::MAX as f64 {

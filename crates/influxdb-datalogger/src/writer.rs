@@ -31,14 +31,24 @@ use crate::value::FieldValue;
 /// ```
 pub trait DatabaseWriter: Send {
     /// Writes every point and event of `batch`, or fails.
+    ///
+    /// # Errors
+    /// Whatever kept the writer from taking the batch: the logger keeps the batch for it and hands it
+    /// over again, with newer data, at the next write.
     fn write_data(&mut self, batch: &Batch) -> Result<()>;
 
     /// Makes what was written durable (called by [`DataLogger::close`](crate::DataLogger::close)).
+    ///
+    /// # Errors
+    /// What kept the writer from finishing (its data is kept).
     fn flush(&mut self) -> Result<()> {
         Ok(())
     }
 
     /// [`flush`](DatabaseWriter::flush), waiting at most `timeout` (for writers that wait).
+    ///
+    /// # Errors
+    /// As [`flush`](Self::flush).
     fn flush_within(&mut self, timeout: std::time::Duration) -> Result<()> {
         let _ = timeout;
         self.flush()
@@ -99,6 +109,9 @@ pub trait DatabaseWriter: Send {
 
     /// [`flush_within`](Self::flush_within), giving up as soon as the server cannot be reached
     /// at all: what a process exit does.
+    ///
+    /// # Errors
+    /// As [`flush_within`](Self::flush_within).
     fn flush_unless_unreachable(&mut self, timeout: std::time::Duration) -> Result<()> {
         self.flush_within(timeout)
     }

@@ -557,3 +557,81 @@ fn a_field_keeps_its_type_so_the_server_refuses_nothing() {
         (2, 0, 2)
     );
 }
+
+/// The README's Rust examples, as the programs a reader would copy: each ```rust block (hidden
+/// `# ` lines shown) built as a crate of its own against this one, run with the README's server
+/// address pointing at the real InfluxDB, and checked for what it logged.
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn the_readme_rust_examples_run_against_influxdb() {
+    let servers = Servers::start(false);
+    let url = servers.influxdb();
+    influx_query(&url, "", "CREATE DATABASE tests", None);
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut block: Option<String> = None;
+    for line in readme.lines() {
+        match &mut block {
+            None if line.starts_with("```rust") => block = Some(String::new()),
+            Some(_) if line.starts_with("```") => blocks.push(block.take().unwrap()),
+            Some(code) => {
+                let shown = line
+                    .strip_prefix("# ")
+                    .or(line.strip_prefix('#').filter(|l| l.is_empty()));
+                code.push_str(shown.unwrap_or(line));
+                code.push('\n');
+            }
+            None => {}
+        }
+    }
+    assert!(
+        blocks.len() >= 3,
+        "the README's Rust examples: {}",
+        blocks.len()
+    );
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .canonicalize()
+        .unwrap();
+    // Their own target directory: the running tests' build directory may be locked.
+    let target = repo.join("target/readme-examples");
+    for (i, code) in blocks.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"readme-example-{i}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
+                 [dependencies]\ninfluxdb-datalogger = {{ path = {:?} }}\n\n[workspace]\n",
+                crate_dir
+            ),
+        )
+        .unwrap();
+        std::fs::copy(repo.join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
+        std::fs::write(
+            dir.path().join("src/main.rs"),
+            code.replace("http://127.0.0.1:8086", &url),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO"))
+            .args(["run", "--quiet"])
+            .current_dir(dir.path())
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "README example {i} failed:\n{code}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let logged = dir.path().join("influxdb-datalogger.lp");
+        if code.contains("LineProtocolFileWriter::new(\"influxdb-datalogger.lp\")") {
+            let lines = std::fs::read_to_string(&logged).unwrap();
+            assert_eq!(lines.lines().count(), 3, "{lines}");
+            assert!(
+                lines.lines().all(|l| l.starts_with("request,endpoint=/")),
+                "{lines}"
+            );
+        }
+    }
+}

@@ -201,6 +201,10 @@ impl InfluxConfig {
     }
 
     /// Checks that the configuration names everything its API needs.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] naming what is missing or wrong (the URL, its port, a database,
+    /// bucket, org or token the API needs).
     pub fn validate(&self) -> Result<()> {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
             return Err(config_error(format!(
@@ -257,6 +261,9 @@ impl InfluxConfig {
     /// applies to loopback servers too), `gzip_loopback`, `timeout`
     /// (seconds, or with `ms`/`s`), `ca`, `insecure` (`true`), `proxy`, `accept_partial`,
     /// `no_sync`, `dead_letter`. User and password go to v1 Basic authentication.
+    ///
+    /// # Errors
+    /// What [`parse_conn_str`](Self::parse_conn_str) and [`validate`](Self::validate) find.
     pub fn from_conn_str(text: &str) -> Result<Self> {
         let config = Self::parse_conn_str(text)?;
         config.validate()?;
@@ -265,6 +272,10 @@ impl InfluxConfig {
 
     /// [`from_conn_str`](Self::from_conn_str) without the final [`validate`](Self::validate),
     /// for callers that complete the configuration first (command-line flags, say).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`]: no `http://`/`https://`, a bad `%` escape, an unknown key or a
+    /// value it cannot take.
     pub fn parse_conn_str(text: &str) -> Result<Self> {
         let (scheme, rest) = text.split_once("://").ok_or_else(|| {
             config_error("a connection string starts with http:// or https://".to_string())
@@ -287,6 +298,9 @@ impl InfluxConfig {
     }
 
     /// Sets one option by its connection-string key.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`]: an unknown key, or a value it cannot take.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let text = || Some(value.to_string());
         match key {
@@ -328,11 +342,17 @@ impl InfluxConfig {
     /// Reads the environment variables InfluxDB's clients use: `INFLUX_HOST`, `INFLUX_TOKEN`,
     /// `INFLUX_DATABASE`, `INFLUX_ORG` (InfluxDB 3 clients); `INFLUXDB_V2_URL`, `_ORG`, `_TOKEN`,
     /// `_BUCKET` (v2 clients); `INFLUX_USERNAME`, `INFLUX_PASSWORD` (v1).
+    ///
+    /// # Errors
+    /// A variable set to a value it cannot take, or a configuration that does not validate.
     pub fn from_env() -> Result<Self> {
         Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
 
     /// [`from_env`](Self::from_env) with the variables looked up by `var`.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let config = Self::read_vars(var)?;
         config.validate()?;
@@ -340,6 +360,9 @@ impl InfluxConfig {
     }
 
     /// [`from_vars`](Self::from_vars) without the final [`validate`](Self::validate).
+    ///
+    /// # Errors
+    /// A variable set to a value it cannot take (the configuration is not validated).
     pub fn read_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let url = var("INFLUX_HOST")
             .or_else(|| var("INFLUXDB_V2_URL"))

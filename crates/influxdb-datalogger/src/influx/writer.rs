@@ -58,6 +58,10 @@ struct Reply {
 
 impl InfluxDBWriter {
     /// A writer for `config`, which must name everything its API needs.
+    ///
+    /// # Errors
+    /// The configuration does not [validate](InfluxConfig::validate), or its CA file or proxy cannot be
+    /// used.
     pub fn new(config: InfluxConfig) -> Result<Self> {
         config.validate()?;
         let mut builder = ureq::Agent::config_builder()
@@ -113,6 +117,10 @@ impl InfluxDBWriter {
     /// Checks the server: `GET /ping` (is it there, which version), then an empty write (are
     /// the credentials and the database or bucket right, as far as the server says). Returns
     /// the server's version, if it gives one.
+    ///
+    /// # Errors
+    /// The server cannot be reached ([`Error::is_connect`], [`Error::is_timeout`]), or it refuses the
+    /// credentials or the database or bucket (with the HTTP status).
     pub fn ping(&self) -> Result<Option<String>> {
         let url = format!("{}/ping", self.config.url);
         let response = self.agent.get(&url).call().map_err(|e| {

@@ -201,6 +201,9 @@ fn sixteen_are_plain_portable(low: u64, high: u64) -> bool {
 }
 
 /// Checks that `text` reads back unchanged as `part` under both parser families.
+///
+/// # Errors
+/// The [`Problem`] that keeps `text` out of that part of a line.
 pub fn check(text: &str, part: Part) -> Result<(), Problem> {
     check_whole(text, part)?;
     // Plain text (the usual case) has no byte that escaping would look at: no copy needed.
@@ -226,6 +229,9 @@ fn check_whole(text: &str, part: Part) -> Result<(), Problem> {
 
 /// Appends `text`, escaped for `part`, after checking that it reads back unchanged.
 /// On error nothing is appended.
+///
+/// # Errors
+/// The [`Problem`] that keeps `text` out of that part of a line; `out` is left as it was.
 pub fn write_escaped(out: &mut Vec<u8>, text: &str, part: Part) -> Result<(), Problem> {
     check_whole(text, part)?;
     let bytes = text.as_bytes();
@@ -267,6 +273,10 @@ pub fn write_escaped(out: &mut Vec<u8>, text: &str, part: Part) -> Result<(), Pr
 }
 
 /// Appends a field value in line protocol form. On error nothing is appended.
+///
+/// # Errors
+/// [`Problem::NotFinite`] for NaN and infinity, [`Problem::StringTooLong`] for a string over
+/// 64 KiB.
 pub fn write_field_value(out: &mut Vec<u8>, value: &FieldValue) -> Result<(), Problem> {
     if append_scalar(out, value) {
         return Ok(());
@@ -349,6 +359,9 @@ pub struct LineBuilder<'b> {
 
 impl<'b> LineBuilder<'b> {
     /// Starts a line for `measurement`.
+    ///
+    /// # Errors
+    /// A measurement name line protocol cannot carry.
     pub fn new(buf: &'b mut Vec<u8>, measurement: &str) -> Result<Self> {
         let mark = buf.len();
         write_escaped(buf, measurement, Part::Measurement)
@@ -363,6 +376,9 @@ impl<'b> LineBuilder<'b> {
 
     /// Adds a tag; an empty value is left out, as line protocol cannot carry it. Tags must come
     /// before fields; InfluxDB prefers them sorted by key.
+    ///
+    /// # Errors
+    /// A key or value line protocol cannot carry; the buffer is left as it was.
     pub fn tag(self, key: &str, value: &str) -> Result<Self> {
         if self.fields > 0 {
             return Err(Error::new(
@@ -383,6 +399,9 @@ impl<'b> LineBuilder<'b> {
     }
 
     /// Adds a field.
+    ///
+    /// # Errors
+    /// A key or value line protocol cannot carry; the buffer is left as it was.
     pub fn field(mut self, key: &str, value: impl Into<FieldValue>) -> Result<Self> {
         let value = value.into();
         self.buf.push(if self.fields == 0 { b' ' } else { b',' });
@@ -396,6 +415,9 @@ impl<'b> LineBuilder<'b> {
     }
 
     /// Ends the line with a timestamp and a newline. A line needs at least one field.
+    ///
+    /// # Errors
+    /// A line without fields (line protocol needs one); the buffer is left as it was.
     pub fn finish(mut self, time: Timestamp, precision: Precision) -> Result<()> {
         if self.fields == 0 {
             return Err(Error::new(
@@ -418,6 +440,9 @@ impl Drop for LineBuilder<'_> {
 }
 
 /// Checks a tag given as a key and a value; an empty value is allowed (it is left out).
+///
+/// # Errors
+/// A key or value line protocol cannot carry, naming it.
 pub fn check_tag(key: &str, value: &str) -> Result<()> {
     check(key, Part::TagKey).map_err(|p| name_error(Part::TagKey, key, &p))?;
     if !value.is_empty() {

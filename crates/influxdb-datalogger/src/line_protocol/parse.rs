@@ -53,6 +53,9 @@ impl From<LineError> for crate::Error {
 }
 
 /// Parses a single line (without its trailing newline).
+///
+/// # Errors
+/// A [`LineError`] with the column and what is wrong.
 pub fn parse_line(line: &str) -> Result<ParsedLine<'_>, LineError> {
     let mut cursor = Cursor {
         text: line,

@@ -303,6 +303,11 @@ impl MeasurementBuilder {
     }
 
     /// Checks every name and default, escapes the names once, and builds the measurement.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidName`] for a name line protocol cannot carry; [`ErrorKind::Schema`] for a
+    /// name defined twice, a field that is also a tag, a tag with both a default and a function, a
+    /// default of another type than the field's declared one.
     pub fn build(self) -> Result<Measurement> {
         let name = self.name;
         let in_measurement = |e: Error| e.context(format_args!("measurement {name:?}"));
@@ -482,6 +487,10 @@ impl Measurement {
     /// Encodes one point into `out`: the given values merged over the schema's functions and
     /// defaults, checked and escaped. Every field must end up with a value, and every required
     /// tag too. On error `out` is left as it was.
+    ///
+    /// # Errors
+    /// As `log` refuses a point: an unknown field or tag, a value line protocol cannot carry or of
+    /// another type than the field's, a missing value; `out` is left as it was.
     pub fn encode<F: FieldInput, T: TagInput>(
         &self,
         out: &mut Vec<u8>,

@@ -131,6 +131,10 @@ impl SpoolOptions {
     /// `/var/spool/tests?max_bytes=2GiB&segment_bytes=16MiB&fsync=100ms&on_full=drop-oldest`.
     /// `fsync` is `never`, `batch` or a duration (`100ms`, `1s`); `on_full` is `refuse` or
     /// `drop-oldest`; sizes take `KiB`, `MiB`, `GiB` (or none).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`]: an unknown setting, a value it cannot take, sizes that do not fit
+    /// together.
     pub fn parse(text: &str) -> Result<Self> {
         let (dir, query) = text.split_once('?').unwrap_or((text, ""));
         if dir.is_empty() {
@@ -200,6 +204,9 @@ impl SpoolOptions {
     }
 
     /// Checks that the sizes fit together.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] naming the sizes that do not fit.
     pub fn check(&self) -> Result<()> {
         if self.segment_bytes < 64 << 10 {
             return Err(invalid(format!(

@@ -349,6 +349,9 @@ pub struct OwnerSummary {
 }
 
 /// Lists what every owner in `dir` has not had acknowledged yet. Reads only.
+///
+/// # Errors
+/// The directory cannot be read.
 pub fn inventory(dir: &Path) -> Result<Vec<OwnerSummary>> {
     let mut out = Vec::new();
     for (owner, segments) in owners_in(dir)? {
