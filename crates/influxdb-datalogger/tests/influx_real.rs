@@ -635,3 +635,141 @@ fn the_readme_rust_examples_run_against_influxdb() {
         }
     }
 }
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn an_incomplete_point_is_refused_and_every_other_point_arrives() {
+    let servers = Servers::start(false);
+    let url = servers.influxdb();
+    influx_query(&url, "", "CREATE DATABASE tests", None);
+    let dir = tempfile::tempdir().unwrap();
+    let writer = InfluxDBWriter::new(v1_config(&url, "tests", &dir.path().join("dead.lp")))
+        .unwrap()
+        .in_background(DeliveryOptions::default());
+    let logger = DataLogger::builder()
+        .writer(writer)
+        .continuous_write(true)
+        .build();
+    let m = Measurement::builder("incomplete")
+        .field(Field::new("duration"))
+        .field(Field::new("count"))
+        .build()
+        .unwrap();
+    for i in 0..1_000i64 {
+        let at = Timestamp::from_nanos(1_700_000_000_000_000_000 + i);
+        logger
+            .log_at(&m, fields!("duration" => 0.5, "count" => i), tags!(), at)
+            .unwrap();
+        if i == 500 {
+            let err = logger
+                .log_at(&m, fields!("duration" => 0.5), tags!(), at)
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::IncompletePoint);
+        }
+    }
+    logger.close().unwrap();
+    let result = influx_query(
+        &url,
+        "tests",
+        "SELECT count(\"count\") FROM incomplete",
+        None,
+    );
+    assert_eq!(
+        result["results"][0]["series"][0]["values"][0][1].as_i64(),
+        Some(1_000)
+    );
+}
+
+/// A program whose InfluxDB is down: 100 points through a spooled background writer, then the
+/// end of `main`.
+#[test]
+#[ignore = "run by a_program_ending_while_influxdb_is_down_leaves_its_points_for_the_next_run"]
+fn child_logs_while_influxdb_is_down_and_ends() {
+    let (Ok(url), Ok(dir)) = (
+        std::env::var("DOWN_TEST_URL"),
+        std::env::var("DOWN_TEST_DIR"),
+    ) else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    let writer = InfluxDBWriter::new(v1_config(&url, "tests", &dir.join("dead.lp")))
+        .unwrap()
+        .in_background(DeliveryOptions::default());
+    let logger = DataLogger::builder()
+        .writer(writer)
+        .spool(influxdb_datalogger::SpoolOptions::new(dir.join("spool")))
+        .build();
+    let m = Measurement::builder("down_at_drop")
+        .field(Field::new("seq"))
+        .build()
+        .unwrap();
+    for i in 0..100i64 {
+        logger
+            .log_at(
+                &m,
+                fields!("seq" => i),
+                tags!(),
+                Timestamp::from_nanos(1_700_000_000_000_000_000 + i),
+            )
+            .unwrap();
+    }
+    logger.write_data().unwrap();
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn a_program_ending_while_influxdb_is_down_leaves_its_points_for_the_next_run() {
+    let servers = Servers::start(false);
+    let url = servers.influxdb();
+    influx_query(&url, "", "CREATE DATABASE tests", None);
+    let dir = tempfile::tempdir().unwrap();
+    servers.run("stop-influxdb");
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_logs_while_influxdb_is_down_and_ends",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("DOWN_TEST_URL", &url)
+        .env("DOWN_TEST_DIR", dir.path())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        took < influxdb_datalogger::DROP_FLUSH_TIMEOUT,
+        "a refused connection is not waited for: {took:?}"
+    );
+    assert!(
+        stderr.contains("when the logger was dropped")
+            && stderr.contains("100 points not delivered")
+            && stderr.contains("nothing is lost: the points are kept in the spool"),
+        "{stderr}"
+    );
+    let spool = dir.path().join("spool");
+    let left: u64 = influxdb_datalogger::spool_inventory(&spool)
+        .unwrap()
+        .iter()
+        .map(|o| o.points)
+        .sum();
+    assert_eq!(left, 100, "the points wait in the spool");
+
+    servers.run("start-influxdb");
+    let writer = InfluxDBWriter::new(v1_config(&url, "tests", &dir.path().join("dead.lp")))
+        .unwrap()
+        .in_background(DeliveryOptions::default());
+    let next = DataLogger::builder()
+        .writer(writer)
+        .spool(influxdb_datalogger::SpoolOptions::new(&spool))
+        .build();
+    assert_eq!(next.replay_report().points, 100);
+    next.close().unwrap();
+    let result = influx_query(&url, "tests", "SELECT count(seq) FROM down_at_drop", None);
+    assert_eq!(
+        result["results"][0]["series"][0]["values"][0][1].as_i64(),
+        Some(100)
+    );
+}
