@@ -270,6 +270,7 @@ impl<'a> Timer<'a> {
     /// # Errors
     /// The arguments were wrong, and `f` did not run.
     pub fn run<R>(self, f: impl FnOnce() -> R) -> Result<R> {
+        refuse_deferred_work::<R>()?;
         let guard = self.start()?;
         let value = f();
         let _ = guard.finish();
@@ -301,6 +302,29 @@ impl<'a> Timer<'a> {
         let _ = guard.finish();
         Ok(value)
     }
+}
+
+/// Refuses, before anything runs, code whose result is work still to be done — a future (an
+/// `async` block or function) or a closure: timing the call would time only its creation
+/// (`run(|| async { … })` logs microseconds for a long request). Rust cannot say "not a
+/// future" in a bound, so this goes by the type's name, as the compiler spells it; it catches
+/// `async` blocks and functions, closures and the standard library's futures.
+fn refuse_deferred_work<R>() -> Result<()> {
+    let name = std::any::type_name::<R>();
+    let deferred = name.ends_with("{{closure}}")
+        || name.contains("::future::")
+        || name.contains("dyn core::future")
+        || name.contains("Future<");
+    if !deferred {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::InvalidArgument,
+        format!(
+            "the measured code returns {name}, work still to be done: timing the call would time only its creation; \
+             for a future use measure_future(…).await (or Timer::run_future)"
+        ),
+    ))
 }
 
 /// Logs the time from its creation to its end (drop or [`finish`](BlockGuard::finish)).

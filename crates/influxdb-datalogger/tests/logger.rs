@@ -1132,3 +1132,35 @@ fn an_optional_value_left_out_takes_the_default_and_is_refused_without_one() {
     assert_eq!(entries[0].field("mbps"), Some(&FieldValue::Float(2.5)));
     assert!(entries[0].field("samples").is_some(), "the default applied");
 }
+
+#[test]
+fn measuring_the_creation_of_a_future_is_refused_before_it_runs() {
+    let (logger, memory) = logger_with_memory();
+    let tt = time_taken();
+    let ran = AtomicUsize::new(0);
+    let err = logger
+        .measure(&tt, "duration", tags!("identifier" => "a"), || {
+            ran.fetch_add(1, Ordering::SeqCst);
+            async { 42 }
+        })
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.message().contains("measure_future"), "{err}");
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "nothing ran");
+    let boxed = logger.measure(&tt, "duration", tags!("identifier" => "b"), || {
+        Box::pin(async {}) as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>
+    });
+    assert!(boxed.is_err());
+    let ready = logger.measure(&tt, "duration", tags!("identifier" => "c"), || {
+        std::future::ready(1)
+    });
+    assert!(ready.is_err());
+    // Values are fine, including ones whose names mention neither.
+    let value = logger
+        .measure(&tt, "duration", tags!("identifier" => "d"), || vec![1, 2])
+        .unwrap();
+    assert_eq!(value, [1, 2]);
+    logger.write_data().unwrap();
+    assert_eq!(memory.entries().len(), 1);
+}
