@@ -40,6 +40,22 @@ fn v1_config(url: &str, db: &str, dead_letter: &Path) -> InfluxConfig {
     config
 }
 
+/// The real servers, the InfluxDB URL with the database `tests` created, and a scratch
+/// directory.
+fn with_tests_database() -> (Servers, String, tempfile::TempDir) {
+    let servers = Servers::start(false);
+    let url = servers.influxdb();
+    influx_query(&url, "", "CREATE DATABASE tests", None);
+    (servers, url, tempfile::tempdir().unwrap())
+}
+
+/// A background writer to the database `tests` at `url`, refused lines set aside in `dir`.
+fn background_to_tests(url: &str, dir: &Path) -> influxdb_datalogger::BackgroundWriter {
+    InfluxDBWriter::new(v1_config(url, "tests", &dir.join("dead.lp")))
+        .unwrap()
+        .in_background(DeliveryOptions::default())
+}
+
 fn all_types() -> Measurement {
     Measurement::builder("cpu load,total")
         .fields([
@@ -58,10 +74,7 @@ fn all_types() -> Measurement {
 #[test]
 #[ignore = "needs the real servers: make test-integration"]
 fn v1_writes_to_influxdb_read_back_exactly_with_escaped_names_and_every_type() {
-    let servers = Servers::start(false);
-    let url = servers.influxdb();
-    influx_query(&url, "", "CREATE DATABASE tests", None);
-    let dir = tempfile::tempdir().unwrap();
+    let (_servers, url, dir) = with_tests_database();
     let writer =
         InfluxDBWriter::new(v1_config(&url, "tests", &dir.path().join("dead.lp"))).unwrap();
     let logger = DataLogger::builder().writer(writer).build();
@@ -126,10 +139,7 @@ fn v1_writes_to_influxdb_read_back_exactly_with_escaped_names_and_every_type() {
 #[test]
 #[ignore = "needs the real servers: make test-integration"]
 fn a_field_type_conflict_mid_batch_lands_the_good_lines_and_dead_letters_the_bad_one() {
-    let servers = Servers::start(false);
-    let url = servers.influxdb();
-    influx_query(&url, "", "CREATE DATABASE tests", None);
-    let dir = tempfile::tempdir().unwrap();
+    let (_servers, url, dir) = with_tests_database();
     let dead = dir.path().join("dead.lp");
     let writer = InfluxDBWriter::new(v1_config(&url, "tests", &dead)).unwrap();
     let logger = DataLogger::builder().writer(writer).build();
@@ -324,10 +334,7 @@ fn v1_and_v2_writes_to_victoria_metrics_read_back() {
 #[test]
 #[ignore = "needs the real servers: make test-integration"]
 fn influxdb_stopped_mid_run_and_restarted_gets_every_point_once() {
-    let servers = Servers::start(false);
-    let url = servers.influxdb();
-    influx_query(&url, "", "CREATE DATABASE tests", None);
-    let dir = tempfile::tempdir().unwrap();
+    let (servers, url, dir) = with_tests_database();
     let mut config = v1_config(&url, "tests", &dir.path().join("dead.lp"));
     config.timeout = std::time::Duration::from_secs(2);
     let mut options = DeliveryOptions::default();
@@ -434,10 +441,7 @@ fn child_logs_ten_points_and_ends() {
 #[test]
 #[ignore = "needs the real servers: make test-integration"]
 fn dropping_a_logger_at_the_end_of_main_delivers_what_it_was_handed() {
-    let servers = Servers::start(false);
-    let url = servers.influxdb();
-    influx_query(&url, "", "CREATE DATABASE tests", None);
-    let dir = tempfile::tempdir().unwrap();
+    let (_servers, url, dir) = with_tests_database();
     for how in ["write_data", "continuous_write", "spooled"] {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "child_logs_ten_points_and_ends", "--ignored"])
@@ -474,10 +478,7 @@ fn dropping_a_logger_at_the_end_of_main_delivers_what_it_was_handed() {
 #[test]
 #[ignore = "needs the real servers: make test-integration"]
 fn a_field_keeps_its_type_so_the_server_refuses_nothing() {
-    let servers = Servers::start(false);
-    let url = servers.influxdb();
-    influx_query(&url, "", "CREATE DATABASE tests", None);
-    let dir = tempfile::tempdir().unwrap();
+    let (_servers, url, dir) = with_tests_database();
     let dead = dir.path().join("dead.lp");
     let writer = InfluxDBWriter::new(v1_config(&url, "tests", &dead)).unwrap();
     let logger = DataLogger::builder().writer(writer).build();
@@ -639,13 +640,8 @@ fn the_readme_rust_examples_run_against_influxdb() {
 #[test]
 #[ignore = "needs the real servers: make test-integration"]
 fn an_incomplete_point_is_refused_and_every_other_point_arrives() {
-    let servers = Servers::start(false);
-    let url = servers.influxdb();
-    influx_query(&url, "", "CREATE DATABASE tests", None);
-    let dir = tempfile::tempdir().unwrap();
-    let writer = InfluxDBWriter::new(v1_config(&url, "tests", &dir.path().join("dead.lp")))
-        .unwrap()
-        .in_background(DeliveryOptions::default());
+    let (_servers, url, dir) = with_tests_database();
+    let writer = background_to_tests(&url, dir.path());
     let logger = DataLogger::builder()
         .writer(writer)
         .continuous_write(true)
@@ -719,10 +715,7 @@ fn child_logs_while_influxdb_is_down_and_ends() {
 #[test]
 #[ignore = "needs the real servers: make test-integration"]
 fn a_program_ending_while_influxdb_is_down_leaves_its_points_for_the_next_run() {
-    let servers = Servers::start(false);
-    let url = servers.influxdb();
-    influx_query(&url, "", "CREATE DATABASE tests", None);
-    let dir = tempfile::tempdir().unwrap();
+    let (servers, url, dir) = with_tests_database();
     servers.run("stop-influxdb");
     let started = std::time::Instant::now();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
@@ -758,9 +751,7 @@ fn a_program_ending_while_influxdb_is_down_leaves_its_points_for_the_next_run() 
     assert_eq!(left, 100, "the points wait in the spool");
 
     servers.run("start-influxdb");
-    let writer = InfluxDBWriter::new(v1_config(&url, "tests", &dir.path().join("dead.lp")))
-        .unwrap()
-        .in_background(DeliveryOptions::default());
+    let writer = background_to_tests(&url, dir.path());
     let next = DataLogger::builder()
         .writer(writer)
         .spool(influxdb_datalogger::SpoolOptions::new(&spool))
