@@ -647,7 +647,10 @@ fn deliver(
         };
         let points = (chunk.point_count() + chunk.events().len()) as u64;
         let refused_before = writer.dead_lettered();
-        match send_with_retries(&mut writer, &chunk, shared, options) {
+        let sent = send_with_retries(&mut writer, &chunk, shared, options);
+        // Published before the progress below: a flush that returns sees what was refused.
+        dead_lettered.store(writer.dead_lettered(), Ordering::Relaxed);
+        match sent {
             Ok(()) => {
                 // Lines the server refused went to the dead-letter file: acknowledged (they
                 // will never be taken), but not delivered.
@@ -692,7 +695,6 @@ fn deliver(
                 shared.progress.notify_all();
             }
         }
-        dead_lettered.store(writer.dead_lettered(), Ordering::Relaxed);
     }
 }
 
