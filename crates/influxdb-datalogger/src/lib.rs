@@ -61,6 +61,7 @@ mod logger;
 pub mod measure;
 mod schema;
 pub mod spool;
+mod stats;
 mod store;
 mod value;
 mod writer;
@@ -78,7 +79,7 @@ pub use grafana::GrafanaAnnotationWriter;
 #[cfg(feature = "http")]
 pub use influx::InfluxDBWriter;
 pub use influx::{Api, InfluxConfig, Secret};
-pub use logger::{DataLogger, DataLoggerBuilder, Entries, Stats, WriterStats, DROP_FLUSH_TIMEOUT};
+pub use logger::{DataLogger, DataLoggerBuilder, Entries, DROP_FLUSH_TIMEOUT};
 pub use measure::{BlockGuard, Outcome, Timer};
 pub use schema::{
     Field, FieldArg, FieldInput, FieldType, IntoFieldArg, Measurement, MeasurementBuilder, Tag,
@@ -88,6 +89,7 @@ pub use spool::{
     inventory as spool_inventory, Adopt, Damage, Fsync, OnFull, OwnerSummary, ReplayReport,
     SpoolFromEnv, SpoolLink, SpoolMark, SpoolOptions, SpoolStats, DEFAULT_SPOOL_DIR, SPOOL_ENV,
 };
+pub use stats::{Stats, WriterStats};
 pub use value::{FieldValue, Precision, Timestamp};
 pub use writer::{DatabaseWriter, JsonLinesFileWriter, LineProtocolFileWriter, MemoryWriter};
 

@@ -437,6 +437,92 @@ impl Drop for BlockGuard<'_> {
     }
 }
 
+/// Timing on the logger itself: closures, futures and blocks.
+impl DataLogger {
+    /// Times `f`, logs its duration in seconds to `field`, and returns what `f` returned. If `f`
+    /// panics, nothing is logged and the panic goes on (see [`crate::measure`] for the rules;
+    /// for `Result`s use [`try_measure`](Self::try_measure), for futures
+    /// [`measure_future`](Self::measure_future); for events and an outcome tag,
+    /// [`timer`](Self::timer)).
+    ///
+    /// # Errors
+    /// The arguments do not fit the measurement; `f` did not run.
+    pub fn measure<R, T: TagInput>(
+        &self,
+        measurement: &Measurement,
+        field: &str,
+        tags: &[T],
+        f: impl FnOnce() -> R,
+    ) -> Result<R> {
+        self.timer(measurement, field).tags(tags).run(f)
+    }
+
+    /// [`measure`](Self::measure) for code that returns a `Result`: the duration of an `Err` is
+    /// not logged, and `f`'s error is returned as it is (an error of this crate, for wrong
+    /// arguments, is converted into `E`).
+    ///
+    /// ```
+    /// # use influxdb_datalogger::{tags, DataLogger, Field, Measurement, MemoryWriter};
+    /// # let m = Measurement::builder("parse").field(Field::new("seconds")).build()?;
+    /// # let memory = MemoryWriter::new();
+    /// # let logger = DataLogger::builder().writer(memory.clone()).build();
+    /// type AnyError = Box<dyn std::error::Error>;
+    /// let n = logger.try_measure(&m, "seconds", tags!(), || Ok::<_, AnyError>("42".parse::<u32>()?))?;
+    /// let bad = logger.try_measure(&m, "seconds", tags!(), || Ok::<_, AnyError>("x".parse::<u32>()?));
+    /// assert_eq!(n, 42);
+    /// assert!(bad.is_err());
+    /// logger.write_data()?;
+    /// assert_eq!(memory.entries().len(), 1, "the failed parse is not a measurement");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `f`'s error, or the arguments' (converted) when they do not fit the measurement.
+    pub fn try_measure<R, E: From<Error>, T: TagInput>(
+        &self,
+        measurement: &Measurement,
+        field: &str,
+        tags: &[T],
+        f: impl FnOnce() -> std::result::Result<R, E>,
+    ) -> std::result::Result<R, E> {
+        self.timer(measurement, field).tags(tags).try_run(f)
+    }
+
+    /// Awaits `future` and logs how long it took to be ready (`measure(|| async { … })` would
+    /// time only the creation of the future).
+    ///
+    /// # Errors
+    /// The arguments do not fit the measurement; `future` was not awaited.
+    pub fn measure_future<'a, F: std::future::IntoFuture + 'a, T: TagInput>(
+        &'a self,
+        measurement: &'a Measurement,
+        field: &'a str,
+        tags: &[T],
+        future: F,
+    ) -> impl std::future::Future<Output = Result<F::Output>> + 'a {
+        // The tags are copied now: the future does not borrow the caller's `tags!`.
+        self.timer(measurement, field).tags(tags).run_future(future)
+    }
+
+    /// Starts timing a block: the returned guard logs the duration when dropped.
+    ///
+    /// # Errors
+    /// The arguments do not fit the measurement (an unknown field or tag, a bad value).
+    pub fn measure_block<'a, T: TagInput>(
+        &'a self,
+        measurement: &'a Measurement,
+        field: &'a str,
+        tags: &[T],
+    ) -> Result<crate::measure::BlockGuard<'a>> {
+        self.timer(measurement, field).tags(tags).start()
+    }
+
+    /// A configurable timer for `field` of `measurement`.
+    pub fn timer<'a>(&'a self, measurement: &'a Measurement, field: &'a str) -> Timer<'a> {
+        Timer::new(self, measurement, field)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::OwnedTags;

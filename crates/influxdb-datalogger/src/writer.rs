@@ -61,7 +61,7 @@ pub trait DatabaseWriter: Send {
     }
 
     /// Delivery numbers, for writers that deliver on a thread of their own.
-    fn delivery_stats(&self) -> Option<crate::DeliveryStats> {
+    fn delivery_stats(&self) -> Option<crate::stats::DeliveryStats> {
         None
     }
 
@@ -133,7 +133,7 @@ impl<W: DatabaseWriter + ?Sized> DatabaseWriter for Box<W> {
     fn dead_lettered(&self) -> u64 {
         (**self).dead_lettered()
     }
-    fn delivery_stats(&self) -> Option<crate::DeliveryStats> {
+    fn delivery_stats(&self) -> Option<crate::stats::DeliveryStats> {
         (**self).delivery_stats()
     }
     fn attach_spool(&mut self, link: crate::SpoolLink) -> bool {

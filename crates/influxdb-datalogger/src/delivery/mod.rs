@@ -19,8 +19,9 @@ mod options;
 mod queue;
 mod thread;
 
+pub use crate::stats::DeliveryStats;
 pub use background::{flush_detached, BackgroundWriter};
-pub use options::{DeliveryOptions, DeliveryStats, RetryPolicy};
+pub use options::{DeliveryOptions, RetryPolicy};
 
 use std::time::Duration;
 

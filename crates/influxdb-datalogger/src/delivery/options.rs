@@ -67,29 +67,3 @@ impl Default for DeliveryOptions {
         }
     }
 }
-
-/// Numbers of a [`BackgroundWriter`](super::BackgroundWriter).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DeliveryStats {
-    /// Points handed over.
-    pub handed_over: u64,
-    /// Points and events the server took (not those it refused: see `refused`).
-    pub delivered: u64,
-    /// Of `delivered`, events.
-    pub delivered_events: u64,
-    /// Points the server refused for good, set aside in the dead-letter file.
-    pub refused: u64,
-    /// Failed tries that were retried.
-    pub retries: u64,
-    /// Sends that failed for good (after their retries); their data is kept and sent again.
-    pub failures: u64,
-    /// Points handed over and not yet acknowledged.
-    pub pending: u64,
-    /// Points the spool dropped at its size cap before they could be sent.
-    pub dropped: u64,
-    /// Points handed over that wait in the spool rather than in memory.
-    pub spilled: u64,
-    /// The last error, if the last try failed.
-    pub last_error: Option<String>,
-}
