@@ -5,8 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::fs;
+
+use super::format::{Found, Scan, HEADER_LEN, RECORD_HEADER_LEN};
 use super::*;
 use crate::delivery::{BackgroundWriter, DeliveryOptions, RetryPolicy};
+use crate::entry::Batch;
+use crate::error::{Error, ErrorKind, Result};
+use crate::value::Precision;
 use crate::writer::{DatabaseWriter, MemoryWriter};
 use crate::{fields, tags, DataLogger, Field, Measurement, Tag};
 
