@@ -14,10 +14,13 @@ macro_rules! py_dict {
     }};
 }
 
+mod block;
 mod convert;
 mod errors;
 mod logger;
+mod python_writer;
 mod registry;
+mod rows;
 mod schema;
 mod writers;
 
@@ -29,8 +32,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("_crate_version", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<schema::Schema>()?;
     m.add_class::<logger::LoggerBase>()?;
-    m.add_class::<logger::BlockMeasurer>()?;
-    m.add_class::<logger::Ready>()?;
+    m.add_class::<block::BlockMeasurer>()?;
+    m.add_class::<block::Ready>()?;
     m.add_class::<writers::NativeWriter>()?;
     m.add_function(wrap_pyfunction!(registry::_register, m)?)?;
     m.add_function(wrap_pyfunction!(_flush_detached, m)?)?;
@@ -97,7 +100,7 @@ fn _read_line_protocol<'py>(
         }
         let fields = pyo3::types::PyDict::new(py);
         for (key, value) in &line.fields {
-            fields.set_item(key.as_ref(), logger::field_object(py, Some(value))?)?;
+            fields.set_item(key.as_ref(), rows::field_object(py, Some(value))?)?;
         }
         out.append((tags, fields, line.timestamp))?;
     }

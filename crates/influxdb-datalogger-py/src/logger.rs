@@ -5,109 +5,34 @@
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::ThreadId;
-use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use influxdb_datalogger::{
-    Batch, DataEntry, DataLogger, DatabaseWriter, Error, ErrorKind, Event, FieldInput, FieldValue,
-    SpoolFromEnv, SpoolOptions, TagInput, Timestamp, DEFAULT_SPOOL_DIR,
+    DataLogger, DatabaseWriter, Error, ErrorKind, FieldInput, FieldValue, SpoolFromEnv,
+    SpoolOptions, TagInput, Timestamp, DEFAULT_SPOOL_DIR,
 };
-use pyo3::exceptions::PyStopIteration;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyList, PyTuple, PyWeakrefReference};
+use pyo3::types::{PyBool, PyDict, PyList, PyTuple};
 use smallvec::SmallVec;
 
+use crate::block::BlockMeasurer;
 use crate::convert;
 use crate::errors::{to_py, type_error, IntoPyResult};
+use crate::python_writer::{PythonWriter, Shared};
 use crate::registry::registry;
+use crate::rows::{entry_row, event_row, group_by_measurement};
 use crate::schema::Schema;
 use crate::writers::NativeWriter;
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// State shared between a logger and the Python writers and post-processors it calls back.
-#[derive(Default)]
-struct Shared {
-    /// A weak reference to the Python `DataLogger`, handed to Python writers.
-    python_logger: Mutex<Option<Py<PyAny>>>,
-    /// While a Python writer runs: the batch it is writing, which `dataset` and `events` show
-    /// to that thread.
-    view: Mutex<Option<(ThreadId, Batch)>>,
-    /// The first Python exception raised by a writer or post-processor during a write, raised
-    /// again to the caller as it was.
-    python_error: Mutex<Option<PyErr>>,
-}
-
-impl Shared {
-    fn remember_logger(&self, logger: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut slot = lock(&self.python_logger);
-        if slot.is_none() {
-            *slot = Some(PyWeakrefReference::new(logger)?.into_any().unbind());
-        }
-        Ok(())
-    }
-
-    fn logger<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
-        let weak = lock(&self.python_logger)
-            .as_ref()
-            .map(|w| w.clone_ref(py))?;
-        weak.bind(py).cast::<PyWeakrefReference>().ok()?.upgrade()
-    }
-
-    /// Keeps a Python exception for the caller, and returns the core error that stands for it.
-    fn keep(&self, err: PyErr, what: String) -> Error {
-        let message = format!("{what}: {err}");
-        let mut slot = lock(&self.python_error);
-        if slot.is_none() {
-            *slot = Some(err);
-        }
-        Error::new(ErrorKind::Writer, message)
-    }
-
-    fn view(&self) -> Option<Batch> {
-        let view = lock(&self.view);
-        view.as_ref()
-            .filter(|(thread, _)| *thread == std::thread::current().id())
-            .map(|(_, batch)| batch.clone())
-    }
-}
-
-/// A user's Python `DatabaseWriter`, called with the GIL on the writing thread.
-struct PythonWriter {
-    object: Py<PyAny>,
-    shared: Arc<Shared>,
-    name: String,
-}
-
-impl DatabaseWriter for PythonWriter {
-    fn write_data(&mut self, batch: &Batch) -> influxdb_datalogger::Result<()> {
-        Python::attach(|py| {
-            let logger = self.shared.logger(py);
-            *lock(&self.shared.view) = Some((std::thread::current().id(), batch.clone()));
-            let result = self
-                .object
-                .bind(py)
-                .call_method1(intern!(py, "write_data"), (logger,));
-            *lock(&self.shared.view) = None;
-            result
-                .map(drop)
-                .map_err(|e| self.shared.keep(e, format!("{} raised", self.name)))
-        })
-    }
-
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-}
-
 /// A field resolved to its schema index by the binding.
-struct FieldIn {
-    index: usize,
-    value: Option<FieldValue>,
+pub(crate) struct FieldIn {
+    pub(crate) index: usize,
+    pub(crate) value: Option<FieldValue>,
 }
 
 impl FieldInput for FieldIn {
@@ -139,7 +64,7 @@ impl TagInput for TagIn<'_> {
     }
 }
 
-type Fields = SmallVec<[FieldIn; 8]>;
+pub(crate) type Fields = SmallVec<[FieldIn; 8]>;
 
 #[pyclass(subclass, frozen, weakref, module = "influxdb_datalogger._native")]
 pub struct LoggerBase {
@@ -699,7 +624,7 @@ impl LoggerBase {
     /// The common end of `log` and a finished block: merges in Python-computed values, converts
     /// the tags, and logs (releasing the GIL when the log may write).
     #[allow(clippy::too_many_arguments)]
-    fn log_point(
+    pub(crate) fn log_point(
         &self,
         slf: &Bound<'_, Self>,
         measurement: &Bound<'_, PyAny>,
@@ -819,7 +744,7 @@ impl LoggerBase {
         self.last_schema.store(key, Ordering::Relaxed);
     }
 
-    fn record_event(
+    pub(crate) fn record_event(
         &self,
         name: &str,
         start: Timestamp,
@@ -849,262 +774,5 @@ impl LoggerBase {
             (Err(_), Some(original)) => Err(original),
             (Err(e), None) => Err(to_py(e)),
         }
-    }
-}
-
-fn group_by_measurement(entries: Vec<DataEntry>) -> Vec<DataEntry> {
-    let mut order: Vec<String> = Vec::new();
-    for e in &entries {
-        if !order.contains(&e.measurement) {
-            order.push(e.measurement.clone());
-        }
-    }
-    let mut grouped: Vec<(usize, DataEntry)> = entries
-        .into_iter()
-        .map(|e| {
-            (
-                order.iter().position(|m| *m == e.measurement).unwrap_or(0),
-                e,
-            )
-        })
-        .collect();
-    grouped.sort_by_key(|(rank, _)| *rank);
-    grouped.into_iter().map(|(_, e)| e).collect()
-}
-
-pub(crate) fn field_object<'py>(
-    py: Python<'py>,
-    value: Option<&FieldValue>,
-) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        None => py.None().into_bound(py),
-        Some(FieldValue::Float(v)) => v.into_pyobject(py)?.into_any(),
-        Some(FieldValue::Int(v)) => v.into_pyobject(py)?.into_any(),
-        Some(FieldValue::UInt(v)) => v.into_pyobject(py)?.into_any(),
-        Some(FieldValue::Bool(v)) => v.into_pyobject(py)?.to_owned().into_any(),
-        Some(FieldValue::Str(v)) => v.into_pyobject(py)?.into_any(),
-        // A kind of value added later: as line protocol shows it.
-        Some(other) => other.to_string().into_pyobject(py)?.into_any(),
-    })
-}
-
-fn entry_row<'py>(py: Python<'py>, entry: DataEntry) -> PyResult<Bound<'py, PyTuple>> {
-    let fields = PyDict::new(py);
-    for (k, v) in &entry.fields {
-        fields.set_item(k, field_object(py, v.as_ref())?)?;
-    }
-    let tags = PyDict::new(py);
-    for (k, v) in &entry.tags {
-        tags.set_item(k, v)?;
-    }
-    PyTuple::new(
-        py,
-        [
-            entry.measurement.into_pyobject(py)?.into_any(),
-            fields.into_any(),
-            tags.into_any(),
-            entry.time.as_nanos().into_pyobject(py)?.into_any(),
-        ],
-    )
-}
-
-fn event_row<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyTuple>> {
-    let tags = PyDict::new(py);
-    for (k, v) in &event.tags {
-        tags.set_item(k, v)?;
-    }
-    PyTuple::new(
-        py,
-        [
-            event.measurement.as_str().into_pyobject(py)?.into_any(),
-            event.start.as_nanos().into_pyobject(py)?.into_any(),
-            event.stop.as_nanos().into_pyobject(py)?.into_any(),
-            tags.into_any(),
-        ],
-    )
-}
-
-/// Times a `with` block (or `async with`) and logs its duration in seconds when it ends, also
-/// when it raises; with `outcome_tag`, the outcome (`ok` or `error`) goes into that tag.
-#[pyclass(frozen, module = "influxdb_datalogger._native")]
-pub struct BlockMeasurer {
-    schema: Py<Schema>,
-    #[pyo3(get)]
-    datalogger: Py<LoggerBase>,
-    #[pyo3(get)]
-    measurement: Py<PyAny>,
-    #[pyo3(get)]
-    field: Py<PyAny>,
-    field_index: usize,
-    #[pyo3(get)]
-    tags_map: Option<Py<PyAny>>,
-    #[pyo3(get)]
-    event_tags: Option<Py<PyAny>>,
-    #[pyo3(get)]
-    logger: Option<Py<PyAny>>,
-    #[pyo3(get)]
-    log_lvl: i32,
-    #[pyo3(get)]
-    log_start: Option<Py<PyAny>>,
-    #[pyo3(get)]
-    log_end: Option<Py<PyAny>>,
-    outcome_index: Option<usize>,
-    started: Mutex<Option<(Instant, Timestamp)>>,
-}
-
-impl BlockMeasurer {
-    fn say(&self, py: Python<'_>, message: &Option<Py<PyAny>>) -> PyResult<()> {
-        if let (Some(logger), Some(message)) = (&self.logger, message) {
-            logger
-                .bind(py)
-                .call_method1(intern!(py, "log"), (self.log_lvl, message.bind(py)))?;
-        }
-        Ok(())
-    }
-
-    fn start(&self, py: Python<'_>) -> PyResult<()> {
-        self.say(py, &self.log_start)?;
-        *lock(&self.started) = Some((Instant::now(), Timestamp::now()));
-        Ok(())
-    }
-
-    /// Ends the block. When the block raised, its exception is the one the caller sees: a
-    /// duration that could not be recorded then is only counted (`stats()["log_errors"]`).
-    fn finish(&self, py: Python<'_>, exc_type: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let failed = exc_type.is_some_and(|t| !t.is_none());
-        match self.stop(py, failed) {
-            Err(_) if failed => Ok(()),
-            result => result,
-        }
-    }
-
-    fn stop(&self, py: Python<'_>, failed: bool) -> PyResult<()> {
-        let (started, started_at) = lock(&self.started).take().ok_or_else(|| {
-            crate::errors::ArgumentError::new_err("the block measurement was not started")
-        })?;
-        let elapsed = started.elapsed();
-        let datalogger = self.datalogger.bind(py);
-        let logger = datalogger.get();
-        let measurement = self.measurement.bind(py);
-        if let Some(event_tags) = self
-            .event_tags
-            .as_ref()
-            .map(|t| t.bind(py))
-            .filter(|t| t.is_truthy().unwrap_or(false))
-        {
-            let stop = started_at.saturating_add(elapsed);
-            logger.record_event(
-                &crate::convert::utf8(&measurement.str()?)?,
-                started_at,
-                stop,
-                Some(event_tags),
-            )?;
-        }
-        let schema = self.schema.bind(py);
-        let fields: Fields = smallvec::smallvec![FieldIn {
-            index: self.field_index,
-            value: Some(FieldValue::Float(elapsed.as_secs_f64()))
-        }];
-        let fields_map = if schema.get().has_funcs {
-            let map = PyDict::new(py);
-            map.set_item(self.field.bind(py), elapsed.as_secs_f64())?;
-            Some(map)
-        } else {
-            None
-        };
-        let tags = match self.outcome_index {
-            None => self.tags_map.as_ref().map(|t| t.bind(py).clone()),
-            Some(index) => {
-                let registry = registry(py)?;
-                let map = registry.tag_map.bind(py).call0()?;
-                if let Some(given) = &self.tags_map {
-                    map.call_method1(intern!(py, "update"), (given.bind(py),))?;
-                }
-                let tag = schema
-                    .get()
-                    .measurement
-                    .tags()
-                    .nth(index)
-                    .map(|t| t.name().to_string())
-                    .unwrap_or_default();
-                map.set_item(tag, if failed { "error" } else { "ok" })?;
-                Some(map)
-            }
-        };
-        logger.log_point(
-            datalogger,
-            measurement,
-            schema.get(),
-            fields,
-            fields_map.as_ref(),
-            tags.as_ref(),
-            None,
-        )?;
-        self.say(py, &self.log_end)
-    }
-}
-
-#[pymethods]
-impl BlockMeasurer {
-    fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
-        slf.get().start(slf.py())?;
-        Ok(slf.clone().unbind())
-    }
-
-    #[pyo3(signature = (exc_type = None, _exc = None, _traceback = None))]
-    fn __exit__(
-        &self,
-        py: Python<'_>,
-        exc_type: Option<&Bound<'_, PyAny>>,
-        _exc: Option<&Bound<'_, PyAny>>,
-        _traceback: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<bool> {
-        self.finish(py, exc_type)?;
-        Ok(false)
-    }
-
-    fn __aenter__(slf: &Bound<'_, Self>) -> PyResult<Ready> {
-        slf.get().start(slf.py())?;
-        Ok(Ready {
-            value: Mutex::new(Some(slf.clone().into_any().unbind())),
-        })
-    }
-
-    #[pyo3(signature = (exc_type = None, _exc = None, _traceback = None))]
-    fn __aexit__(
-        &self,
-        py: Python<'_>,
-        exc_type: Option<&Bound<'_, PyAny>>,
-        _exc: Option<&Bound<'_, PyAny>>,
-        _traceback: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Ready> {
-        self.finish(py, exc_type)?;
-        Ok(Ready {
-            value: Mutex::new(Some(
-                false.into_pyobject(py)?.to_owned().into_any().unbind(),
-            )),
-        })
-    }
-}
-
-/// An awaitable that is done at once with a value: what `__aenter__`/`__aexit__` return.
-#[pyclass(frozen, module = "influxdb_datalogger._native")]
-pub struct Ready {
-    value: Mutex<Option<Py<PyAny>>>,
-}
-
-#[pymethods]
-impl Ready {
-    fn __await__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __iter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let value = lock(&self.value).take().unwrap_or_else(|| py.None());
-        Err(PyStopIteration::new_err((value,)))
     }
 }

@@ -1,0 +1,77 @@
+//! Core entries and events as the tuples the Python side turns into `DataEntry` and `Event`.
+
+use influxdb_datalogger::{DataEntry, Event, FieldValue};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+pub(crate) fn group_by_measurement(entries: Vec<DataEntry>) -> Vec<DataEntry> {
+    let mut order: Vec<String> = Vec::new();
+    for e in &entries {
+        if !order.contains(&e.measurement) {
+            order.push(e.measurement.clone());
+        }
+    }
+    let mut grouped: Vec<(usize, DataEntry)> = entries
+        .into_iter()
+        .map(|e| {
+            (
+                order.iter().position(|m| *m == e.measurement).unwrap_or(0),
+                e,
+            )
+        })
+        .collect();
+    grouped.sort_by_key(|(rank, _)| *rank);
+    grouped.into_iter().map(|(_, e)| e).collect()
+}
+
+pub(crate) fn field_object<'py>(
+    py: Python<'py>,
+    value: Option<&FieldValue>,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        None => py.None().into_bound(py),
+        Some(FieldValue::Float(v)) => v.into_pyobject(py)?.into_any(),
+        Some(FieldValue::Int(v)) => v.into_pyobject(py)?.into_any(),
+        Some(FieldValue::UInt(v)) => v.into_pyobject(py)?.into_any(),
+        Some(FieldValue::Bool(v)) => v.into_pyobject(py)?.to_owned().into_any(),
+        Some(FieldValue::Str(v)) => v.into_pyobject(py)?.into_any(),
+        // A kind of value added later: as line protocol shows it.
+        Some(other) => other.to_string().into_pyobject(py)?.into_any(),
+    })
+}
+
+pub(crate) fn entry_row<'py>(py: Python<'py>, entry: DataEntry) -> PyResult<Bound<'py, PyTuple>> {
+    let fields = PyDict::new(py);
+    for (k, v) in &entry.fields {
+        fields.set_item(k, field_object(py, v.as_ref())?)?;
+    }
+    let tags = PyDict::new(py);
+    for (k, v) in &entry.tags {
+        tags.set_item(k, v)?;
+    }
+    PyTuple::new(
+        py,
+        [
+            entry.measurement.into_pyobject(py)?.into_any(),
+            fields.into_any(),
+            tags.into_any(),
+            entry.time.as_nanos().into_pyobject(py)?.into_any(),
+        ],
+    )
+}
+
+pub(crate) fn event_row<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyTuple>> {
+    let tags = PyDict::new(py);
+    for (k, v) in &event.tags {
+        tags.set_item(k, v)?;
+    }
+    PyTuple::new(
+        py,
+        [
+            event.measurement.as_str().into_pyobject(py)?.into_any(),
+            event.start.as_nanos().into_pyobject(py)?.into_any(),
+            event.stop.as_nanos().into_pyobject(py)?.into_any(),
+            tags.into_any(),
+        ],
+    )
+}
