@@ -15,6 +15,7 @@ macro_rules! py_dict {
 }
 
 mod block;
+mod construct;
 mod convert;
 mod errors;
 mod logger;

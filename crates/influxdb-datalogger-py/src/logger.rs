@@ -8,18 +8,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwap;
 use influxdb_datalogger::{
-    DataLogger, DatabaseWriter, Error, ErrorKind, FieldInput, FieldValue, SpoolFromEnv,
-    SpoolOptions, TagInput, Timestamp, DEFAULT_SPOOL_DIR,
+    DataLogger, DatabaseWriter, FieldInput, FieldValue, SpoolOptions, TagInput, Timestamp,
 };
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 use smallvec::SmallVec;
 
 use crate::block::BlockMeasurer;
+use crate::construct::{add_post_processor, build_core, native_writer, spool_options};
 use crate::convert;
 use crate::errors::{to_py, type_error, IntoPyResult};
-use crate::python_writer::{PythonWriter, Shared};
+use crate::python_writer::Shared;
 use crate::registry::registry;
 use crate::rows::{entry_row, event_row, group_by_measurement};
 use crate::schema::Schema;
@@ -451,85 +451,6 @@ impl LoggerBase {
     }
 }
 
-/// The spool a logger gets: `spool_dir` if given (`False` for none; a path, or a connection
-/// string with settings after `?`), else what `INFLUXDB_DATALOGGER_SPOOL` says, else the
-/// default directory under the working directory when a writer delivers to a database.
-/// Also says whether the spool was asked for (by argument or environment), rather than the
-/// default.
-fn spool_options(
-    spool_dir: Option<&Bound<'_, PyAny>>,
-    has_database: bool,
-) -> PyResult<(Option<SpoolOptions>, bool)> {
-    if let Some(given) = spool_dir.filter(|v| !v.is_none()) {
-        if given.is_instance_of::<PyBool>() {
-            return match given.extract::<bool>()? {
-                false => Ok((None, true)),
-                true => Ok((Some(SpoolOptions::new(DEFAULT_SPOOL_DIR)), true)),
-            };
-        }
-        let path: std::path::PathBuf = given.extract().map_err(|_| {
-            type_error(format!(
-                "spool_dir must be a path, a connection string or False, not {}",
-                given
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })?;
-        return SpoolOptions::parse(&path.to_string_lossy())
-            .map(|options| (Some(options), true))
-            .py_err();
-    }
-    match SpoolOptions::from_env().py_err()? {
-        SpoolFromEnv::On(options) => Ok((Some(options), true)),
-        SpoolFromEnv::Off => Ok((None, true)),
-        SpoolFromEnv::Unset => Ok((
-            has_database.then(|| SpoolOptions::new(DEFAULT_SPOOL_DIR)),
-            false,
-        )),
-    }
-}
-
-fn native_writer<'py>(writer: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, NativeWriter>>> {
-    let native = writer.getattr_opt(intern!(writer.py(), "_native_writer"))?;
-    Ok(native.and_then(|n| n.cast_into::<NativeWriter>().ok()))
-}
-
-/// The core logger for these writers: built-in writers become core writers (each with its own
-/// delivery thread), Python writers are called back.
-fn build_core(
-    py: Python<'_>,
-    database_writers: &Bound<'_, PyTuple>,
-    continuous_write: bool,
-    spool: Option<SpoolOptions>,
-    shared: &Arc<Shared>,
-) -> PyResult<DataLogger> {
-    let mut builder = DataLogger::builder()
-        .continuous_write(continuous_write)
-        .close_on_drop(false);
-    let mut has_python_writer = false;
-    for writer in database_writers.iter() {
-        match native_writer(&writer)? {
-            Some(native) => builder = builder.boxed_writer(native.get().to_core()?),
-            None => {
-                has_python_writer = true;
-                let name = writer.get_type().name()?.to_string();
-                builder = builder.writer(PythonWriter {
-                    object: writer.unbind(),
-                    shared: Arc::clone(shared),
-                    name,
-                });
-            }
-        }
-    }
-    // Writers written in Python cannot run before this object exists: what the spool replays
-    // for them waits for the first write.
-    let builder = builder.spool(spool).hand_over_replay(!has_python_writer);
-    // Opening the spool replays what dead processes left, over the network: without the GIL.
-    py.detach(|| builder.try_build()).py_err()
-}
-
 fn seconds(value: f64) -> PyResult<std::time::Duration> {
     std::time::Duration::try_from_secs_f64(value).map_err(|_| {
         crate::errors::ArgumentError::new_err(format!(
@@ -558,22 +479,6 @@ fn field_context(schema: &Schema, key: &Bound<'_, PyAny>) -> String {
         schema.measurement.name(),
         key.repr().map(|r| r.to_string()).unwrap_or_default()
     )
-}
-
-/// Registers a Python post-processor on a core logger; it runs the Python `_run_post_processing`.
-fn add_post_processor(core: &DataLogger, shared: &Arc<Shared>, func: Py<PyAny>) {
-    let shared = Arc::clone(shared);
-    core.add_post_processing(&[], move |_, _| {
-        Python::attach(|py| {
-            let logger = shared
-                .logger(py)
-                .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "the DataLogger is gone"))?;
-            logger
-                .call_method1(intern!(py, "_run_post_processing"), (func.bind(py),))
-                .map(drop)
-                .map_err(|e| shared.keep(e, "a post-processing function raised".into()))
-        })
-    });
 }
 
 impl LoggerBase {
