@@ -76,11 +76,11 @@ servers-deps: ## Install Debian's influxdb (1.6) and victoria-metrics, if missin
 
 .PHONY: servers-up
 servers-up: servers-deps ## Start InfluxDB 1.6 and VictoriaMetrics on free loopback ports (see .servers/state.json)
-	python3 scripts/servers.py up
+	$(PYTHON) scripts/servers.py up
 
 .PHONY: servers-down
 servers-down: ## Stop the servers servers-up started
-	python3 scripts/servers.py down
+	$(PYTHON) scripts/servers.py down
 
 .PHONY: test-integration
 test-integration: servers-deps ## Tests against real InfluxDB 1.6 and VictoriaMetrics (each test starts its own)
@@ -95,26 +95,23 @@ bench: ## Criterion benchmarks against peer crates (release build; see bench/RES
 	cd bench && $(CARGO) clippy --all-targets -- -D warnings
 	cd bench && $(CARGO) bench --bench encode
 
-.PHONY: bench-python
-bench-python: python-env ## Python benchmarks against the original package and peers (release wheel)
+.PHONY: release-wheel
+release-wheel: python-env ## Build the wheel in release mode (for benchmarks) and install it into .venv
 	rm -rf target/wheels
 	$(VENV)/bin/maturin build --release --quiet --out target/wheels
 	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/*.whl
+
+.PHONY: bench-python
+bench-python: release-wheel ## Python benchmarks against the original package and peers (release wheel)
 	$(PY) -m pip install --quiet --disable-pip-version-check "influxdb-client==1.50.0" "questdb==6.0.0"
 	$(PY) bench/python_bench.py
 
 .PHONY: bench-pytest
-bench-pytest: python-env ## The pytest plugin's overhead: 2,000 empty tests with it on versus off
-	rm -rf target/wheels
-	$(VENV)/bin/maturin build --release --quiet --out target/wheels
-	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/*.whl
+bench-pytest: release-wheel ## The pytest plugin's overhead: 2,000 empty tests with it on versus off
 	$(PY) bench/pytest_plugin_bench.py
 
 .PHONY: bench-delivery
-bench-delivery: python-env servers-deps ## 1,000,000 points to InfluxDB 1.6 and VictoriaMetrics vs the server's ceiling and influxdb-client
-	rm -rf target/wheels
-	$(VENV)/bin/maturin build --release --quiet --out target/wheels
-	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/*.whl
+bench-delivery: release-wheel servers-deps ## 1,000,000 points to InfluxDB 1.6 and VictoriaMetrics vs the server's ceiling and influxdb-client
 	$(PY) -m pip install --quiet --disable-pip-version-check "influxdb-client==1.50.0"
 	$(PY) bench/delivery_bench.py
 

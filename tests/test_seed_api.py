@@ -604,3 +604,18 @@ def test_tag_values_change_between_calls_that_reuse_a_map():
         dl.log(M, fm(F, 1.0), tags)
         seen.append(dl.last_data_entry.tags["identifier"])
     assert seen == ["first", "second", "third", "third", "7", "first"]
+
+
+def test_a_writer_s_own_exception_reaches_the_caller_even_if_another_writer_logs_meanwhile():
+    class Failing(DatabaseWriter):
+        def write_data(self, datalogger):
+            raise LookupError("the first writer's own error")
+
+    class Logging(DatabaseWriter):
+        def write_data(self, datalogger):
+            datalogger.log(M, fm(F, 9.0), tm(T, "logged by a writer"))
+
+    dl = DataLogger(Failing(), Logging())
+    dl.log(M, fm(F, 1.0), tm(T, "a"))
+    with pytest.raises(LookupError, match="the first writer's own error"):
+        dl.write_data()

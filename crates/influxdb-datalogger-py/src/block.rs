@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use influxdb_datalogger::{FieldValue, Timestamp};
+use influxdb_datalogger::{FieldValue, Outcome, Timestamp};
 use pyo3::exceptions::PyStopIteration;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -117,7 +117,8 @@ impl BlockMeasurer {
                     .nth(index)
                     .map(|t| t.name().to_string())
                     .unwrap_or_default();
-                map.set_item(tag, if failed { "error" } else { "ok" })?;
+                let outcome = if failed { Outcome::Error } else { Outcome::Ok };
+                map.set_item(tag, outcome.as_str())?;
                 Some(map)
             }
         };

@@ -673,11 +673,15 @@ impl LoggerBase {
     /// Raises the Python exception a writer or post-processor raised, as it was, or else the
     /// core error.
     fn raise<T>(&self, result: influxdb_datalogger::Result<T>) -> PyResult<T> {
-        let kept = lock(&self.shared.python_error).take();
-        match (result, kept) {
-            (Ok(value), _) => Ok(value),
-            (Err(_), Some(original)) => Err(original),
-            (Err(e), None) => Err(to_py(e)),
+        // Only a failed call takes the kept exception: a call that succeeded meanwhile (a
+        // writer logging, another thread) must not throw away the one a failed write raises.
+        let error = match result {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        match lock(&self.shared.python_error).take() {
+            Some(original) => Err(original),
+            None => Err(to_py(error)),
         }
     }
 }

@@ -6,7 +6,6 @@
 //! file system reserves the block (on ext4 several microseconds: over 200 ns per logged point).
 //! So segments are prepared ahead, on a thread of their own, with every page faulted in for
 //! writing, under a `.next` name; the writer renames the prepared one when it needs it.
-#![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -48,6 +47,7 @@ impl ActiveSegment {
         // SAFETY: the file was just created by this process (`create_new`) and is named after
         // the owner whose lock this process holds; no other process writes to or truncates a
         // segment of a live owner, so the mapping's memory is not changed behind our back.
+        #[allow(unsafe_code)]
         let mut map = unsafe { MmapMut::map_mut(&file) }.map_err(cannot)?;
         populate_for_writing(&map);
         map[..HEADER_LEN].copy_from_slice(&header.encode());
@@ -148,7 +148,9 @@ fn allocate(file: &std::fs::File, len: usize) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let len = libc::off_t::try_from(len).map_err(std::io::Error::other)?;
     // SAFETY: a plain system call on a descriptor this function borrows.
-    match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) } {
+    #[allow(unsafe_code)]
+    let allocated = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
+    match allocated {
         0 => Ok(()),
         // File systems without fallocate (some network ones): size it sparse, as before.
         libc::EOPNOTSUPP | libc::EINVAL => file.set_len(len as u64),
