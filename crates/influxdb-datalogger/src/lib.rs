@@ -148,7 +148,18 @@ mod send_sync {
     }
 }
 
-/// Compiles the README's Rust example, so that it cannot rot.
+/// Compiles the README's Rust example, so that it cannot rot (the integration tests also run
+/// it, and the docs' examples, against a real InfluxDB).
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// Compiles the Rust examples of `docs/influxdb.md`.
+#[doc = include_str!("../../../docs/influxdb.md")]
+#[cfg(doctest)]
+pub struct InfluxDbDocDoctests;
+
+/// Compiles the Rust examples of `docs/spool.md`.
+#[doc = include_str!("../../../docs/spool.md")]
+#[cfg(doctest)]
+pub struct SpoolDocDoctests;

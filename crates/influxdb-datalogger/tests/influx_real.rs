@@ -559,7 +559,7 @@ fn a_field_keeps_its_type_so_the_server_refuses_nothing() {
     );
 }
 
-/// The README's Rust examples, as the programs a reader would copy: each ```rust block (hidden
+/// The README's and the docs' Rust examples, as the programs a reader would copy: each ```rust block (hidden
 /// `# ` lines shown) built as a crate of its own against this one, run with the README's server
 /// address pointing at the real InfluxDB, and checked for what it logged.
 #[test]
@@ -569,7 +569,17 @@ fn the_readme_rust_examples_run_against_influxdb() {
     let url = servers.influxdb();
     influx_query(&url, "", "CREATE DATABASE tests", None);
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    // The README and the docs, which hold the rest of the README's examples.
+    let mut readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let mut docs: Vec<_> = std::fs::read_dir(repo.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    for doc in docs {
+        readme.push_str(&std::fs::read_to_string(doc).unwrap());
+    }
     let mut blocks = Vec::new();
     let mut block: Option<String> = None;
     for line in readme.lines() {
