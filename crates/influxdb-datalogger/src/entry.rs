@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::line_protocol::{self as lp, LineBuilder};
-use crate::spool::SpoolMark;
 use crate::value::{FieldValue, Precision, Timestamp};
 
 /// The measurement that events are written to as line protocol.
@@ -400,6 +399,15 @@ impl Batch {
         }
         out
     }
+}
+
+/// A position in a process's spool: after `seq` records, at `offset` of segment `segment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[doc(hidden)] // plumbing: where a batch ends in the spool
+pub struct SpoolMark {
+    pub(crate) segment: u64,
+    pub(crate) offset: u64,
+    pub(crate) seq: u64,
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The numbers loggers and writers report: a leaf, so that writers, delivery and the logger all
 //! point at it and not at each other.
 
-use crate::spool::SpoolStats;
+use std::path::PathBuf;
 
 /// A writer's numbers, as reported by [`DataLogger::stats`](crate::DataLogger::stats).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,4 +74,20 @@ pub struct DeliveryStats {
     pub spilled: u64,
     /// The last error, if the last try failed.
     pub last_error: Option<String>,
+}
+
+/// The spool's numbers, as reported by [`DataLogger::stats`](crate::DataLogger::stats).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SpoolStats {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Records (points and events) appended by this process.
+    pub records: u64,
+    /// Records not yet acknowledged by every writer.
+    pub unacknowledged: u64,
+    /// Bytes of this process's segments on disk.
+    pub bytes: u64,
+    /// Points deleted at the size cap ([`OnFull::DropOldest`](crate::OnFull::DropOldest)).
+    pub dropped_points: u64,
 }

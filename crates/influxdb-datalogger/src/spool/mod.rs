@@ -18,12 +18,14 @@ mod segment;
 mod shared;
 mod writer;
 
+pub use crate::entry::SpoolMark;
+pub use crate::stats::SpoolStats;
 pub(crate) use format::{encode_event as event_payload, series_key_len, Kind};
 pub use options::{Adopt, Fsync, OnFull, SpoolFromEnv, SpoolOptions};
 pub(crate) use replay::{claim_dead_owners, replay_owner, ReplayItem};
 pub use replay::{inventory, Damage, OwnerSummary, ReplayReport};
 pub(crate) use shared::ReleasedFiles;
-pub use shared::{SpoolLink, SpoolMark, SpoolStats};
+pub use shared::SpoolLink;
 pub(crate) use writer::SpoolWriter;
 
 /// The environment variable that configures the spool, as a connection string (see

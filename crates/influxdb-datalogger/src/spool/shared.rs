@@ -9,34 +9,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::format::{self, Found, Kind, Scan, ACKED_AT, HEADER_LEN, RECORD_HEADER_LEN};
 use super::{SpoolOptions, ACKED_WRITE_EVERY};
-use crate::entry::Batch;
+use crate::entry::{Batch, SpoolMark};
 use crate::error::{Error, Result};
+use crate::stats::SpoolStats;
 use crate::value::Precision;
-
-/// A position in a process's spool: after `seq` records, at `offset` of segment `segment`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-#[doc(hidden)] // plumbing: where a batch ends in the spool
-pub struct SpoolMark {
-    pub(crate) segment: u64,
-    pub(crate) offset: u64,
-    pub(crate) seq: u64,
-}
-
-/// The spool's numbers, as reported by [`DataLogger::stats`](crate::DataLogger::stats).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SpoolStats {
-    /// The directory.
-    pub dir: PathBuf,
-    /// Records (points and events) appended by this process.
-    pub records: u64,
-    /// Records not yet acknowledged by every writer.
-    pub unacknowledged: u64,
-    /// Bytes of this process's segments on disk.
-    pub bytes: u64,
-    /// Points deleted at the size cap ([`OnFull::DropOldest`](super::OnFull::DropOldest)).
-    pub dropped_points: u64,
-}
 
 #[derive(Debug)]
 pub(crate) struct OwnSegment {
