@@ -289,18 +289,9 @@ mod tests {
         );
     }
 
-    /// The length of the series key of an encoded line: up to its first space that is not
-    /// escaped (the encoder never lets a backslash end a name or a tag value).
+    /// The length of the series key of a line (the whole line when it has no space).
     fn series_key_len(line: &[u8]) -> usize {
-        let mut i = 0;
-        while i < line.len() {
-            match line[i] {
-                b'\\' => i += 2,
-                b' ' => return i,
-                _ => i += 1,
-            }
-        }
-        line.len()
+        crate::line_protocol::series_key_len(line).unwrap_or(line.len())
     }
 
     #[test]

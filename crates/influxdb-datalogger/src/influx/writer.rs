@@ -22,7 +22,6 @@ use std::time::Duration;
 use super::config::{Api, InfluxConfig, Secret};
 use crate::entry::Batch;
 use crate::error::{Error, ErrorKind, Result};
-use crate::value::Precision;
 use crate::writer::DatabaseWriter;
 
 /// Writes batches to a server's write API. See the module documentation for what it does with
@@ -302,7 +301,11 @@ impl DatabaseWriter for InfluxDBWriter {
             Some(to) => {
                 let mut body = Vec::with_capacity(batch.line_protocol().len() + events.len());
                 for line in batch.lines().chain(events.split_inclusive(|&b| b == b'\n')) {
-                    body.extend_from_slice(&coarsen_timestamp(line, from, to));
+                    // A line without a timestamp the server will date itself.
+                    match crate::line_protocol::rescale_timestamp(line, from, to) {
+                        Some(coarse) => body.extend_from_slice(&coarse),
+                        None => body.extend_from_slice(line),
+                    }
                 }
                 self.send_body(&self.config.write_url(to), &body)
             }
@@ -342,26 +345,6 @@ fn split_lines(body: &[u8]) -> Vec<&[u8]> {
     if start < body.len() {
         out.push(&body[start..]);
     }
-    out
-}
-
-/// The line with its timestamp (the digits after its last space) converted from `from` to the
-/// coarser `to`, rounding towards minus infinity as the encoder does.
-fn coarsen_timestamp(line: &[u8], from: Precision, to: Precision) -> Vec<u8> {
-    let body = line.strip_suffix(b"\n").unwrap_or(line);
-    let Some(space) = body.iter().rposition(|&b| b == b' ') else {
-        return line.to_vec();
-    };
-    let parsed = std::str::from_utf8(&body[space + 1..])
-        .ok()
-        .and_then(|t| t.parse::<i64>().ok());
-    let Some(value) = parsed else {
-        return line.to_vec();
-    };
-    let coarse = value.div_euclid(to.nanos_per_unit() / from.nanos_per_unit());
-    let mut out = body[..=space].to_vec();
-    out.extend_from_slice(itoa::Buffer::new().format(coarse).as_bytes());
-    out.push(b'\n');
     out
 }
 
@@ -481,6 +464,7 @@ fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Precision;
 
     #[test]
     fn requests_resolve_without_a_thread_each() {
@@ -523,17 +507,19 @@ mod tests {
 
     #[test]
     fn timestamps_are_coarsened_towards_minus_infinity() {
+        use crate::line_protocol::rescale_timestamp;
         let ns = Precision::Nanoseconds;
+        let coarse = |line: &[u8], from, to| rescale_timestamp(line, from, to).unwrap();
         assert_eq!(
-            coarsen_timestamp(b"m f=1 1700000000123456789\n", ns, Precision::Milliseconds),
+            coarse(b"m f=1 1700000000123456789\n", ns, Precision::Milliseconds),
             b"m f=1 1700000000123\n"
         );
         assert_eq!(
-            coarsen_timestamp(b"m f=\"a b\" -1500000000\n", ns, Precision::Seconds),
+            coarse(b"m f=\"a b\" -1500000000\n", ns, Precision::Seconds),
             b"m f=\"a b\" -2\n"
         );
         assert_eq!(
-            coarsen_timestamp(
+            coarse(
                 b"m f=1 12345\n",
                 Precision::Microseconds,
                 Precision::Milliseconds

@@ -472,5 +472,36 @@ pub(crate) fn value_error(
     )
 }
 
+/// The length of a line's series key (`measurement,tags`): up to its first unescaped space.
+pub(crate) fn series_key_len(line: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            b'\\' => i += 2,
+            b' ' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The line with its timestamp converted from one precision to another (a spool segment
+/// replayed at another precision; a batch sent to a server that wants coarser timestamps,
+/// which rounds towards minus infinity). The timestamp is the line's last token; `None` when
+/// the line has none, or it does not fit the new unit.
+pub(crate) fn rescale_timestamp(line: &[u8], from: Precision, to: Precision) -> Option<Vec<u8>> {
+    let body = line.strip_suffix(b"\n").unwrap_or(line);
+    let space = body.iter().rposition(|&b| b == b' ')?;
+    let digits = std::str::from_utf8(&body[space + 1..]).ok()?;
+    let value: i64 = digits.parse().ok()?;
+    let nanos = value.checked_mul(from.nanos_per_unit())?;
+    let converted = Timestamp::from_nanos(nanos).in_precision(to);
+    let mut out = Vec::with_capacity(line.len() + 8);
+    out.extend_from_slice(&body[..=space]);
+    out.extend_from_slice(converted.to_string().as_bytes());
+    out.push(b'\n');
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests;

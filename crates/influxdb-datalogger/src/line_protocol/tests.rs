@@ -256,3 +256,23 @@ fn builder_refuses_tags_after_fields() {
     assert_eq!(err.unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert!(buf.is_empty());
 }
+
+#[test]
+fn series_keys_end_at_the_first_unescaped_space() {
+    assert_eq!(series_key_len(b"m,t=a\\ b f=1 1\n"), Some(8));
+    assert_eq!(series_key_len(b"m\\\\ f=1 1\n"), Some(3));
+    assert_eq!(series_key_len(b"m"), None);
+}
+
+#[test]
+fn timestamps_are_rescaled() {
+    assert_eq!(
+        rescale_timestamp(
+            b"m s=\"a b\" 1500000\n",
+            Precision::Microseconds,
+            Precision::Milliseconds
+        )
+        .unwrap(),
+        b"m s=\"a b\" 1500\n"
+    );
+}

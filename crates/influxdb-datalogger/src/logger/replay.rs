@@ -43,7 +43,8 @@ impl DataLogger {
                 |item| {
                     match item {
                         ReplayItem::Point(line) => {
-                            let split = spool::series_key_len(&line).unwrap_or(line.len());
+                            let split =
+                                crate::line_protocol::series_key_len(&line).unwrap_or(line.len());
                             lock(&self.pending).push_line(&line, split)?;
                         }
                         ReplayItem::Event(event) => lock(&self.pending).push_event(event)?,

@@ -344,35 +344,6 @@ pub(crate) fn decode_event(mut bytes: &[u8]) -> Result<Event, String> {
     })
 }
 
-/// The length of a line's series key (`measurement,tags`): up to its first unescaped space.
-pub(crate) fn series_key_len(line: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i < line.len() {
-        match line[i] {
-            b'\\' => i += 2,
-            b' ' => return Some(i),
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-/// The line with its timestamp converted from one precision to another (replaying a segment
-/// written by a logger with another precision). The timestamp is the line's last token.
-pub(crate) fn rescale_timestamp(line: &[u8], from: Precision, to: Precision) -> Option<Vec<u8>> {
-    let body = line.strip_suffix(b"\n").unwrap_or(line);
-    let space = body.iter().rposition(|&b| b == b' ')?;
-    let digits = std::str::from_utf8(&body[space + 1..]).ok()?;
-    let value: i64 = digits.parse().ok()?;
-    let nanos = value.checked_mul(from.nanos_per_unit())?;
-    let converted = Timestamp::from_nanos(nanos).in_precision(to);
-    let mut out = Vec::with_capacity(line.len() + 8);
-    out.extend_from_slice(&body[..=space]);
-    out.extend_from_slice(converted.to_string().as_bytes());
-    out.push(b'\n');
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,25 +434,5 @@ mod tests {
         };
         assert_eq!(decode_event(&encode_event(&event)).unwrap(), event);
         assert!(decode_event(&encode_event(&event)[..20]).is_err());
-    }
-
-    #[test]
-    fn series_keys_end_at_the_first_unescaped_space() {
-        assert_eq!(series_key_len(b"m,t=a\\ b f=1 1\n"), Some(8));
-        assert_eq!(series_key_len(b"m\\\\ f=1 1\n"), Some(3));
-        assert_eq!(series_key_len(b"m"), None);
-    }
-
-    #[test]
-    fn timestamps_are_rescaled() {
-        assert_eq!(
-            rescale_timestamp(
-                b"m s=\"a b\" 1500000\n",
-                Precision::Microseconds,
-                Precision::Milliseconds
-            )
-            .unwrap(),
-            b"m s=\"a b\" 1500\n"
-        );
     }
 }

@@ -20,7 +20,7 @@ mod writer;
 
 pub use crate::entry::SpoolMark;
 pub use crate::stats::SpoolStats;
-pub(crate) use format::{encode_event as event_payload, series_key_len, Kind};
+pub(crate) use format::{encode_event as event_payload, Kind};
 pub use options::{Adopt, Fsync, OnFull, SpoolFromEnv, SpoolOptions};
 pub(crate) use replay::{claim_dead_owners, replay_owner, ReplayItem};
 pub use replay::{inventory, Damage, OwnerSummary, ReplayReport};

@@ -200,7 +200,7 @@ pub(crate) fn replay_owner(
                         let line = if header.precision == precision {
                             Cow::Borrowed(record.payload)
                         } else {
-                            match format::rescale_timestamp(
+                            match crate::line_protocol::rescale_timestamp(
                                 record.payload,
                                 header.precision,
                                 precision,
