@@ -21,7 +21,7 @@ use crate::convert;
 use crate::errors::{to_py, type_error, IntoPyResult};
 use crate::python_writer::Shared;
 use crate::registry::registry;
-use crate::rows::{entry_row, event_row, group_by_measurement};
+use crate::rows::{entry_row, event_row};
 use crate::schema::Schema;
 use crate::writers::NativeWriter;
 
@@ -346,7 +346,7 @@ impl LoggerBase {
     /// measurement, as `(measurement, fields, tags, time_ns)` tuples.
     fn _rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let entries = match self.shared.view() {
-            Some(batch) => group_by_measurement(batch.entries()),
+            Some(batch) => batch.entries_by_measurement(),
             None => self.core(py)?.dataset(),
         };
         let rows = PyList::empty(py);

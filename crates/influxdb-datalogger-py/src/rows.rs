@@ -4,26 +4,6 @@ use influxdb_datalogger::{DataEntry, Event, FieldValue};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-pub(crate) fn group_by_measurement(entries: Vec<DataEntry>) -> Vec<DataEntry> {
-    let mut order: Vec<String> = Vec::new();
-    for e in &entries {
-        if !order.contains(&e.measurement) {
-            order.push(e.measurement.clone());
-        }
-    }
-    let mut grouped: Vec<(usize, DataEntry)> = entries
-        .into_iter()
-        .map(|e| {
-            (
-                order.iter().position(|m| *m == e.measurement).unwrap_or(0),
-                e,
-            )
-        })
-        .collect();
-    grouped.sort_by_key(|(rank, _)| *rank);
-    grouped.into_iter().map(|(_, e)| e).collect()
-}
-
 pub(crate) fn field_object<'py>(
     py: Python<'py>,
     value: Option<&FieldValue>,

@@ -238,6 +238,26 @@ impl Batch {
             .collect()
     }
 
+    /// The points as entries, grouped by measurement (in the order each first appears), each
+    /// group in logging order: what `DataLogger::dataset` shows.
+    pub fn entries_by_measurement(&self) -> Vec<DataEntry> {
+        let entries = self.entries();
+        let mut order: Vec<&str> = Vec::new();
+        for e in &entries {
+            if !order.contains(&e.measurement.as_str()) {
+                order.push(&e.measurement);
+            }
+        }
+        let rank: Vec<usize> = entries
+            .iter()
+            .map(|e| order.iter().position(|m| *m == e.measurement).unwrap_or(0))
+            .collect();
+        let mut ranked: Vec<(usize, DataEntry)> = rank.into_iter().zip(entries).collect();
+        // Stable: each group keeps logging order.
+        ranked.sort_by_key(|(rank, _)| *rank);
+        ranked.into_iter().map(|(_, e)| e).collect()
+    }
+
     /// The events as line protocol (see [`Event::encode`]).
     ///
     /// # Panics

@@ -305,27 +305,9 @@ impl DataLogger {
     /// The pending points, grouped by measurement (in order of first appearance), each group in
     /// logging order. Built on demand from the encoded points.
     pub fn dataset(&self) -> Vec<DataEntry> {
-        let mut entries = self.pending_entries();
-        let mut order: Vec<&str> = Vec::new();
-        for e in &entries {
-            if !order.contains(&e.measurement.as_str()) {
-                order.push(&e.measurement);
-            }
-        }
-        let rank: Vec<usize> = entries
-            .iter()
-            .map(|e| order.iter().position(|m| *m == e.measurement).unwrap_or(0))
-            .collect();
-        let mut indexed: Vec<(usize, DataEntry)> =
-            rank.into_iter().zip(entries.drain(..)).collect();
-        indexed.sort_by_key(|(rank, _)| *rank);
-        indexed.into_iter().map(|(_, e)| e).collect()
-    }
-
-    /// The pending points in logging order.
-    fn pending_entries(&self) -> Vec<DataEntry> {
-        let batch = lock(&self.pending).batch(self.precision);
-        batch.entries()
+        lock(&self.pending)
+            .batch(self.precision)
+            .entries_by_measurement()
     }
 
     /// The pending events, in logging order.
