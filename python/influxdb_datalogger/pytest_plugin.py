@@ -107,7 +107,7 @@ class _Recorder:
             self.logger.write_data()
 
 
-class DataloggerPlugin:
+class PluginRun:
     """The plugin's state for one pytest run (one per process under xdist)."""
 
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
@@ -292,7 +292,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     settings = Settings.read(config)
     if settings is not None:
-        config.pluginmanager.register(DataloggerPlugin(config, settings), _PLUGIN_NAME)
+        config.pluginmanager.register(PluginRun(config, settings), _PLUGIN_NAME)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -301,9 +301,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.pluginmanager.unregister(plugin, _PLUGIN_NAME)
 
 
-def _active(config: pytest.Config) -> Optional[DataloggerPlugin]:
+def _active(config: pytest.Config) -> Optional[PluginRun]:
     plugin = config.pluginmanager.get_plugin(_PLUGIN_NAME)
-    return plugin if isinstance(plugin, DataloggerPlugin) else None
+    return plugin if isinstance(plugin, PluginRun) else None
 
 
 @pytest.fixture(scope="session")

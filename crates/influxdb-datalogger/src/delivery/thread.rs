@@ -53,14 +53,14 @@ pub(super) fn deliver(
                     .0;
             }
             if state.queue.is_empty() {
-                Taken::Spilled(state.spill.expect("has_data: a spill"))
+                NextSend::Spilled(state.spill.expect("has_data: a spill"))
             } else {
-                Taken::Chunk(take_chunk(&mut state, options))
+                NextSend::Chunk(take_chunk(&mut state, options))
             }
         };
         let chunk = match taken {
-            Taken::Chunk(chunk) => chunk,
-            Taken::Spilled(spill) => match read_back(shared, spill, options) {
+            NextSend::Chunk(chunk) => chunk,
+            NextSend::Spilled(spill) => match read_back(shared, spill, options) {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => continue,
                 Err(e) => {
@@ -125,7 +125,7 @@ pub(super) fn deliver(
     }
 }
 
-enum Taken {
+enum NextSend {
     Chunk(Batch),
     Spilled(Spill),
 }

@@ -21,7 +21,7 @@ pub(super) struct Pending {
 }
 
 /// What [`Pending::take`] took.
-pub(super) struct Taken {
+pub(super) struct HandedOver {
     pub(super) points: PointStore,
     pub(super) events: Vec<Event>,
     /// Where the spool stands after them.
@@ -40,7 +40,7 @@ impl Pending {
     /// Takes the complete points and the events, leaving none pending, and where the spool
     /// stands after them. Cheap (it moves the store), so that the batch can be assembled after
     /// the lock that `log` needs is released.
-    pub(super) fn take(&mut self) -> Result<Taken> {
+    pub(super) fn take(&mut self) -> Result<HandedOver> {
         let (mark, released) = match self.spool.as_mut().map(SpoolWriter::hand_over) {
             Some(handed) => {
                 let (mark, released) = handed?;
@@ -49,7 +49,7 @@ impl Pending {
             None => (None, ReleasedFiles::default()),
         };
         let fresh = self.spare.take().unwrap_or_default();
-        Ok(Taken {
+        Ok(HandedOver {
             points: std::mem::replace(&mut self.points, fresh),
             events: std::mem::take(&mut self.events),
             mark,

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::pending::Taken;
+use super::pending::HandedOver;
 use super::{lock, DataLogger, WriterSlot, WritingGuard};
 use crate::entry::{Batch, DataEntry, Event};
 use crate::error::{Error, ErrorKind, Result};
@@ -77,7 +77,7 @@ impl DataLogger {
         let mut writers = lock(&self.delivery);
         self.run_post_processors()
             .inspect_err(|e| self.note_error(e))?;
-        let Taken {
+        let HandedOver {
             points,
             events,
             mark,

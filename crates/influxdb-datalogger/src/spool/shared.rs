@@ -27,8 +27,10 @@ pub(crate) struct OwnSegment {
     pub(crate) acked_written: u64,
 }
 
+/// The live state of a spool's segments: which exist, how far each consumer acknowledged,
+/// what was dropped at the size cap, and what waits to be deleted.
 #[derive(Debug)]
-pub(crate) struct Released {
+pub(crate) struct SpoolState {
     pub(crate) segments: BTreeMap<u64, OwnSegment>,
     /// Per writer, how far it acknowledged.
     pub(crate) acked: Vec<SpoolMark>,
@@ -43,7 +45,7 @@ pub(crate) struct Released {
     pub(crate) doomed: Vec<PathBuf>,
 }
 
-impl Released {
+impl SpoolState {
     pub(crate) fn min_acked(&self) -> SpoolMark {
         self.acked.iter().copied().min().unwrap_or(self.taken)
     }
@@ -66,11 +68,11 @@ pub(crate) struct SpoolShared {
     pub(crate) lock: Option<File>,
     pub(crate) precision: Precision,
     pub(crate) target: String,
-    pub(crate) state: Mutex<Released>,
+    pub(crate) state: Mutex<SpoolState>,
 }
 
 impl SpoolShared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Released> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SpoolState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -121,7 +123,7 @@ impl SpoolShared {
     /// Gives up the segments every writer has acknowledged (to be deleted by
     /// [`delete_released`](Self::delete_released)), and notes in the header of the oldest
     /// remaining one how far it was acknowledged (so that a replay can skip that part).
-    pub(crate) fn release(&self, state: &mut Released) {
+    pub(crate) fn release(&self, state: &mut SpoolState) {
         let min = state.min_acked();
         while let Some(entry) = state.segments.first_entry() {
             let (number, segment) = (*entry.key(), entry.get());
@@ -171,7 +173,7 @@ impl SpoolShared {
                     return Ok(read);
                 }
                 let Some(segment) = state.segments.get(&from.segment) else {
-                    // Released: every writer, this one included, acknowledged all of it, so
+                    // SpoolState: every writer, this one included, acknowledged all of it, so
                     // this reader stands at its end.
                     drop(state);
                     from = SpoolMark {

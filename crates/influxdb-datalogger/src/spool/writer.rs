@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::format::{Header, Kind, HEADER_LEN, RECORD_HEADER_LEN};
 use super::segment::ActiveSegment;
-use super::shared::{OwnSegment, Released, ReleasedFiles, SpoolShared};
+use super::shared::{OwnSegment, ReleasedFiles, SpoolShared, SpoolState};
 use super::{Fsync, OnFull, SpoolMark, SpoolOptions, SpoolStats};
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::{Precision, Timestamp};
@@ -79,7 +79,7 @@ impl SpoolWriter {
             lock: Some(lock),
             precision,
             target,
-            state: Mutex::new(Released {
+            state: Mutex::new(SpoolState {
                 segments: BTreeMap::new(),
                 acked: Vec::new(),
                 taken: SpoolMark::default(),
@@ -339,7 +339,7 @@ impl Drop for SpoolWriter {
 }
 
 /// Deletes the oldest sealed segments until a new one of `capacity` bytes fits.
-pub(super) fn drop_oldest(state: &mut Released, capacity: u64, max_bytes: u64) {
+pub(super) fn drop_oldest(state: &mut SpoolState, capacity: u64, max_bytes: u64) {
     while state.bytes() + capacity > max_bytes {
         let Some((&number, segment)) = state.segments.iter().find(|(_, s)| s.end.is_some()) else {
             return;
