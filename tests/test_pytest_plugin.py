@@ -372,3 +372,15 @@ def test_an_incomplete_point_holds_back_nothing_and_the_summary_names_it(pyteste
             'field "d" has no value; the point was not logged',
         ]
     )
+
+
+def test_a_boolean_setting_that_is_neither_true_nor_false_is_an_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile("def test_a():\n    pass\n")
+    monkeypatch.setenv("INFLUXDB_DATALOGGER_PYTEST", "maybe")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--datalogger: 'maybe' is not a valid bool*"])
+    monkeypatch.setenv("INFLUXDB_DATALOGGER_PYTEST", "off")
+    pytester.runpytest().assert_outcomes(passed=1)

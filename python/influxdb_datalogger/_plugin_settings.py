@@ -95,7 +95,13 @@ def _setting(config: pytest.Config, option: _Option) -> Any:
 def _from_text(option: _Option, text: str) -> Any:
     try:
         if option.kind == "bool":
-            return text.strip().lower() in ("1", "true", "yes", "on")
+            # The grammar of the connection strings: anything else is a mistake, not "off".
+            value = text.strip().lower()
+            if value in ("1", "true", "yes", "on"):
+                return True
+            if value in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(value)
         if option.kind == "list":
             return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
         if option.kind == "int":

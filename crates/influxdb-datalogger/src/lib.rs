@@ -49,6 +49,7 @@
 // Every fallible or panicking public function says when, in its documentation.
 #![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
+mod conn_str;
 pub mod delivery;
 mod entry;
 mod error;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::conn_str::{parse_bool, parse_duration, percent_decode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::Precision;
 
@@ -324,7 +325,7 @@ impl InfluxConfig {
                 self.gzip_loopback = self.gzip_threshold.is_some();
             }
             "gzip_loopback" => self.gzip_loopback = parse_bool(key, value)?,
-            "timeout" => self.timeout = parse_duration(value)?,
+            "timeout" => self.timeout = parse_duration(key, value)?,
             "ca" | "ca_file" => self.ca_file = Some(PathBuf::from(value)),
             "insecure" | "insecure_skip_verify" => {
                 self.insecure_skip_verify = parse_bool(key, value)?
@@ -498,64 +499,6 @@ fn v3_precision(p: Precision) -> &'static str {
 
 fn config_error(message: String) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)
-}
-
-fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    match value {
-        "true" | "1" | "yes" | "on" | "" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        other => Err(config_error(format!(
-            "{key}: {other:?} is not true or false"
-        ))),
-    }
-}
-
-fn parse_duration(value: &str) -> Result<Duration> {
-    let bad = || {
-        config_error(format!(
-            "timeout: {value:?} is not a duration such as 10, 2.5s or 500ms"
-        ))
-    };
-    let (number, scale) = if let Some(ms) = value.strip_suffix("ms") {
-        (ms, 1e-3)
-    } else {
-        (value.strip_suffix('s').unwrap_or(value), 1.0)
-    };
-    let seconds: f64 = number.parse().map_err(|_| bad())?;
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(seconds * scale))
-}
-
-fn percent_decode(text: &str) -> Result<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = text
-                    .get(i + 1..i + 3)
-                    .ok_or_else(|| config_error("a % escape is cut short".to_string()))?;
-                out.push(
-                    u8::from_str_radix(hex, 16)
-                        .map_err(|_| config_error(format!("%{hex} is not an escape")))?,
-                );
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out)
-        .map_err(|_| config_error("a connection string value is not UTF-8".to_string()))
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::SPOOL_ENV;
+use crate::conn_str::{parse_duration, parse_size};
 use crate::error::{Error, ErrorKind, Result};
 
 /// When the spool asks the operating system to put what it wrote on the disk.
@@ -113,18 +114,21 @@ impl SpoolOptions {
                 .split_once('=')
                 .ok_or_else(|| invalid(format!("spool setting {pair:?} has no value")))?;
             match key {
-                "max_bytes" => options.max_bytes = parse_size(key, value)?,
-                "segment_bytes" => options.segment_bytes = parse_size(key, value)?,
-                "memory_bytes" => options.memory_bytes = parse_size(key, value)?,
+                "max_bytes" => options.max_bytes = parse_size(&format!("spool {key}"), value)?,
+                "segment_bytes" => {
+                    options.segment_bytes = parse_size(&format!("spool {key}"), value)?
+                }
+                "memory_bytes" => {
+                    options.memory_bytes = parse_size(&format!("spool {key}"), value)?
+                }
                 "fsync" => {
                     options.fsync = match value {
                         "never" => Fsync::Never,
                         "batch" => Fsync::PerBatch,
-                        other => Fsync::Every(parse_duration(other).ok_or_else(|| {
-                            invalid(format!(
-                                "spool fsync {other:?} is neither never, batch nor a duration like 100ms"
-                            ))
-                        })?),
+                        other => Fsync::Every(
+                            parse_duration("spool fsync", other)
+                                .map_err(|e| invalid(format!("{e}; or never, or batch")))?,
+                        ),
                     }
                 }
                 "on_full" => {
@@ -202,36 +206,4 @@ pub enum SpoolFromEnv {
 
 pub(super) fn invalid(message: String) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)
-}
-
-pub(super) fn parse_size(key: &str, value: &str) -> Result<u64> {
-    let v = value.trim();
-    let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    let factor: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" | "K" | "k" => 1 << 10,
-        "MiB" | "M" => 1 << 20,
-        "GiB" | "G" => 1 << 30,
-        _ => 0,
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(factor))
-        .filter(|&n| n > 0)
-        .ok_or_else(|| invalid(format!("spool {key} {value:?} is not a size like 512MiB")))
-}
-
-pub(super) fn parse_duration(value: &str) -> Option<Duration> {
-    let (number, unit) = value.split_at(value.find(|c: char| c.is_ascii_alphabetic())?);
-    let n: f64 = number
-        .parse()
-        .ok()
-        .filter(|n: &f64| *n > 0.0 && n.is_finite())?;
-    Some(Duration::from_secs_f64(match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" | "min" => n * 60.0,
-        _ => return None,
-    }))
 }
