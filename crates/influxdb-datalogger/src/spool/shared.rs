@@ -304,7 +304,7 @@ impl SpoolShared {
 /// the up to 256 KiB a replay may resend, see [`SpoolShared::release`].)
 #[derive(Debug, Default)]
 #[must_use = "dropping it deletes the files: do so outside the logger's lock"]
-pub(crate) struct ReleasedFiles(Vec<PathBuf>);
+pub(crate) struct ReleasedFiles(pub(crate) Vec<PathBuf>);
 
 impl Drop for ReleasedFiles {
     fn drop(&mut self) {

@@ -288,6 +288,9 @@ impl SpoolWriter {
                     OnFull::DropOldest => drop_oldest(&mut state, capacity, options.max_bytes),
                 }
             }
+            // Dropped segments are deleted with the released ones, by the preparing thread
+            // (not here, under the lock: an unlink takes milliseconds).
+            released.0.extend(std::mem::take(&mut state.doomed));
         }
         let number = self.next_number;
         let prepared = self.next.take().and_then(|thread| thread.join().ok());
@@ -338,7 +341,8 @@ impl Drop for SpoolWriter {
     }
 }
 
-/// Deletes the oldest sealed segments until a new one of `capacity` bytes fits.
+/// Gives up the oldest sealed segments until a new one of `capacity` bytes fits (their files
+/// are deleted with the released ones, outside the lock).
 pub(super) fn drop_oldest(state: &mut SpoolState, capacity: u64, max_bytes: u64) {
     while state.bytes() + capacity > max_bytes {
         let Some((&number, segment)) = state.segments.iter().find(|(_, s)| s.end.is_some()) else {
@@ -359,7 +363,7 @@ pub(super) fn drop_oldest(state: &mut SpoolState, capacity: u64, max_bytes: u64)
             *acked = (*acked).max(state.dropped_through);
         }
         let segment = state.segments.remove(&number).expect("found above");
-        let _ = fs::remove_file(&segment.path);
+        state.doomed.push(segment.path);
     }
 }
 
