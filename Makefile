@@ -7,8 +7,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Test tools, and the original package the differential tests compare against.
 PY_TOOLS := "maturin>=1.7,<2" "pytest>=8" "pytest-xdist>=3.6" "mypy>=1.10" "ruff>=0.5" "typing_extensions>=4.15"
-SEED_PACKAGE := influxdb-datalogger==2.4.2
-export INFLUXDB_DATALOGGER_SEED := $(abspath $(VENV))/seed
+ORIGINAL_PACKAGE := influxdb-datalogger==2.4.2
+export INFLUXDB_DATALOGGER_ORIGINAL := $(abspath $(VENV))/seed
 
 .PHONY: help
 help: ## Show this help
@@ -46,7 +46,7 @@ test-rust: ## Rust unit, property, integration and doc tests
 $(VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check $(PY_TOOLS)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/seed "$(SEED_PACKAGE)"
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/original "$(ORIGINAL_PACKAGE)"
 	touch $@
 
 .PHONY: python-env

@@ -25,10 +25,10 @@ import influxdb_datalogger as ours
 HOST, CASE = "ci-runner-07", "test_login_roundtrip"
 
 
-def load_seed() -> ModuleType:
-    package = Path(os.environ["INFLUXDB_DATALOGGER_SEED"]) / "influxdb_datalogger"
+def load_original() -> ModuleType:
+    package = Path(os.environ["INFLUXDB_DATALOGGER_ORIGINAL"]) / "influxdb_datalogger"
     spec = importlib.util.spec_from_file_location(
-        "seed_influxdb_datalogger", package / "__init__.py", submodule_search_locations=[str(package)]
+        "original_influxdb_datalogger", package / "__init__.py", submodule_search_locations=[str(package)]
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -73,8 +73,8 @@ class Setup:
             pass
 
 
-def bench_log(results: Dict[str, Dict[str, float]], seed: ModuleType) -> None:
-    for name, pkg in [("influxdb-datalogger (ours)", ours), ("influxdb-datalogger 2.4.2", seed)]:
+def bench_log(results: Dict[str, Dict[str, float]], original: ModuleType) -> None:
+    for name, pkg in [("influxdb-datalogger (ours)", ours), ("influxdb-datalogger 2.4.2", original)]:
         s = Setup(pkg)
         calls = 20_000 if pkg is ours else 2_000
         results[name]["log"] = per_call_ns(s.log, calls)
@@ -117,7 +117,7 @@ class TrivialWriter:
         self.writer = W()
 
 
-def bench_write(results: Dict[str, Dict[str, float]], seed: ModuleType) -> None:
+def bench_write(results: Dict[str, Dict[str, float]], original: ModuleType) -> None:
     n = 100_000
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "points.lp"
@@ -128,7 +128,7 @@ def bench_write(results: Dict[str, Dict[str, float]], seed: ModuleType) -> None:
         s.logger.write_data()
         results["influxdb-datalogger (ours)"]["write_data 100k"] = time.perf_counter() - start
         assert sum(1 for _ in path.open()) == n
-    s = Setup(seed, TrivialWriter(seed).writer)
+    s = Setup(original, TrivialWriter(original).writer)
     for _ in range(n):
         s.log()
     start = time.perf_counter()
@@ -136,8 +136,11 @@ def bench_write(results: Dict[str, Dict[str, float]], seed: ModuleType) -> None:
     results["influxdb-datalogger 2.4.2"]["write_data 100k"] = time.perf_counter() - start
 
 
-def bench_memory(results: Dict[str, Dict[str, float]], seed: ModuleType) -> None:
-    for name, pkg, n in [("influxdb-datalogger (ours)", ours, 1_000_000), ("influxdb-datalogger 2.4.2", seed, 200_000)]:
+def bench_memory(results: Dict[str, Dict[str, float]], original: ModuleType) -> None:
+    for name, pkg, n in [
+        ("influxdb-datalogger (ours)", ours, 1_000_000),
+        ("influxdb-datalogger 2.4.2", original, 200_000),
+    ]:
         s = Setup(pkg)
         gc.collect()
         before = rss_bytes()
@@ -151,12 +154,12 @@ def bench_memory(results: Dict[str, Dict[str, float]], seed: ModuleType) -> None
 
 
 def main() -> None:
-    seed = load_seed()
+    original = load_original()
     names = ["influxdb-datalogger (ours)", "influxdb-datalogger 2.4.2", "influxdb-client Point", "questdb Buffer.row"]
     results: Dict[str, Dict[str, float]] = {name: {} for name in names}
-    bench_log(results, seed)
-    bench_write(results, seed)
-    bench_memory(results, seed)
+    bench_log(results, original)
+    bench_write(results, original)
+    bench_memory(results, original)
     ours_log = results[names[0]]["log"]
     print(f"{'':30} {'log ns':>10} {'vs ours':>8} {'block ns':>10} {'write 100k s':>13} {'bytes/pt':>9}")
     for name in names:

@@ -1,5 +1,5 @@
 """Differential tests: the original influxdb-datalogger 2.4.2 (installed by ``make test`` under
-``.venv/seed`` and loaded here under another name) and this package, driven through the same
+``.venv/original`` and loaded here under another name) and this package, driven through the same
 generated schemas and call sequences, must agree on what ends up in ``dataset`` (measurement,
 fields, tags — not timestamps) and on which calls raise.
 
@@ -25,12 +25,12 @@ import influxdb_datalogger as ours
 CASES = 300
 
 
-def _load_seed() -> ModuleType:
-    location = os.environ.get("INFLUXDB_DATALOGGER_SEED", str(Path(sys.prefix) / "seed"))
+def _load_original() -> ModuleType:
+    location = os.environ.get("INFLUXDB_DATALOGGER_ORIGINAL", str(Path(sys.prefix) / "original"))
     package = Path(location) / "influxdb_datalogger"
     if not package.is_dir():
         pytest.skip(f"the original package is not installed at {location} (make test installs it)")
-    name = "seed_influxdb_datalogger"
+    name = "original_influxdb_datalogger"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(
@@ -44,8 +44,8 @@ def _load_seed() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def seed() -> ModuleType:
-    module = _load_seed()
+def original() -> ModuleType:
+    module = _load_original()
     assert module.DataLogger is not ours.DataLogger
     return module
 
@@ -133,8 +133,8 @@ def project(dataset: List[Any]) -> List[Tuple[str, Dict[str, Any], Dict[str, Opt
 
 
 def refuse_incomplete_like_ours(logger: Any, measurement: Any) -> None:
-    """The documented fix, applied to the seed: a point that lacks a field value or a required
-    tag is refused at ``log()`` (the seed stored it and then refused every ``write_data()``)."""
+    """The documented fix, applied to the original: a point that lacks a field value or a required
+    tag is refused at ``log()`` (the original stored it and then refused every ``write_data()``)."""
     entries = logger._dataset.get(measurement)
     if not entries:
         return
@@ -156,12 +156,12 @@ def call(action: Callable[[], Any]) -> Tuple[bool, Any]:
         return True, type(error).__name__
 
 
-def run_case(seed_pkg: ModuleType, case: int) -> Dict[str, int]:
+def run_case(original_pkg: ModuleType, case: int) -> Dict[str, int]:
     rng = random.Random(case)
     specs = [Spec(rng, i) for i in range(rng.randint(1, 2))]
-    built = {pkg: [s.build(pkg) for s in specs] for pkg in (seed_pkg, ours)}
-    recorders = {pkg: Recorder() for pkg in (seed_pkg, ours)}
-    loggers = {pkg: pkg.DataLogger(make_writer(pkg, recorders[pkg])) for pkg in (seed_pkg, ours)}
+    built = {pkg: [s.build(pkg) for s in specs] for pkg in (original_pkg, ours)}
+    recorders = {pkg: Recorder() for pkg in (original_pkg, ours)}
+    loggers = {pkg: pkg.DataLogger(make_writer(pkg, recorders[pkg])) for pkg in (original_pkg, ours)}
     steps = []
     timed: set = set()  # (measurement, field) pairs that measure() filled with a duration
 
@@ -179,12 +179,12 @@ def run_case(seed_pkg: ModuleType, case: int) -> Dict[str, int]:
         values = {f: (None if rng.random() < 0.05 else field_value(rng)) for f in chosen_fields}
         tag_values = {t: tag_value(rng) for t in chosen_tags}
         outcomes = {}
-        for pkg in (seed_pkg, ours):
+        for pkg in (original_pkg, ours):
             measurement, fields, tags = built[pkg][which]
             logger = loggers[pkg]
             fm = pkg.FieldMap({fields[f]: v for f, v in values.items()})
             tm = pkg.TagMap({tags[t]: v for t, v in tag_values.items()}) if chosen_tags or rng.random() < 0.5 else None
-            if op < 0.55 and pkg is seed_pkg:
+            if op < 0.55 and pkg is original_pkg:
                 outcome = call(
                     lambda: (
                         logger.log(measurement, fm, tm),  # noqa: B023
@@ -200,17 +200,19 @@ def run_case(seed_pkg: ModuleType, case: int) -> Dict[str, int]:
                 outcome = call(
                     lambda: (
                         logger.measure(lambda: 7, measurement, fields[spec.fields[0]], tags_map=tm),  # noqa: B023
-                        pkg is seed_pkg and refuse_incomplete_like_ours(logger, measurement),  # noqa: B023
+                        pkg is original_pkg and refuse_incomplete_like_ours(logger, measurement),  # noqa: B023
                     )
                 )
             outcomes[pkg] = (outcome[0], project(logger.dataset))
-        steps.append((op, values, tag_values, outcomes[seed_pkg][0], outcomes[ours][0]))
-        seed_raised, seed_data = outcomes[seed_pkg]
+        steps.append((op, values, tag_values, outcomes[original_pkg][0], outcomes[ours][0]))
+        original_raised, original_data = outcomes[original_pkg]
         our_raised, our_data = outcomes[ours]
-        assert seed_raised == our_raised, f"case {case} step {step}: raised {seed_raised} vs {our_raised}: {steps}"
-        assert strip(seed_data) == strip(our_data), f"case {case} step {step}: {steps}"
-    assert strip(recorders[seed_pkg].written) == strip(recorders[ours].written), f"case {case}: writers differ"
-    assert len(recorders[seed_pkg].written) == len(recorders[ours].written), f"case {case}"
+        assert original_raised == our_raised, (
+            f"case {case} step {step}: raised {original_raised} vs {our_raised}: {steps}"
+        )
+        assert strip(original_data) == strip(our_data), f"case {case} step {step}: {steps}"
+    assert strip(recorders[original_pkg].written) == strip(recorders[ours].written), f"case {case}: writers differ"
+    assert len(recorders[original_pkg].written) == len(recorders[ours].written), f"case {case}"
     return {
         "steps": len(steps),
         "raised": sum(1 for step in steps if step[3]),
@@ -219,15 +221,15 @@ def run_case(seed_pkg: ModuleType, case: int) -> Dict[str, int]:
 
 
 @pytest.mark.parametrize("case", range(CASES))
-def test_both_packages_agree(seed: ModuleType, case: int) -> None:
-    run_case(seed, case)
+def test_both_packages_agree(original: ModuleType, case: int) -> None:
+    run_case(original, case)
 
 
-def test_the_generator_exercises_refusals_logs_and_writes(seed: ModuleType) -> None:
+def test_the_generator_exercises_refusals_logs_and_writes(original: ModuleType) -> None:
     """The cases are only worth something if they include refused calls and written data."""
     totals = {"steps": 0, "raised": 0, "written": 0}
     for case in range(CASES):
-        for key, value in run_case(seed, case).items():
+        for key, value in run_case(original, case).items():
             totals[key] += value
     assert totals["raised"] >= totals["steps"] // 20, totals
     assert totals["written"] >= CASES // 2, totals

@@ -86,7 +86,8 @@ class _Recorder:
         return known
 
     def record(self, test_tags: Dict[str, str], phases: Dict[str, pytest.TestReport], outcome: str) -> None:
-        extra = tuple(k for k in test_tags if k not in _TEST_TAGS) if len(test_tags) > 4 else ()
+        # Marker and other extra tags (most tests have none: the tuple is empty).
+        extra = tuple(k for k in test_tags if k not in _TEST_TAGS)
         measurement, tags = self.schema(extra)
         values = self._values
         for f in self.fields:
