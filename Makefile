@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # Test tools, and the original package the differential tests compare against.
 PY_TOOLS := "maturin>=1.7,<2" "pytest>=8" "pytest-xdist>=3.6" "mypy>=1.10" "ruff>=0.5" "typing_extensions>=4.15"
 ORIGINAL_PACKAGE := influxdb-datalogger==2.4.2
-export INFLUXDB_DATALOGGER_ORIGINAL := $(abspath $(VENV))/seed
+export INFLUXDB_DATALOGGER_ORIGINAL := $(abspath $(VENV))/original
 
 .PHONY: help
 help: ## Show this help
