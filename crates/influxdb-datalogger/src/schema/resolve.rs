@@ -70,66 +70,78 @@ impl Measurement {
         tags: &'a [T],
     ) -> Result<Resolved<'a>> {
         let schema = &*self.0;
-        let mut tag_slots: SmallVec<[Slot<'a, str>; 8]> =
-            smallvec::smallvec![Slot::Unset; schema.tags.len()];
-        for given in tags {
-            let i = match given.schema_index() {
-                Some(i) if i < schema.tags.len() => i,
-                _ => self
-                    .tag_index(given.key())
-                    .ok_or_else(|| self.unknown_tag(given.key()))?,
-            };
-            if !matches!(tag_slots[i], Slot::Unset) {
-                return Err(self.given_twice("tag", &schema.tags[i].tag.name));
-            }
-            tag_slots[i] = given
-                .value()
-                .map_or(Slot::Null, |v| Slot::Value(Cow::Borrowed(v)));
-        }
-        for (slot, def) in tag_slots.iter_mut().zip(&schema.tags) {
-            if matches!(slot, Slot::Unset) {
-                if let Some(func) = &def.tag.func {
-                    *slot = Slot::Value(Cow::Owned(func()));
-                } else if let Some(default) = &def.tag.default {
-                    *slot = Slot::Value(Cow::Borrowed(default));
+        let tag_slots = fill_slots(
+            schema.tags.len(),
+            tags.iter()
+                .map(|t| (t.schema_index(), t.key(), t.value(), false)),
+            |key| self.tag_index(key).ok_or_else(|| self.unknown_tag(key)),
+            |i| self.given_twice("tag", &schema.tags[i].tag.name),
+            |i| {
+                let tag = &schema.tags[i].tag;
+                match (&tag.func, &tag.default) {
+                    (Some(func), _) => Some(Cow::Owned(func())),
+                    (None, default) => default.as_deref().map(Cow::Borrowed),
                 }
-            }
-        }
-        let mut field_slots: SmallVec<[Slot<'a, FieldValue>; 8]> =
-            smallvec::smallvec![Slot::Unset; schema.fields.len()];
-        for given in fields {
-            let i = match given.schema_index() {
-                Some(i) if i < schema.fields.len() => i,
-                _ => self
-                    .field_index(given.key())
-                    .ok_or_else(|| self.unknown_field(given.key()))?,
-            };
-            if given.value().is_none() && given.absent_when_none() {
-                // Left out: as if not given.
-                continue;
-            }
-            if !matches!(field_slots[i], Slot::Unset) {
-                return Err(self.given_twice("field", &schema.fields[i].field.name));
-            }
-            field_slots[i] = given
-                .value()
-                .map_or(Slot::Null, |v| Slot::Value(Cow::Borrowed(v)));
-        }
-        for (slot, def) in field_slots.iter_mut().zip(&schema.fields) {
-            if matches!(slot, Slot::Unset) {
-                if let Some(func) = &def.field.func {
-                    *slot = Slot::Value(Cow::Owned(func()));
-                } else if let Some(default) = &def.field.default {
-                    *slot = Slot::Value(Cow::Borrowed(default));
+            },
+        )?;
+        let field_slots = fill_slots(
+            schema.fields.len(),
+            fields.iter().map(|f| {
+                let value = f.value();
+                let absent = value.is_none() && f.absent_when_none();
+                (f.schema_index(), f.key(), value, absent)
+            }),
+            |key| self.field_index(key).ok_or_else(|| self.unknown_field(key)),
+            |i| self.given_twice("field", &schema.fields[i].field.name),
+            |i| {
+                let field = &schema.fields[i].field;
+                match (&field.func, &field.default) {
+                    (Some(func), _) => Some(Cow::Owned(func())),
+                    (None, default) => default.as_ref().map(Cow::Borrowed),
                 }
-            }
-        }
+            },
+        )?;
         Ok(Resolved {
             measurement: self,
             tags: tag_slots,
             fields: field_slots,
         })
     }
+}
+
+/// The slots of one kind of entry (tags or fields): each given entry in its slot (an unknown
+/// name, or one given twice, is an error; one `absent` is skipped), then the schema's function
+/// or default in each slot left unset.
+fn fill_slots<'a, V: ?Sized + ToOwned + 'a>(
+    count: usize,
+    given: impl Iterator<Item = (Option<usize>, &'a str, Option<&'a V>, bool)>,
+    index_of: impl Fn(&str) -> Result<usize>,
+    given_twice: impl Fn(usize) -> Error,
+    fallback: impl Fn(usize) -> Option<Cow<'a, V>>,
+) -> Result<SmallVec<[Slot<'a, V>; 8]>> {
+    let mut slots: SmallVec<[Slot<'a, V>; 8]> = smallvec::smallvec![Slot::Unset; count];
+    for (index, key, value, absent) in given {
+        let i = match index {
+            Some(i) if i < count => i,
+            _ => index_of(key)?,
+        };
+        if absent {
+            // Left out: as if not given.
+            continue;
+        }
+        if !matches!(slots[i], Slot::Unset) {
+            return Err(given_twice(i));
+        }
+        slots[i] = value.map_or(Slot::Null, |v| Slot::Value(Cow::Borrowed(v)));
+    }
+    for (i, slot) in slots.iter_mut().enumerate() {
+        if matches!(slot, Slot::Unset) {
+            if let Some(value) = fallback(i) {
+                *slot = Slot::Value(value);
+            }
+        }
+    }
+    Ok(slots)
 }
 
 /// A value slot while merging: not given, given as "no value", or a value.
