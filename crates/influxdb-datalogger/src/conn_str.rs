@@ -4,11 +4,7 @@
 
 use std::time::Duration;
 
-use crate::error::{Error, ErrorKind, Result};
-
-fn invalid(message: String) -> Error {
-    Error::new(ErrorKind::InvalidArgument, message)
-}
+use crate::error::{Error, Result};
 
 /// `true`, `1`, `yes`, `on` (or nothing: `?insecure`) and `false`, `0`, `no`, `off`; anything
 /// else is an error naming the setting.
@@ -16,7 +12,7 @@ pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool> {
     match value.trim() {
         "true" | "1" | "yes" | "on" | "" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
-        other => Err(invalid(format!(
+        other => Err(Error::invalid_argument(format!(
             "{key}: {} is not true or false",
             crate::error::quote(&other)
         ))),
@@ -40,7 +36,7 @@ pub(crate) fn parse_size(key: &str, value: &str) -> Result<u64> {
         .and_then(|n| n.checked_mul(factor))
         .filter(|&n| n > 0)
         .ok_or_else(|| {
-            invalid(format!(
+            Error::invalid_argument(format!(
                 "{key}: {} is not a size such as 4096, 512KiB or 2GiB",
                 crate::error::quote(&value)
             ))
@@ -68,7 +64,7 @@ pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration> {
         .filter(|s| s.is_finite() && *s > 0.0)
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
         .ok_or_else(|| {
-            invalid(format!(
+            Error::invalid_argument(format!(
                 "{key}: {} is not a duration such as 10, 2.5s, 500ms or 1m",
                 crate::error::quote(&value)
             ))
@@ -83,12 +79,12 @@ pub(crate) fn percent_decode(text: &str) -> Result<String> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = text
-                    .get(i + 1..i + 3)
-                    .ok_or_else(|| invalid("a % escape is cut short".to_string()))?;
+                let hex = text.get(i + 1..i + 3).ok_or_else(|| {
+                    Error::invalid_argument("a % escape is cut short".to_string())
+                })?;
                 out.push(
                     u8::from_str_radix(hex, 16)
-                        .map_err(|_| invalid(format!("%{hex} is not an escape")))?,
+                        .map_err(|_| Error::invalid_argument(format!("%{hex} is not an escape")))?,
                 );
                 i += 3;
             }
@@ -102,7 +98,8 @@ pub(crate) fn percent_decode(text: &str) -> Result<String> {
             }
         }
     }
-    String::from_utf8(out).map_err(|_| invalid(format!("{text:?} does not decode to UTF-8")))
+    String::from_utf8(out)
+        .map_err(|_| Error::invalid_argument(format!("{text:?} does not decode to UTF-8")))
 }
 
 #[cfg(test)]

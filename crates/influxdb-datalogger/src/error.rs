@@ -156,6 +156,11 @@ impl Error {
         self
     }
 
+    /// Arguments or settings that cannot be used, as the message says.
+    pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
     /// `what` could not be done; the I/O error is the [`source`](std::error::Error::source),
     /// shown by `{:#}`.
     pub(crate) fn io(what: impl fmt::Display, err: std::io::Error) -> Self {

@@ -101,18 +101,13 @@ pub trait DatabaseWriter: Send {
         true
     }
 
-    /// How long [`flush`](Self::flush) waits at most, for a writer that waits (a background
-    /// writer's flush timeout); what an exit waits for it at most.
-    fn flush_timeout(&self) -> Option<std::time::Duration> {
-        None
-    }
-
-    /// [`flush_within`](Self::flush_within), giving up as soon as the server cannot be reached
-    /// at all: what a process exit does.
+    /// What a process exit does: [`flush_within`](Self::flush_within) at most `timeout`, and
+    /// less where waiting cannot help (a background writer waits at most its own flush
+    /// timeout, and not at all once its server cannot be reached).
     ///
     /// # Errors
     /// As [`flush_within`](Self::flush_within).
-    fn flush_unless_unreachable(&mut self, timeout: std::time::Duration) -> Result<()> {
+    fn flush_at_exit(&mut self, timeout: std::time::Duration) -> Result<()> {
         self.flush_within(timeout)
     }
 }
@@ -145,11 +140,8 @@ impl<W: DatabaseWriter + ?Sized> DatabaseWriter for Box<W> {
     fn accepts_unsigned(&self) -> bool {
         (**self).accepts_unsigned()
     }
-    fn flush_timeout(&self) -> Option<std::time::Duration> {
-        (**self).flush_timeout()
-    }
-    fn flush_unless_unreachable(&mut self, timeout: std::time::Duration) -> Result<()> {
-        (**self).flush_unless_unreachable(timeout)
+    fn flush_at_exit(&mut self, timeout: std::time::Duration) -> Result<()> {
+        (**self).flush_at_exit(timeout)
     }
 }
 

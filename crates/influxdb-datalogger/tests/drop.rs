@@ -2,7 +2,10 @@
 //! and the data kept in the spool. Runs itself as a child process to read that stderr.
 #![cfg(feature = "http")]
 
-use std::process::Command;
+#[path = "support/child.rs"]
+mod child;
+
+use child::run_child_test;
 
 use influxdb_datalogger::{
     fields, tags, DataLogger, DeliveryOptions, Field, InfluxConfig, InfluxDBWriter, Measurement,
@@ -42,16 +45,10 @@ fn a_dropped_logger_with_its_server_down_keeps_the_points_and_says_where() {
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
     let started = std::time::Instant::now();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_drops_a_logger_whose_server_is_down",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(CHILD, &spool)
-        .output()
-        .unwrap();
+    let out = run_child_test(
+        "child_drops_a_logger_whose_server_is_down",
+        &[(CHILD, spool.as_os_str())],
+    );
     let took = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");

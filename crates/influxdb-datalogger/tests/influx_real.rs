@@ -16,6 +16,11 @@ use serde_json::Value;
 #[path = "support/servers.rs"]
 mod servers;
 
+#[path = "support/child.rs"]
+mod child;
+
+use child::run_child_test;
+
 use servers::Servers;
 
 /// A VictoriaMetrics metric name and the value point `i` should have.
@@ -443,13 +448,14 @@ fn child_logs_ten_points_and_ends() {
 fn dropping_a_logger_at_the_end_of_main_delivers_what_it_was_handed() {
     let (_servers, url, dir) = with_tests_database();
     for how in ["write_data", "continuous_write", "spooled"] {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_logs_ten_points_and_ends", "--ignored"])
-            .env("DROP_TEST_URL", &url)
-            .env("DROP_TEST_HOW", how)
-            .env("DROP_TEST_DIR", dir.path())
-            .output()
-            .unwrap();
+        let out = run_child_test(
+            "child_logs_ten_points_and_ends",
+            &[
+                ("DROP_TEST_URL", url.as_ref()),
+                ("DROP_TEST_HOW", how.as_ref()),
+                ("DROP_TEST_DIR", dir.path().as_os_str()),
+            ],
+        );
         assert!(
             out.status.success(),
             "{}",
@@ -728,17 +734,13 @@ fn a_program_ending_while_influxdb_is_down_leaves_its_points_for_the_next_run() 
     let (servers, url, dir) = with_tests_database();
     servers.run("stop-influxdb");
     let started = std::time::Instant::now();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_logs_while_influxdb_is_down_and_ends",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("DOWN_TEST_URL", &url)
-        .env("DOWN_TEST_DIR", dir.path())
-        .output()
-        .unwrap();
+    let out = run_child_test(
+        "child_logs_while_influxdb_is_down_and_ends",
+        &[
+            ("DOWN_TEST_URL", url.as_ref()),
+            ("DOWN_TEST_DIR", dir.path().as_os_str()),
+        ],
+    );
     let took = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");

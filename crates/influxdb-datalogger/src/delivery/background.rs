@@ -269,8 +269,8 @@ impl DatabaseWriter for BackgroundWriter {
         BackgroundWriter::flush_within(self, timeout)
     }
 
-    fn flush_unless_unreachable(&mut self, timeout: Duration) -> Result<()> {
-        BackgroundWriter::flush_unless_unreachable(self, timeout)
+    fn flush_at_exit(&mut self, timeout: Duration) -> Result<()> {
+        BackgroundWriter::flush_unless_unreachable(self, timeout.min(self.flush_timeout))
     }
 
     fn dead_lettered(&self) -> u64 {
@@ -302,10 +302,6 @@ impl DatabaseWriter for BackgroundWriter {
 
     fn accepts_unsigned(&self) -> bool {
         self.accepts_unsigned
-    }
-
-    fn flush_timeout(&self) -> Option<Duration> {
-        Some(self.flush_timeout)
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::conn_str::{parse_bool, parse_duration, percent_decode};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::value::Precision;
 
 /// Which write API a server speaks.
@@ -28,7 +28,7 @@ impl std::str::FromStr for Api {
             "v1" | "1" => Ok(Api::V1),
             "v2" | "2" => Ok(Api::V2),
             "v3" | "3" => Ok(Api::V3),
-            other => Err(config_error(format!(
+            other => Err(Error::invalid_argument(format!(
                 "unknown api {other:?}: expected v1, v2 or v3"
             ))),
         }
@@ -208,7 +208,7 @@ impl InfluxConfig {
     /// bucket, org or token the API needs).
     pub fn validate(&self) -> Result<()> {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return Err(config_error(format!(
+            return Err(Error::invalid_argument(format!(
                 "url {} must start with http:// or https://",
                 crate::error::quote(&split_userinfo(&self.url).0)
             )));
@@ -225,14 +225,14 @@ impl InfluxConfig {
             _ => None,
         };
         if host_port.is_empty() || host_port.starts_with(':') {
-            return Err(config_error(format!(
+            return Err(Error::invalid_argument(format!(
                 "url {:?} names no host",
                 split_userinfo(&self.url).0
             )));
         }
         if let Some(port) = port {
             if !matches!(port.parse::<u16>(), Ok(1..)) {
-                return Err(config_error(format!(
+                return Err(Error::invalid_argument(format!(
                     "url {:?}: port {} is not a port number (1 to 65535)",
                     split_userinfo(&self.url).0,
                     crate::error::quote(&port)
@@ -247,7 +247,7 @@ impl InfluxConfig {
             _ => None,
         };
         match missing {
-            Some(what) => Err(config_error(format!(
+            Some(what) => Err(Error::invalid_argument(format!(
                 "the {:?} write API needs {what}",
                 self.api()
             ))),
@@ -279,14 +279,19 @@ impl InfluxConfig {
     /// value it cannot take.
     pub fn parse_conn_str(text: &str) -> Result<Self> {
         let (scheme, rest) = text.split_once("://").ok_or_else(|| {
-            config_error("a connection string starts with http:// or https://".to_string())
+            Error::invalid_argument(
+                "a connection string starts with http:// or https://".to_string(),
+            )
         })?;
         let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
         if let Some((userinfo, _)) = address.rsplit_once('@') {
             // Checked here, where an error can be returned; `new` takes them apart.
             for part in userinfo.splitn(2, ':') {
                 percent_decode(part).map_err(|e| {
-                    config_error(format!("the user or password in the URL: {}", e.message()))
+                    Error::invalid_argument(format!(
+                        "the user or password in the URL: {}",
+                        e.message()
+                    ))
                 })?;
             }
         }
@@ -318,7 +323,9 @@ impl InfluxConfig {
                     "off" | "false" | "no" => None,
                     "on" | "true" | "yes" => Some(0),
                     n => Some(n.parse().map_err(|_| {
-                        config_error(format!("gzip: {n:?} is not a byte count or on/off"))
+                        Error::invalid_argument(format!(
+                            "gzip: {n:?} is not a byte count or on/off"
+                        ))
                     })?),
                 };
                 // Asked for explicitly: also to loopback.
@@ -335,7 +342,7 @@ impl InfluxConfig {
             "no_sync" => self.no_sync = parse_bool(key, value)?,
             "dead_letter" => self.dead_letter = PathBuf::from(value),
             "precision" => self.precision = Some(value.parse()?),
-            other => return Err(config_error(format!("unknown option {other:?}"))),
+            other => return Err(Error::invalid_argument(format!("unknown option {other:?}"))),
         }
         Ok(())
     }
@@ -368,7 +375,9 @@ impl InfluxConfig {
         let url = var("INFLUX_HOST")
             .or_else(|| var("INFLUXDB_V2_URL"))
             .ok_or_else(|| {
-                config_error("no server configured: set INFLUX_HOST or INFLUXDB_V2_URL".to_string())
+                Error::invalid_argument(
+                    "no server configured: set INFLUX_HOST or INFLUXDB_V2_URL".to_string(),
+                )
             })?;
         let mut config = InfluxConfig::new(url);
         config.database = var("INFLUX_DATABASE");
@@ -497,10 +506,6 @@ fn v3_precision(p: Precision) -> &'static str {
     }
 }
 
-fn config_error(message: String) -> Error {
-    Error::new(ErrorKind::InvalidArgument, message)
-}
-
 /// Percent-encodes everything but unreserved characters (RFC 3986).
 pub(crate) fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -517,6 +522,7 @@ pub(crate) fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn connection_strings_carry_every_option_and_credentials_go_to_fields() {

@@ -443,10 +443,7 @@ impl Drop for DataLogger {
         let result = self
             .write_data()
             .and_then(|()| self.flush_writers_at_exit(deadline));
-        let refused: u64 = lock(&self.delivery)
-            .iter()
-            .map(|w| w.writer.dead_lettered())
-            .sum();
+        let refused = self.refused_points();
         if refused > 0 {
             eprintln!(
                 "influxdb-datalogger: {refused} points were refused by the database and set aside in the dead-letter file"

@@ -283,13 +283,9 @@ impl DataLogger {
         let mut flushed = Ok(());
         for slot in lock(&self.delivery).iter_mut() {
             let result = match deadline {
-                Some(deadline) if at_exit => {
-                    let mut wait = deadline.saturating_duration_since(std::time::Instant::now());
-                    if let Some(limit) = slot.writer.flush_timeout() {
-                        wait = wait.min(limit);
-                    }
-                    slot.writer.flush_unless_unreachable(wait)
-                }
+                Some(deadline) if at_exit => slot
+                    .writer
+                    .flush_at_exit(deadline.saturating_duration_since(std::time::Instant::now())),
                 Some(deadline) => slot
                     .writer
                     .flush_within(deadline.saturating_duration_since(std::time::Instant::now())),
@@ -337,11 +333,7 @@ impl DataLogger {
     pub fn close(&self) -> Result<()> {
         self.closed.store(true, Ordering::Relaxed);
         self.flush()?;
-        let refused: u64 = lock(&self.delivery)
-            .iter()
-            .map(|w| w.writer.dead_lettered())
-            .sum();
-        match refused {
+        match self.refused_points() {
             0 => Ok(()),
             n => Err(Error::new(
                 ErrorKind::Writer,
@@ -351,6 +343,14 @@ impl DataLogger {
             )
             .with_retriable(false)),
         }
+    }
+
+    /// Lines the writers' databases refused for good (now in dead-letter files).
+    pub(super) fn refused_points(&self) -> u64 {
+        lock(&self.delivery)
+            .iter()
+            .map(|w| w.writer.dead_lettered())
+            .sum()
     }
 
     /// Deletes the spool's segments if everything in them was acknowledged (after a flush: the

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::SPOOL_ENV;
 use crate::conn_str::{parse_duration, parse_size};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 /// When the spool asks the operating system to put what it wrote on the disk.
 ///
@@ -104,15 +104,15 @@ impl SpoolOptions {
     pub fn parse(text: &str) -> Result<Self> {
         let (dir, query) = text.split_once('?').unwrap_or((text, ""));
         if dir.is_empty() {
-            return Err(invalid(format!(
+            return Err(Error::invalid_argument(format!(
                 "spool connection string {text:?} names no directory"
             )));
         }
         let mut options = SpoolOptions::new(dir);
         for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair
-                .split_once('=')
-                .ok_or_else(|| invalid(format!("spool setting {pair:?} has no value")))?;
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                Error::invalid_argument(format!("spool setting {pair:?} has no value"))
+            })?;
             match key {
                 "max_bytes" => options.max_bytes = parse_size(&format!("spool {key}"), value)?,
                 "segment_bytes" => {
@@ -125,10 +125,11 @@ impl SpoolOptions {
                     options.fsync = match value {
                         "never" => Fsync::Never,
                         "batch" => Fsync::PerBatch,
-                        other => Fsync::Every(
-                            parse_duration("spool fsync", other)
-                                .map_err(|e| invalid(format!("{e}; or never, or batch")))?,
-                        ),
+                        other => {
+                            Fsync::Every(parse_duration("spool fsync", other).map_err(|e| {
+                                Error::invalid_argument(format!("{e}; or never, or batch"))
+                            })?)
+                        }
                     }
                 }
                 "on_full" => {
@@ -136,7 +137,7 @@ impl SpoolOptions {
                         "refuse" => OnFull::Refuse,
                         "drop-oldest" | "drop_oldest" => OnFull::DropOldest,
                         other => {
-                            return Err(invalid(format!(
+                            return Err(Error::invalid_argument(format!(
                                 "spool on_full {other:?} is neither refuse nor drop-oldest"
                             )))
                         }
@@ -147,13 +148,17 @@ impl SpoolOptions {
                         "same-target" | "same_target" => Adopt::SameTarget,
                         "all" => Adopt::All,
                         other => {
-                            return Err(invalid(format!(
+                            return Err(Error::invalid_argument(format!(
                                 "spool adopt {other:?} is neither same-target nor all"
                             )))
                         }
                     }
                 }
-                other => return Err(invalid(format!("unknown spool setting {other:?}"))),
+                other => {
+                    return Err(Error::invalid_argument(format!(
+                        "unknown spool setting {other:?}"
+                    )))
+                }
             }
         }
         options.check()?;
@@ -178,13 +183,13 @@ impl SpoolOptions {
     /// [`ErrorKind::InvalidArgument`] naming the sizes that do not fit.
     pub fn check(&self) -> Result<()> {
         if self.segment_bytes < 64 << 10 {
-            return Err(invalid(format!(
+            return Err(Error::invalid_argument(format!(
                 "spool segment_bytes {} is below the minimum of 64 KiB",
                 self.segment_bytes
             )));
         }
         if self.max_bytes < 2 * self.segment_bytes {
-            return Err(invalid(format!(
+            return Err(Error::invalid_argument(format!(
                 "spool max_bytes {} must hold at least two segments of {} bytes",
                 self.max_bytes, self.segment_bytes
             )));
@@ -202,8 +207,4 @@ pub enum SpoolFromEnv {
     Off,
     /// A spool.
     On(SpoolOptions),
-}
-
-pub(super) fn invalid(message: String) -> Error {
-    Error::new(ErrorKind::InvalidArgument, message)
 }
