@@ -10,7 +10,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::logger::{lock, FieldIn, Fields, LoggerBase};
+use crate::inputs::{FieldIn, Fields};
+use crate::logger::{lock, LoggerBase};
 use crate::registry::registry;
 use crate::schema::Schema;
 
@@ -91,10 +92,11 @@ impl BlockMeasurer {
             )?;
         }
         let schema = self.schema.bind(py);
-        let fields: Fields = smallvec::smallvec![FieldIn {
-            index: self.field_index,
-            value: Some(FieldValue::Float(elapsed.as_secs_f64()))
-        }];
+        let fields: Fields<'_> = smallvec::smallvec![FieldIn::new(
+            schema.get(),
+            self.field_index,
+            Some(FieldValue::Float(elapsed.as_secs_f64()))
+        )];
         let fields_map = if schema.get().has_funcs {
             let map = PyDict::new(py);
             map.set_item(self.field.bind(py), elapsed.as_secs_f64())?;

@@ -18,11 +18,13 @@ mod block;
 mod construct;
 mod convert;
 mod errors;
+mod inputs;
 mod logger;
 mod python_writer;
 mod registry;
 mod rows;
 mod schema;
+mod stats;
 mod writers;
 
 use pyo3::prelude::*;

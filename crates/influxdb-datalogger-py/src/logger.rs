@@ -2,69 +2,30 @@
 //! `BlockMeasurer`. The hot calls — `log` and `measure_block` — are native methods, so a Python
 //! call goes straight to Rust.
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwap;
-use influxdb_datalogger::{
-    DataLogger, DatabaseWriter, FieldInput, FieldValue, SpoolOptions, TagInput, Timestamp,
-};
+use influxdb_datalogger::{DataLogger, DatabaseWriter, SpoolOptions, Timestamp};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
-use smallvec::SmallVec;
 
 use crate::block::BlockMeasurer;
 use crate::construct::{add_post_processor, build_core, native_writer, spool_options};
 use crate::convert;
 use crate::errors::{to_py, type_error, IntoPyResult};
+use crate::inputs::{cached_tags, field_context, merge_computed, uncached_tags, FieldIn, Fields};
 use crate::python_writer::Shared;
 use crate::registry::registry;
 use crate::rows::{entry_row, event_row};
 use crate::schema::Schema;
+use crate::stats::stats_dict;
 use crate::writers::NativeWriter;
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
-
-/// A field resolved to its schema index by the binding.
-pub(crate) struct FieldIn {
-    pub(crate) index: usize,
-    pub(crate) value: Option<FieldValue>,
-}
-
-impl FieldInput for FieldIn {
-    fn key(&self) -> &str {
-        ""
-    }
-    fn value(&self) -> Option<&FieldValue> {
-        self.value.as_ref()
-    }
-    fn schema_index(&self) -> Option<usize> {
-        Some(self.index)
-    }
-}
-
-struct TagIn<'a> {
-    index: usize,
-    value: Option<Cow<'a, str>>,
-}
-
-impl TagInput for TagIn<'_> {
-    fn key(&self) -> &str {
-        ""
-    }
-    fn value(&self) -> Option<&str> {
-        self.value.as_deref()
-    }
-    fn schema_index(&self) -> Option<usize> {
-        Some(self.index)
-    }
-}
-
-pub(crate) type Fields = SmallVec<[FieldIn; 8]>;
 
 #[pyclass(subclass, frozen, weakref, module = "influxdb_datalogger._native")]
 pub struct LoggerBase {
@@ -179,10 +140,9 @@ impl LoggerBase {
         let fields_dict = fields_map.cast::<PyDict>()?;
         let mut fields = Fields::new();
         for (key, value) in fields_dict.iter() {
-            fields.push(FieldIn {
-                index: schema.field_slot(&key)?,
-                value: convert::field_value(&value, || field_context(schema, &key))?,
-            });
+            let index = schema.field_slot(&key)?;
+            let value = convert::field_value(&value, || field_context(schema, &key))?;
+            fields.push(FieldIn::new(schema, index, value));
         }
         let time = time
             .filter(|t| !t.is_none())
@@ -394,60 +354,7 @@ impl LoggerBase {
     /// spool's numbers and what was replayed from it.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let core = self.core(py)?;
-        let stats = core.stats();
-        let writers = PyList::empty(py);
-        for w in stats.writers {
-            writers.append(py_dict!(py, {
-                "name" => w.name,
-                "points_written" => w.points_written,
-                "failures" => w.failures,
-                "last_error" => w.last_error,
-                "backlog_points" => w.backlog_points,
-                "dead_lettered" => w.dead_lettered,
-                "awaiting_delivery" => w.awaiting_delivery,
-                "retries" => w.retries,
-                "spilled" => w.spilled,
-            }))?;
-        }
-        let spool = match stats.spool {
-            None => None,
-            Some(spool) => Some(py_dict!(py, {
-                "dir" => spool.dir.to_string_lossy(),
-                "records" => spool.records,
-                "unacknowledged" => spool.unacknowledged,
-                "bytes" => spool.bytes,
-                "dropped_points" => spool.dropped_points,
-            })),
-        };
-        let replayed = core.replay_report();
-        let damaged = PyList::empty(py);
-        for damage in replayed.damaged {
-            damaged.append(py_dict!(py, {
-                "segment" => damage.segment.to_string_lossy(),
-                "offset" => damage.offset,
-                "length" => damage.len,
-                "reason" => damage.reason,
-                "moved_to" => damage.moved_to.to_string_lossy(),
-            }))?;
-        }
-        Ok(py_dict!(py, {
-            "points_logged" => stats.points_logged,
-            "events_logged" => stats.events_logged,
-            "log_errors" => stats.log_errors,
-            "pending_points" => stats.pending_points,
-            "pending_events" => stats.pending_events,
-            "last_error" => stats.last_error,
-            "writers" => writers,
-            "spool" => spool,
-            "replayed" => py_dict!(py, {
-                "owners" => replayed.owners,
-                "segments" => replayed.segments,
-                "points" => replayed.points,
-                "events" => replayed.events,
-                "other_targets" => replayed.other_targets,
-                "damaged" => damaged,
-            }),
-        }))
+        stats_dict(py, core.stats(), core.replay_report())
     }
 }
 
@@ -471,14 +378,6 @@ fn schema_of<'py>(measurement: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Schema
     Ok(measurement
         .getattr(intern!(py, "_schema"))?
         .cast_into::<Schema>()?)
-}
-
-fn field_context(schema: &Schema, key: &Bound<'_, PyAny>) -> String {
-    format!(
-        "measurement {:?}, field {}",
-        schema.measurement.name(),
-        key.repr().map(|r| r.to_string()).unwrap_or_default()
-    )
 }
 
 impl LoggerBase {
@@ -529,12 +428,12 @@ impl LoggerBase {
     /// The common end of `log` and a finished block: merges in Python-computed values, converts
     /// the tags, and logs (releasing the GIL when the log may write).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn log_point(
+    pub(crate) fn log_point<'s>(
         &self,
         slf: &Bound<'_, Self>,
         measurement: &Bound<'_, PyAny>,
-        schema: &Schema,
-        mut fields: Fields,
+        schema: &'s Schema,
+        mut fields: Fields<'s>,
         fields_map: Option<&Bound<'_, PyDict>>,
         tags_map: Option<&Bound<'_, PyAny>>,
         time: Option<Timestamp>,
@@ -550,85 +449,18 @@ impl LoggerBase {
                 )));
             }
         }
-        // Values computed by Python functions come first, so that given values win.
-        let computed = if schema.has_funcs {
-            let pair =
-                measurement.call_method1(intern!(py, "_func_values"), (fields_map, tags_map))?;
-            Some(pair.cast_into::<PyTuple>()?)
-        } else {
-            None
-        };
-        let computed_tags = match &computed {
-            Some(pair) => {
-                let computed_fields = pair.get_item(0)?.cast_into::<PyDict>()?;
-                let mut merged = Fields::new();
-                for (key, value) in computed_fields.iter() {
-                    let index = schema.field_slot(&key)?;
-                    // A value given in the call wins over the computed one.
-                    if fields.iter().any(|f| f.index == index) {
-                        continue;
-                    }
-                    merged.push(FieldIn {
-                        index,
-                        value: convert::field_value(&value, || field_context(schema, &key))?,
-                    });
-                }
-                merged.extend(fields.drain(..));
-                fields = merged;
-                Some(pair.get_item(1)?.cast_into::<PyDict>()?)
-            }
-            None => None,
-        };
-        let mut keys: SmallVec<[(usize, Bound<'_, PyAny>); 8]> = SmallVec::new();
-        if let Some(tags) = tags_map {
-            for (key, value) in tags.cast::<PyDict>()?.iter() {
-                keys.push((schema.tag_slot(&key)?, value));
-            }
-        }
-        if let Some(computed) = &computed_tags {
-            let given = keys.len();
-            for (key, value) in computed.iter() {
-                let index = schema.tag_slot(&key)?;
-                // A value given in the call wins over the computed one.
-                if !keys[..given].iter().any(|(i, _)| *i == index) {
-                    keys.push((index, value));
-                }
-            }
-        }
+        let tags = merge_computed(measurement, schema, &mut fields, fields_map, tags_map)?;
         let time = time.unwrap_or_else(Timestamp::now);
         let result = if self.continuous_write {
             // A continuous write calls writers, which may need the GIL on this or another thread
             // and may log this measurement again: no lock may be held.
-            let tags = keys
-                .iter()
-                .map(|(index, value)| {
-                    Ok(TagIn {
-                        index: *index,
-                        value: convert::tag_value(value)?,
-                    })
-                })
-                .collect::<PyResult<SmallVec<[TagIn<'_>; 8]>>>()?;
+            let tags = uncached_tags(schema, &tags)?;
             self.shared.remember_logger(slf.as_any())?;
             let core = self.core_arc(py)?;
             py.detach(|| core.log_at(&schema.measurement, &fields, &tags, time))
         } else {
-            let texts = schema.tag_texts(&keys)?;
-            let tags = keys
-                .iter()
-                .map(|(index, value)| {
-                    let cached = texts[*index]
-                        .as_ref()
-                        .filter(|(object, _)| object.as_ptr() == value.as_ptr());
-                    let value = match cached {
-                        Some((_, text)) => Some(Cow::Borrowed(text.as_str())),
-                        None => convert::tag_value(value)?,
-                    };
-                    Ok(TagIn {
-                        index: *index,
-                        value,
-                    })
-                })
-                .collect::<PyResult<SmallVec<[TagIn<'_>; 8]>>>()?;
+            let texts = schema.tag_texts(&tags)?;
+            let tags = cached_tags(schema, &texts, &tags)?;
             self.core(py)?
                 .log_at(&schema.measurement, &fields, &tags, time)
         };
@@ -661,7 +493,7 @@ impl LoggerBase {
             for (key, value) in map.cast::<PyDict>()?.iter() {
                 tags.push((
                     convert::name(&key)?.into_owned(),
-                    convert::tag_value(&value)?.map(Cow::into_owned),
+                    convert::tag_value(&value)?.map(std::borrow::Cow::into_owned),
                 ));
             }
         }

@@ -52,11 +52,9 @@ pub(super) fn signed_fields<'a, F: FieldInput>(
 }
 
 pub(super) fn field_label<F: FieldInput>(measurement: &Measurement, input: &F) -> String {
-    match input.schema_index() {
-        Some(i) => measurement
-            .fields()
-            .nth(i)
-            .map_or_else(String::new, |f| format!("{:?}", f.name())),
-        None => format!("{:?}", input.key()),
-    }
+    let name = input
+        .schema_index()
+        .and_then(|i| measurement.field_name(i))
+        .unwrap_or_else(|| input.key());
+    format!("{name:?}")
 }

@@ -171,6 +171,16 @@ impl Measurement {
         self.0.tags.iter().position(|d| d.tag.name == name)
     }
 
+    /// The name of the field at `index` in [`fields`](Measurement::fields).
+    pub fn field_name(&self, index: usize) -> Option<&str> {
+        self.0.fields.get(index).map(|d| d.field.name.as_str())
+    }
+
+    /// The name of the tag at `index` in [`tags`](Measurement::tags).
+    pub fn tag_name(&self, index: usize) -> Option<&str> {
+        self.0.tags.get(index).map(|d| d.tag.name.as_str())
+    }
+
     /// The error for a field this measurement does not define, listing the ones it does.
     pub fn unknown_field(&self, name: &str) -> Error {
         let known: Vec<&str> = self.fields().map(Field::name).collect();

@@ -241,3 +241,15 @@ fn funcs_run_only_when_no_value_is_given() {
     );
     assert_eq!(CALLS.load(Ordering::Relaxed), 1);
 }
+
+#[test]
+fn names_by_position_follow_the_order_of_fields_and_the_sorted_tags() {
+    let m = cpu();
+    let fields: Vec<_> = (0..3).map(|i| m.field_name(i)).collect();
+    assert_eq!(fields, [Some("value"), Some("count"), None]);
+    let tags: Vec<_> = (0..4).map(|i| m.tag_name(i)).collect();
+    assert_eq!(tags, [Some("extra"), Some("host"), Some("zone"), None]);
+    for (i, tag) in m.tags().enumerate() {
+        assert_eq!(m.tag_index(tag.name()), Some(i));
+    }
+}

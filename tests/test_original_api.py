@@ -1,4 +1,4 @@
-"""Behaviour of the Python API, point by point as ../shared/SEED-API.md lists it, and the
+"""Behaviour of the Python API, point by point as the original 2.4.2 package behaves, and the
 additions (context manager, flush, stats, measure as a decorator, async with, outcome tag)."""
 
 from __future__ import annotations
