@@ -1,6 +1,6 @@
 //! `push` and `ping`: the command line's way to a server.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -109,7 +109,8 @@ pub fn push(
     options.max_points = batch_size.max(1);
     options.flush_timeout = timeout;
     let mut writer = InfluxDBWriter::new(config)?.in_background(options);
-    let progress = Progress::new(std::io::stderr().is_terminal(), bytes.len());
+    let total = bytes.len() as u64;
+    let progress = Progress::new(total);
     let mut report = PushReport::default();
     let mut lines = Lines::new(&text);
     let mut chunk: Vec<&[u8]> = Vec::with_capacity(batch_size);
@@ -118,19 +119,18 @@ pub fn push(
             Ok(_) => chunk.push(text[lines.span()].as_bytes()),
             Err(e) => {
                 report.skipped += 1;
-                progress.clear();
-                crate::report_skipped_line(err, path, &e);
+                progress.suspend(|| crate::report_skipped_line(err, path, &e));
             }
         }
         if chunk.len() >= batch_size {
             writer.write_data(&Batch::from_lines(chunk.drain(..), precision)?)?;
-            progress.show(lines.span().end, writer.stats().delivered);
+            progress.show(lines.span().end as u64, writer.stats().delivered);
         }
     }
     writer.write_data(&Batch::from_lines(chunk.drain(..), precision)?)?;
-    let flushed = wait_delivered(&writer, timeout, &progress, bytes.len(), err);
+    let flushed = wait_delivered(&writer, timeout, &progress, total, err);
     let stats = writer.stats();
-    progress.show(bytes.len(), stats.delivered);
+    progress.show(total, stats.delivered);
     progress.clear();
     report.delivered = stats.delivered;
     report.dead_lettered = DatabaseWriter::dead_lettered(&writer);
@@ -143,7 +143,7 @@ fn wait_delivered(
     writer: &BackgroundWriter,
     timeout: Duration,
     progress: &Progress,
-    total: usize,
+    total: u64,
     err: &mut dyn Write,
 ) -> Result<()> {
     let deadline = Instant::now() + timeout;
@@ -161,12 +161,15 @@ fn wait_delivered(
         progress.show(total, stats.delivered);
         let reason = stats.last_error.unwrap_or_else(|| format!("{error:#}"));
         if said.as_deref() != Some(reason.as_str()) {
-            progress.clear();
-            let _ = writeln!(
-                err,
-                "retrying (up to {} more): {reason}",
-                influxdb_datalogger::human_duration(left)
-            );
+            progress
+                .suspend(|| {
+                    writeln!(
+                        err,
+                        "retrying (up to {} more): {reason}",
+                        influxdb_datalogger::human_duration(left)
+                    )
+                })
+                .ok();
             said = Some(reason);
         }
         // An unreachable server ends the wait at once: pace the loop.
@@ -174,40 +177,45 @@ fn wait_delivered(
     }
 }
 
-/// A one-line progress bar on stderr, drawn only on a terminal.
+/// A one-line progress bar on stderr, drawn only on a terminal (indicatif hides it otherwise
+/// and limits how often it is redrawn).
 pub(crate) struct Progress {
-    on: bool,
-    total: usize,
+    bar: indicatif::ProgressBar,
     started: Instant,
 }
 
 impl Progress {
-    pub(crate) fn new(on: bool, total: usize) -> Self {
+    /// A bar for `total` units of work (bytes read, points replayed).
+    pub(crate) fn new(total: u64) -> Self {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total.max(1)),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        let style = indicatif::ProgressStyle::with_template("[{bar:30}] {percent:>3}%  {msg}")
+            .expect("a valid template")
+            .progress_chars("#> ");
+        bar.set_style(style);
         Progress {
-            on,
-            total: total.max(1),
+            bar,
             started: Instant::now(),
         }
     }
 
-    pub(crate) fn show(&self, done: usize, delivered: u64) {
-        if !self.on {
-            return;
-        }
-        let share = (done as f64 / self.total as f64).min(1.0);
-        let filled = (share * 30.0) as usize;
+    /// `done` units of work done, and `delivered` lines delivered so far.
+    pub(crate) fn show(&self, done: u64, delivered: u64) {
         let rate = delivered as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-        eprint!(
-            "\r[{}{}] {:3.0}%  {delivered} lines delivered  {rate:.0} lines/s ",
-            "#".repeat(filled),
-            " ".repeat(30 - filled),
-            share * 100.0
-        );
+        self.bar.set_position(done);
+        self.bar
+            .set_message(format!("{delivered} lines delivered  {rate:.0} lines/s"));
     }
 
+    /// Runs `say` (which writes a message) with the bar off the screen.
+    pub(crate) fn suspend<R>(&self, say: impl FnOnce() -> R) -> R {
+        self.bar.suspend(say)
+    }
+
+    /// Takes the bar off the screen for good.
     pub(crate) fn clear(&self) {
-        if self.on {
-            eprint!("\r{}\r", " ".repeat(80));
-        }
+        self.bar.finish_and_clear();
     }
 }

@@ -1,6 +1,6 @@
 //! `replay` and `spool`: what dead processes left in a spool directory.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -54,11 +54,11 @@ pub fn replay(dir: &Path, target: &Target, timeout: f64, out: &mut dyn Write) ->
             .try_build()?;
         let report = logger.replay_report();
         let total = report.points + report.events;
-        let progress = Progress::new(std::io::stderr().is_terminal(), total as usize);
+        let progress = Progress::new(total);
         let flushed = loop {
             let awaiting = awaiting(&logger);
             let delivered = total.saturating_sub(awaiting);
-            progress.show(delivered as usize, delivered);
+            progress.show(delivered, delivered);
             let left = deadline.saturating_duration_since(Instant::now());
             let step = left.min(Duration::from_millis(100));
             match logger.flush_within(step) {

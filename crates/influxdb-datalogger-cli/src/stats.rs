@@ -1,7 +1,6 @@
 //! `stats`: summary statistics of line protocol files, per measurement, tag set and field.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use influxdb_datalogger::line_protocol::{LineError, Lines};
 use influxdb_datalogger::FieldValue;
@@ -172,30 +171,30 @@ pub fn format_number(v: f64) -> String {
     format!("{v:.decimals$}")
 }
 
-/// Renders rows as columns separated by two spaces, left-aligned but for those `numeric` says
-/// (by index), which are right-aligned.
+/// `rows` (the first is the header) as a table without borders, columns two spaces apart, the
+/// columns for which `numeric` holds aligned right. Widths count what a terminal shows, so wide
+/// characters (CJK tag values) keep the columns straight.
 pub(crate) fn render(rows: &[Vec<String>], numeric: impl Fn(usize) -> bool) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            if c > 0 {
-                line.push_str("  ");
-            }
-            let pad = widths[c] - cell.chars().count();
-            if !numeric(c) {
-                let _ = write!(line, "{cell}{}", " ".repeat(pad));
-            } else {
-                let _ = write!(line, "{}{cell}", " ".repeat(pad));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
+    use comfy_table::{presets, CellAlignment, Table};
+    let Some((header, body)) = rows.split_first() else {
+        return String::new();
+    };
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_header(header.clone());
+    for row in body {
+        table.add_row(row.clone());
     }
+    let last = header.len().saturating_sub(1);
+    for (index, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if index == last { 0 } else { 2 }));
+        if numeric(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut out = table.trim_fmt();
+    out.push('\n');
     out
 }
 
@@ -241,6 +240,18 @@ mod tests {
         );
         assert_eq!(c.lines, 2);
         assert_eq!(c.summaries()[0].1.count, 2);
+    }
+
+    #[test]
+    fn wide_characters_keep_the_columns_straight() {
+        let rows = [["tag", "n"], ["東京", "1"], ["abcde", "22"]]
+            .map(|row| row.map(String::from).to_vec())
+            .to_vec();
+        // "東京" is four columns wide on a terminal, not two.
+        assert_eq!(
+            render(&rows, |column| column == 1),
+            "tag     n\n東京    1\nabcde  22\n"
+        );
     }
 
     #[test]
