@@ -1,6 +1,6 @@
 //! The `influxdb-datalogger` command line: `demo`, `stats`, `push`, `ping`, `replay`, `spool`.
-//! A library too ([`run`] takes the arguments and the output streams), so that its tests — and
-//! later the Python package — can run the commands in process.
+//! A library too ([`run`] takes the arguments and the output streams), so that its tests can run
+//! the commands in process.
 
 pub mod demo;
 pub mod remote;

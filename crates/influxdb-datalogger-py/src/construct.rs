@@ -43,9 +43,9 @@ pub(crate) fn spool_options(
         })?;
         return SpoolOptions::parse(&path.to_string_lossy())
             .map(|options| (Some(options), true))
-            .py_err();
+            .into_py_result();
     }
-    match SpoolOptions::from_env().py_err()? {
+    match SpoolOptions::from_env().into_py_result()? {
         SpoolFromEnv::On(options) => Ok((Some(options), true)),
         SpoolFromEnv::Off => Ok((None, true)),
         SpoolFromEnv::Unset => Ok((
@@ -93,7 +93,7 @@ pub(crate) fn build_core(
     // for them waits for the first write.
     let builder = builder.spool(spool).hand_over_replay(!has_python_writer);
     // Opening the spool replays what dead processes left, over the network: without the GIL.
-    py.detach(|| builder.try_build()).py_err()
+    py.detach(|| builder.try_build()).into_py_result()
 }
 
 /// Registers a Python post-processor on a core logger; it runs the Python `_run_post_processing`.

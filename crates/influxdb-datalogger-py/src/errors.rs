@@ -38,11 +38,11 @@ pub fn to_py(err: Error) -> PyErr {
 
 /// `to_py` for results.
 pub trait IntoPyResult<T> {
-    fn py_err(self) -> PyResult<T>;
+    fn into_py_result(self) -> PyResult<T>;
 }
 
 impl<T> IntoPyResult<T> for Result<T, Error> {
-    fn py_err(self) -> PyResult<T> {
+    fn into_py_result(self) -> PyResult<T> {
         self.map_err(to_py)
     }
 }

@@ -338,7 +338,8 @@ impl LoggerBase {
             None => self.core(py)?.pending_batch(),
         };
         let mut core_writer = writer.get().to_core()?;
-        py.detach(|| core_writer.write_data(&batch)).py_err()
+        py.detach(|| core_writer.write_data(&batch))
+            .into_py_result()
     }
 
     /// The Measurement objects logged, by name.
@@ -499,7 +500,7 @@ impl LoggerBase {
         }
         Python::attach(|py| self.core(py))?
             .log_event(name, start, stop, &tags)
-            .py_err()
+            .into_py_result()
     }
 
     /// Raises the Python exception a writer or post-processor raised, as it was, or else the

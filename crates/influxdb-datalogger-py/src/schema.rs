@@ -66,7 +66,7 @@ impl Schema {
                 builder.tag(core)
             };
         }
-        let measurement = builder.build().py_err()?;
+        let measurement = builder.build().into_py_result()?;
         let find = |objects: &[Bound<'_, PyAny>], wanted: &str| -> PyResult<Py<PyAny>> {
             for object in objects {
                 if convert::name(object)? == wanted {

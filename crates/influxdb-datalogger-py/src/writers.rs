@@ -55,7 +55,7 @@ impl NativeWriter {
     /// `flush_interval`, `flush_timeout` and `retry_budget` (seconds).
     #[staticmethod]
     fn influxdb(url: &str, options: &Bound<'_, PyDict>) -> PyResult<Self> {
-        let mut config = InfluxConfig::parse_conn_str(url).py_err()?;
+        let mut config = InfluxConfig::parse_conn_str(url).into_py_result()?;
         let mut delivery = DeliveryOptions::default();
         let seconds = |value: &Bound<'_, PyAny>, key: &str| -> PyResult<Duration> {
             let s: f64 = value.extract()?;
@@ -88,7 +88,7 @@ impl NativeWriter {
                 "retry_budget" => delivery.retry.budget = seconds(&value, &key)?,
                 _ => config
                     .set(&key, &value.str()?.extract::<String>()?)
-                    .py_err()?,
+                    .into_py_result()?,
             }
         }
         Self::checked(config, delivery)
@@ -98,7 +98,7 @@ impl NativeWriter {
     #[staticmethod]
     fn influxdb_from_url(connection_string: &str) -> PyResult<Self> {
         Self::checked(
-            InfluxConfig::from_conn_str(connection_string).py_err()?,
+            InfluxConfig::from_conn_str(connection_string).into_py_result()?,
             DeliveryOptions::default(),
         )
     }
@@ -107,7 +107,7 @@ impl NativeWriter {
     #[staticmethod]
     fn influxdb_from_env() -> PyResult<Self> {
         Self::checked(
-            InfluxConfig::from_env().py_err()?,
+            InfluxConfig::from_env().into_py_result()?,
             DeliveryOptions::default(),
         )
     }
@@ -152,7 +152,7 @@ impl NativeWriter {
 
 impl NativeWriter {
     fn checked(config: InfluxConfig, delivery: DeliveryOptions) -> PyResult<Self> {
-        InfluxDBWriter::new(config.clone()).py_err()?;
+        InfluxDBWriter::new(config.clone()).into_py_result()?;
         Ok(NativeWriter {
             kind: Kind::InfluxDb(Box::new((config, delivery))),
         })
@@ -171,7 +171,7 @@ impl NativeWriter {
                 let (config, delivery) = &**options;
                 Box::new(
                     InfluxDBWriter::new(config.clone())
-                        .py_err()?
+                        .into_py_result()?
                         .in_background(delivery.clone()),
                 )
             }
