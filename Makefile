@@ -39,6 +39,44 @@ check-features: ## The core without HTTP (no C dependency), and with the chrono/
 		| grep -E '^(ring|cc|ureq) ' && { echo "a C or HTTP dependency without the http feature"; exit 1; } || true
 	$(CARGO) test -p influxdb-datalogger --no-default-features --features chrono,time --lib --tests --quiet
 
+# Other platforms: macOS is checked with clippy (its linker and SDK are not here); Windows is
+# built with mingw-w64, and the core's tests run under Wine (see docs/platforms.md).
+APPLE_TARGETS := x86_64-apple-darwin aarch64-apple-darwin
+WINDOWS := x86_64-pc-windows-gnu
+WINE = $(firstword $(wildcard /usr/lib/wine/wine64 /usr/bin/wine64 /usr/bin/wine))
+WINE_PREFIX := $(abspath target/wine-prefix)
+
+.PHONY: platform-deps
+platform-deps: ## rustup targets for macOS and Windows; Debian's mingw-w64 and Wine, if missing
+	rustup target list --installed | grep -qx $(WINDOWS) && rustup target list --installed | grep -qx aarch64-apple-darwin \
+		&& rustup target list --installed | grep -qx x86_64-apple-darwin || rustup target add $(APPLE_TARGETS) $(WINDOWS)
+	@if command -v x86_64-w64-mingw32-gcc >/dev/null && test -n "$(WINE)"; then :; else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64 wine64; fi
+
+.PHONY: check-platforms
+check-platforms: platform-deps test-windows windows-wheel ## clippy for macOS and Windows, the core's tests under Wine, the Windows wheel
+	for target in $(APPLE_TARGETS); do \
+		env CC_$${target//-/_}=/bin/true AR_$${target//-/_}=/bin/true \
+			$(CARGO) clippy --workspace --all-targets --target $$target -- -D warnings || exit 1; \
+	done
+	$(CARGO) clippy --workspace --all-targets --target $(WINDOWS) -- -D warnings
+
+.PHONY: test-windows
+test-windows: platform-deps ## The core crate's tests built for Windows and run under Wine
+	mkdir -p target/wine
+	x86_64-w64-mingw32-gcc -shared -O2 -o target/wine/bcryptprimitives.dll scripts/wine/bcryptprimitives.c -ladvapi32
+	test -d $(WINE_PREFIX)/drive_c/windows/system32 || WINEPREFIX=$(WINE_PREFIX) WINEDEBUG=-all $(WINE) wineboot -i
+	cp target/wine/bcryptprimitives.dll $(WINE_PREFIX)/drive_c/windows/system32/
+	WINEPREFIX=$(WINE_PREFIX) WINEDEBUG=-all INFLUXDB_DATALOGGER_TESTS_UNDER_WINE=1 \
+		CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$(WINE) \
+		$(CARGO) test -p influxdb-datalogger --target $(WINDOWS)
+
+.PHONY: windows-wheel
+windows-wheel: python-env platform-deps ## The Python wheel for Windows; its module must import only python3.dll and system DLLs
+	rm -rf target/wheels-windows
+	$(VENV)/bin/maturin build --quiet --target $(WINDOWS) --out target/wheels-windows
+	$(PY) scripts/check_windows_wheel.py target/wheels-windows/*.whl
+
 .PHONY: test-rust
 test-rust: ## Rust unit, property, integration and doc tests
 	$(CARGO) test --workspace
@@ -88,7 +126,7 @@ test-integration: servers-deps ## Tests against real InfluxDB 1.6 and VictoriaMe
 	$(CARGO) test -p influxdb-datalogger-cli --test cli -- --ignored
 
 .PHONY: test
-test: lint check-msrv check-features test-rust lint-python test-python test-integration ## Install what is needed and run every check and test
+test: lint check-msrv check-features check-platforms test-rust lint-python test-python test-integration ## Install what is needed and run every check and test
 
 .PHONY: bench
 bench: ## Criterion benchmarks against peer crates (release build; see bench/RESULTS.md)

@@ -9,15 +9,17 @@ use influxdb_datalogger::{
     Tag, Timestamp,
 };
 
-/// The host name, for the `host` tag; "unknown" where it cannot be read.
+/// The host name, for the `host` tag (asked of the system: `gethostname` on Unix,
+/// `GetComputerNameExW` on Windows); "unknown" where it is empty.
 pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+    let name = gethostname::gethostname();
+    let name = name.to_string_lossy();
+    let name = name.trim();
+    if name.is_empty() {
+        "unknown".to_string()
+    } else {
+        name.to_string()
+    }
 }
 
 /// What the demo logged.
@@ -109,4 +111,20 @@ fn pseudo_random(len: usize, seed: u64) -> Vec<u64> {
             x
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_host_name_is_the_systems_without_surrounding_space() {
+        let name = super::host_name();
+        assert!(!name.is_empty() && name.trim() == name, "{name:?}");
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            name,
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .unwrap()
+                .trim()
+        );
+    }
 }

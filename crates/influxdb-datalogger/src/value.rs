@@ -216,6 +216,8 @@ impl TryFrom<SystemTime> for Timestamp {
 }
 
 impl From<Timestamp> for SystemTime {
+    /// Exact where `SystemTime` counts nanoseconds (Linux, macOS); Windows counts 100 ns
+    /// intervals, so there the nanoseconds below 100 are dropped.
     fn from(t: Timestamp) -> Self {
         let magnitude = Duration::from_nanos(t.0.unsigned_abs());
         if t.0 >= 0 {
@@ -473,8 +475,10 @@ mod tests {
             Timestamp::from_nanos(i64::MIN).to_string(),
             "1677-09-21T00:12:43.145224192Z"
         );
-        for nanos in [0, 1, -3_000_000_000, 1_700_000_000_123_456_789] {
-            let t = Timestamp::from_nanos(nanos);
+        // Windows' clock counts 100 ns intervals; the others nanoseconds.
+        let resolution = if cfg!(windows) { 100 } else { 1 };
+        for nanos in [0i64, 1, -3_000_000_000, 1_700_000_000_123_456_789] {
+            let t = Timestamp::from_nanos(nanos - nanos.rem_euclid(resolution));
             assert_eq!(Timestamp::try_from(SystemTime::from(t)).unwrap(), t);
         }
         assert_eq!(

@@ -5,7 +5,8 @@
 //! three-way interleave, ~150 instructions for a point. A straight loop of the CPU's CRC32
 //! instruction over 8-byte words takes ~40; long buffers still go to the crate.
 
-/// Buffers up to this length take the short loop.
+/// Buffers up to this length take the short loop (x86-64; elsewhere the crate takes them all).
+#[cfg(target_arch = "x86_64")]
 const SHORT: usize = 512;
 
 /// The CRC-32C of `bytes`.

@@ -13,6 +13,7 @@
 mod crc;
 mod format;
 mod options;
+mod platform;
 mod replay;
 mod segment;
 mod shared;

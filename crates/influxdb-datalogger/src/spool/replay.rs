@@ -4,11 +4,10 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::format::{self, Found, Header, Kind, Scan, HEADER_LEN};
-use super::Adopt;
+use super::{platform, Adopt};
 use crate::entry::Event;
 use crate::error::{Error, Result};
 use crate::value::{Precision, Timestamp};
@@ -110,11 +109,7 @@ fn lock_if_dead(dir: &Path, name: &str) -> Option<(PathBuf, File)> {
     file.try_lock().ok()?;
     // Another process may have finished this owner and deleted the lock file between our open
     // and our lock: then we hold a lock on a file nobody else can find.
-    let same = fs::metadata(&path)
-        .ok()
-        .zip(file.metadata().ok())
-        .is_some_and(|(on_disk, held)| on_disk.ino() == held.ino() && on_disk.dev() == held.dev());
-    same.then_some((path, file))
+    platform::is_same_file(&path, &file).then_some((path, file))
 }
 
 /// Takes over every owner in `dir` (but `own`) whose process is gone.

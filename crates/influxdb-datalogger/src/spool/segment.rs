@@ -10,9 +10,10 @@
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use memmap2::{Advice, MmapMut};
+use memmap2::MmapMut;
 
 use super::format::{self, Header, Kind, HEADER_LEN, RECORD_HEADER_LEN};
+use super::platform;
 use crate::error::{Error, Result};
 
 #[derive(Debug)]
@@ -43,13 +44,13 @@ impl ActiveSegment {
             .create_new(true)
             .open(path)
             .map_err(cannot)?;
-        allocate(&file, capacity).map_err(cannot)?;
+        platform::allocate(&file, capacity as u64).map_err(cannot)?;
         // SAFETY: the file was just created by this process (`create_new`) and is named after
         // the owner whose lock this process holds; no other process writes to or truncates a
         // segment of a live owner, so the mapping's memory is not changed behind our back.
         #[allow(unsafe_code)]
         let mut map = unsafe { MmapMut::map_mut(&file) }.map_err(cannot)?;
-        populate_for_writing(&map);
+        platform::prefault_for_writing(&mut map);
         map[..HEADER_LEN].copy_from_slice(&header.encode());
         Ok(ActiveSegment {
             number: header.number,
@@ -112,25 +113,6 @@ impl ActiveSegment {
     }
 }
 
-/// Faults every page of `map` in for writing, a quarter MiB at a time: the kernel holds the
-/// process's address-space lock while it populates, and over a whole 8 MiB segment (~6 ms) any
-/// other thread's `mmap` (a logging thread's growing buffer, say) waited for all of it.
-fn populate_for_writing(map: &MmapMut) {
-    const STEP: usize = 256 << 10;
-    let mut offset = 0;
-    while offset < map.len() {
-        let len = STEP.min(map.len() - offset);
-        // Kernels before 5.14 do not know this advice: their pages fault in as they are written.
-        if map
-            .advise_range(Advice::PopulateWrite, offset, len)
-            .is_err()
-        {
-            return;
-        }
-        offset += len;
-    }
-}
-
 /// Where a segment is prepared before it is needed.
 pub(crate) fn prepared_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -140,20 +122,3 @@ pub(crate) fn prepared_path(path: &Path) -> PathBuf {
 
 /// The suffix of a prepared segment's file name.
 pub(crate) const PREPARED_SUFFIX: &str = ".next";
-
-/// Gives the file `len` bytes with their blocks allocated. A mapped page whose block cannot be
-/// allocated when it is first written (a full disk) kills the process with SIGBUS; allocating
-/// up front turns that into an error when the segment is created.
-fn allocate(file: &std::fs::File, len: usize) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let len = libc::off_t::try_from(len).map_err(std::io::Error::other)?;
-    // SAFETY: a plain system call on a descriptor this function borrows.
-    #[allow(unsafe_code)]
-    let allocated = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
-    match allocated {
-        0 => Ok(()),
-        // File systems without fallocate (some network ones): size it sparse, as before.
-        libc::EOPNOTSUPP | libc::EINVAL => file.set_len(len as u64),
-        errno => Err(std::io::Error::from_raw_os_error(errno)),
-    }
-}

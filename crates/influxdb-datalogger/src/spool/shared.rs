@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::os::unix::fs::FileExt;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::format::{self, Found, Kind, Scan, ACKED_AT, HEADER_LEN, RECORD_HEADER_LEN};
-use super::{SpoolOptions, ACKED_WRITE_EVERY};
+use super::{platform, SpoolOptions, ACKED_WRITE_EVERY};
 use crate::entry::{Batch, SpoolMark};
 use crate::error::{Error, Result};
 use crate::stats::SpoolStats;
@@ -140,9 +140,7 @@ impl SpoolShared {
             // crash resends at most that much, which overwrites itself in the database.
             if min.offset >= segment.acked_written + ACKED_WRITE_EVERY {
                 // An aligned 8-byte write into the page the mapping shares.
-                if segment
-                    .file
-                    .write_at(&min.offset.to_le_bytes(), ACKED_AT as u64)
+                if platform::write_at(&segment.file, &min.offset.to_le_bytes(), ACKED_AT as u64)
                     .is_ok()
                 {
                     segment.acked_written = min.offset;
@@ -223,7 +221,10 @@ impl SpoolShared {
         let cut = (window as u64) < wanted;
         let mut bytes = vec![0u8; window];
         File::open(path)
-            .and_then(|f| f.read_exact_at(&mut bytes, from.offset))
+            .and_then(|mut f| {
+                f.seek(SeekFrom::Start(from.offset))?;
+                f.read_exact(&mut bytes)
+            })
             .map_err(cannot)?;
         let mut lines = Vec::with_capacity(window.min(max_bytes));
         let mut ends = Vec::new();
