@@ -116,17 +116,9 @@ impl Shared {
             |state: &State| until != WaitUntil::Delivered && state.failed_sends != failures_before;
         let unreachable =
             |state: &State| until == WaitUntil::SendFailsOrUnreachable && state.unreachable;
-        while state.pending() > 0 && !state.stopped && !failed(&state) && !unreachable(&state) {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            state = self
-                .progress
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        let state = wait_while(&self.progress, state, deadline, |state| {
+            state.pending() > 0 && !state.stopped && !failed(state) && !unreachable(state)
+        });
         Waited {
             pending: state.pending(),
             cause: state
@@ -180,4 +172,24 @@ pub(super) fn take_chunk(state: &mut State, options: &DeliveryOptions) -> Batch 
         state.oldest = None;
     }
     chunk
+}
+
+/// Waits on `condvar` while `waiting` holds, at most until `deadline`, whatever wakes it.
+pub(super) fn wait_while<'a, T>(
+    condvar: &Condvar,
+    mut guard: MutexGuard<'a, T>,
+    deadline: Instant,
+    mut waiting: impl FnMut(&T) -> bool,
+) -> MutexGuard<'a, T> {
+    while waiting(&guard) {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        guard = condvar
+            .wait_timeout(guard, deadline - now)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+    guard
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
-use super::queue::{take_chunk, Shared, Spill};
+use super::queue::{take_chunk, wait_while, Shared, Spill};
 use super::DeliveryOptions;
 use crate::entry::Batch;
 use crate::error::Result;
@@ -183,18 +183,7 @@ fn send_with_retries(
         shared.progress.notify_all();
         // Sleep out the whole wait: new data arriving (with continuous write, every log call)
         // wakes this condition variable, and must not turn the backoff into a retry storm.
-        let until = Instant::now() + wait;
-        loop {
-            let now = Instant::now();
-            if now >= until {
-                break;
-            }
-            state = shared
-                .wake
-                .wait_timeout(state, until - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        state = wait_while(&shared.wake, state, Instant::now() + wait, |_| true);
     }
 }
 
