@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -11,10 +12,12 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Dict, Iterator
 
 import pytest
 
+import influxdb_datalogger
 import influxdb_datalogger._datalogger
 
 # Some tests leave points no server will ever take; do not wait 10 s for them at exit.
@@ -68,3 +71,31 @@ def influx_query(url: str, q: str, db: str = "") -> Any:
 def servers_script(servers: Dict[str, Any], action: str) -> None:
     """Runs another action of scripts/servers.py (``stop-influxdb``, ``start-influxdb``)."""
     subprocess.run([sys.executable, str(SCRIPT), action, "--state", str(servers["state"])], check=True)
+
+
+def load_original() -> ModuleType:
+    location = os.environ.get("INFLUXDB_DATALOGGER_ORIGINAL", str(Path(sys.prefix) / "original"))
+    package = Path(location) / "influxdb_datalogger"
+    if not package.is_dir():
+        message = f"the original package is not installed at {location} (make test installs it)"
+        if "INFLUXDB_DATALOGGER_ORIGINAL" in os.environ:
+            pytest.fail(message)  # make test said where it is: a wrong path must not pass as a skip
+        pytest.skip(message)
+    name = "original_influxdb_datalogger"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, package / "__init__.py", submodule_search_locations=[str(package)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def original() -> ModuleType:
+    module = load_original()
+    assert module.DataLogger is not influxdb_datalogger.DataLogger
+    return module

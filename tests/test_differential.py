@@ -10,11 +10,7 @@ no empty tag values (line protocol drops them), no field and tag sharing a name.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import random
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -23,34 +19,6 @@ import pytest
 import influxdb_datalogger as ours
 
 CASES = 300
-
-
-def _load_original() -> ModuleType:
-    location = os.environ.get("INFLUXDB_DATALOGGER_ORIGINAL", str(Path(sys.prefix) / "original"))
-    package = Path(location) / "influxdb_datalogger"
-    if not package.is_dir():
-        message = f"the original package is not installed at {location} (make test installs it)"
-        if "INFLUXDB_DATALOGGER_ORIGINAL" in os.environ:
-            pytest.fail(message)  # make test said where it is: a wrong path must not pass as a skip
-        pytest.skip(message)
-    name = "original_influxdb_datalogger"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(
-        name, package / "__init__.py", submodule_search_locations=[str(package)]
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def original() -> ModuleType:
-    module = _load_original()
-    assert module.DataLogger is not ours.DataLogger
-    return module
 
 
 FIELD_NAMES = ["duration", "count", "ratio", "ok", "label"]

@@ -5,7 +5,8 @@ A drop-in replacement for the ``influxdb-datalogger`` 2.4.2 package, on a Rust c
 
 from __future__ import annotations
 
-from . import _native
+# The original's modules are attributes of the package, as its imports made them.
+from . import _native, datalogger, datalogger_map, field, measurement, tag, utils  # noqa: F401
 from ._datalogger import (
     BlockMeasurer,
     DatabaseWriter,

@@ -27,6 +27,7 @@ __all__ = [
     "Event",
     "Events",
     "PostProcessing",
+    "PostProcessingHandler",
 ]
 
 BlockMeasurer = _native.BlockMeasurer
@@ -68,6 +69,15 @@ class PostProcessing:
         return wrap_outer
 
 
+class PostProcessingHandler:
+    """A function marked with ``PostProcessing.register``, with the measurements it handles."""
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+        self.measurements = func.measurements  # type: ignore[attr-defined]
+        self.post_processing = func.post_processing  # type: ignore[attr-defined]
+
+
 class DataEntry(dict):  # type: ignore[type-arg]
     """One logged point; a ``dict`` whose keys mirror its attributes."""
 
@@ -96,6 +106,16 @@ class DataEntry(dict):  # type: ignore[type-arg]
 
 class Dataset(dict):  # type: ignore[type-arg]
     """Entries grouped by measurement."""
+
+    def log(
+        self,
+        measurement: Measurement,
+        fields_map: Optional[FieldMap],
+        tags_map: Optional[TagMap] = None,
+        time: Optional[datetime.datetime] = None,
+    ) -> None:
+        """Appends a new entry (nothing is validated or sent: a ``Dataset`` is a plain container)."""
+        self.append(DataEntry(measurement, fields_map, tags_map, time=time))
 
     def append(self, entry: DataEntry) -> None:
         self.setdefault(entry.measurement, []).append(entry)
@@ -136,6 +156,10 @@ class Event(dict):  # type: ignore[type-arg]
 
 class Events(dict):  # type: ignore[type-arg]
     """Events grouped by measurement."""
+
+    def log(self, measurement: Any, start: float, stop: float, tags_map: Optional[Dict[Any, Any]]) -> None:
+        """Appends a new event (a plain container: nothing is sent)."""
+        self.append(Event(measurement, start, stop, tags_map))
 
     def append(self, event: Event) -> None:
         self.setdefault(event.measurement, []).append(event)

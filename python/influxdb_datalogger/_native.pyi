@@ -59,6 +59,19 @@ class Ready:
 
 @final
 class BlockMeasurer:
+    def __new__(
+        cls,
+        datalogger: Any,
+        measurement: Any,
+        field: Any,
+        tags_map: Optional[Any] = None,
+        event_tags: Optional[Any] = None,
+        logger: Optional[logging.Logger] = None,
+        log_lvl: int = 20,
+        log_start: Optional[str] = None,
+        log_end: Optional[str] = None,
+        outcome_tag: Optional[Any] = None,
+    ) -> BlockMeasurer: ...
     @property
     def datalogger(self) -> LoggerBase: ...
     @property

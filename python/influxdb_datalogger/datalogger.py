@@ -9,4 +9,7 @@ from ._datalogger import (  # noqa: F401
     Event,
     Events,
     PostProcessing,
+    PostProcessingHandler,
 )
+from ._schema import Field, FieldMap, Measurement, Tag, TagMap  # noqa: F401
+from .utils import threaded_execution  # noqa: F401

@@ -1,3 +1,3 @@
 """The original package's module path ``influxdb_datalogger.field``."""
 
-from ._schema import Field, FieldMap  # noqa: F401
+from ._schema import DataLoggerMap, Field, FieldMap  # noqa: F401

@@ -1,3 +1,3 @@
 """The original package's module path ``influxdb_datalogger.measurement``."""
 
-from ._schema import Measurement  # noqa: F401
+from ._schema import Field, FieldMap, Measurement, Tag, TagMap  # noqa: F401

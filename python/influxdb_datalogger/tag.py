@@ -1,3 +1,3 @@
 """The original package's module path ``influxdb_datalogger.tag``."""
 
-from ._schema import Tag, TagMap  # noqa: F401
+from ._schema import DataLoggerMap, Tag, TagMap  # noqa: F401

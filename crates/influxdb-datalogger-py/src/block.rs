@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::inputs::{FieldIn, Fields};
-use crate::logger::{lock, LoggerBase};
+use crate::logger::{lock, schema_of, LoggerBase};
 use crate::registry::registry;
 use crate::schema::Schema;
 
@@ -44,6 +44,63 @@ pub struct BlockMeasurer {
 }
 
 impl BlockMeasurer {
+    /// A block measurement for `datalogger` (see `DataLogger.measure_block`): the field and the
+    /// outcome tag are looked up in the measurement now, so a wrong one fails before the block.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn create(
+        datalogger: &Bound<'_, LoggerBase>,
+        measurement: &Bound<'_, PyAny>,
+        field: &Bound<'_, PyAny>,
+        tags_map: Option<&Bound<'_, PyAny>>,
+        event_tags: Option<&Bound<'_, PyAny>>,
+        logger: Option<&Bound<'_, PyAny>>,
+        log_lvl: i32,
+        log_start: Option<&Bound<'_, PyAny>>,
+        log_end: Option<&Bound<'_, PyAny>>,
+        outcome_tag: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let py = datalogger.py();
+        let schema = schema_of(measurement)?;
+        let field_index = schema.get().field_slot(field)?;
+        let outcome_index = outcome_tag
+            .filter(|t| !t.is_none())
+            .map(|t| schema.get().tag_slot(t))
+            .transpose()?;
+        let keep =
+            |o: Option<&Bound<'_, PyAny>>| o.filter(|o| !o.is_none()).map(|o| o.clone().unbind());
+        let default_message = |verb: &str| -> PyResult<Py<PyAny>> {
+            Ok(pyo3::types::PyString::new(
+                py,
+                &format!("{verb} block-measurement for {}", measurement.str()?),
+            )
+            .into_any()
+            .unbind())
+        };
+        let logger = keep(logger);
+        let (log_start, log_end) = match &logger {
+            Some(_) => (
+                Some(keep(log_start).map_or_else(|| default_message("Starting"), Ok)?),
+                Some(keep(log_end).map_or_else(|| default_message("Stopping"), Ok)?),
+            ),
+            None => (keep(log_start), keep(log_end)),
+        };
+        Ok(BlockMeasurer {
+            schema: schema.clone().unbind(),
+            datalogger: datalogger.clone().unbind(),
+            measurement: measurement.clone().unbind(),
+            field: field.clone().unbind(),
+            field_index,
+            tags_map: keep(tags_map),
+            event_tags: keep(event_tags),
+            logger,
+            log_lvl,
+            log_start,
+            log_end,
+            outcome_index,
+            started: Mutex::new(None),
+        })
+    }
+
     fn say(&self, py: Python<'_>, message: &Option<Py<PyAny>>) -> PyResult<()> {
         if let (Some(logger), Some(message)) = (&self.logger, message) {
             logger
@@ -139,6 +196,51 @@ impl BlockMeasurer {
 
 #[pymethods]
 impl BlockMeasurer {
+    /// `BlockMeasurer(datalogger, measurement, field, tags_map=None, event_tags=None,
+    /// logger=None, log_lvl=logging.INFO, log_start=None, log_end=None)`, as the original
+    /// package's users construct it; `DataLogger.measure_block` makes the same.
+    #[new]
+    #[pyo3(signature = (
+        datalogger, measurement, field, tags_map = None, event_tags = None, logger = None,
+        log_lvl = 20, log_start = None, log_end = None, outcome_tag = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        datalogger: &Bound<'_, PyAny>,
+        measurement: &Bound<'_, PyAny>,
+        field: &Bound<'_, PyAny>,
+        tags_map: Option<&Bound<'_, PyAny>>,
+        event_tags: Option<&Bound<'_, PyAny>>,
+        logger: Option<&Bound<'_, PyAny>>,
+        log_lvl: i32,
+        log_start: Option<&Bound<'_, PyAny>>,
+        log_end: Option<&Bound<'_, PyAny>>,
+        outcome_tag: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let datalogger = datalogger.cast::<LoggerBase>().map_err(|_| {
+            crate::errors::type_error(format!(
+                "'datalogger' must be a DataLogger, not {}",
+                datalogger
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        Self::create(
+            datalogger,
+            measurement,
+            field,
+            tags_map,
+            event_tags,
+            logger,
+            log_lvl,
+            log_start,
+            log_end,
+            outcome_tag,
+        )
+    }
+
     fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
         slf.get().start(slf.py())?;
         Ok(slf.clone().unbind())

@@ -215,43 +215,18 @@ impl LoggerBase {
         outcome_tag: Option<&Bound<'_, PyAny>>,
         tag_map: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<BlockMeasurer> {
-        let py = slf.py();
-        let schema = schema_of(measurement)?;
-        let field_index = schema.get().field_slot(field)?;
-        let outcome_index = outcome_tag.map(|t| schema.get().tag_slot(t)).transpose()?;
-        let keep =
-            |o: Option<&Bound<'_, PyAny>>| o.filter(|o| !o.is_none()).map(|o| o.clone().unbind());
-        let default_message = |verb: &str| -> PyResult<Py<PyAny>> {
-            Ok(pyo3::types::PyString::new(
-                py,
-                &format!("{verb} block-measurement for {}", measurement.str()?),
-            )
-            .into_any()
-            .unbind())
-        };
-        let logger = keep(logger);
-        let (log_start, log_end) = match &logger {
-            Some(_) => (
-                Some(keep(log_start).map_or_else(|| default_message("Starting"), Ok)?),
-                Some(keep(log_end).map_or_else(|| default_message("Stopping"), Ok)?),
-            ),
-            None => (keep(log_start), keep(log_end)),
-        };
-        Ok(BlockMeasurer {
-            schema: schema.clone().unbind(),
-            datalogger: slf.clone().unbind(),
-            measurement: measurement.clone().unbind(),
-            field: field.clone().unbind(),
-            field_index,
-            tags_map: keep(tags_map).or_else(|| keep(tag_map)),
-            event_tags: keep(event_tags),
+        BlockMeasurer::create(
+            slf,
+            measurement,
+            field,
+            tags_map.filter(|t| !t.is_none()).or(tag_map),
+            event_tags,
             logger,
             log_lvl,
             log_start,
             log_end,
-            outcome_index,
-            started: Mutex::new(None),
-        })
+            outcome_tag,
+        )
     }
 
     /// Validates, post-processes and hands everything pending to every writer.
@@ -367,7 +342,7 @@ fn seconds(value: f64) -> PyResult<std::time::Duration> {
     })
 }
 
-fn schema_of<'py>(measurement: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Schema>> {
+pub(crate) fn schema_of<'py>(measurement: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Schema>> {
     let py = measurement.py();
     let registry = registry(py)?;
     if !measurement.is_instance(registry.measurement.bind(py))? {
