@@ -10,9 +10,17 @@ pub mod stats;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// A process exit status: [`SUCCESS`], [`FAILURE`], or [`USAGE`] for a wrong command line.
+pub type Status = u8;
+/// The command did what it was asked.
+pub const SUCCESS: Status = 0;
+/// The command failed; it said why on the error stream.
+pub const FAILURE: Status = 1;
+/// The command line was wrong (clap's status for it).
+pub const USAGE: Status = 2;
 
 /// The file the library writes to when nothing else is configured.
 pub const DEFAULT_SINK_FILE: &str = "influxdb-datalogger.lp";
@@ -94,17 +102,13 @@ pub fn run(
     args: impl IntoIterator<Item = OsString>,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> ExitCode {
+) -> Status {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let target: &mut dyn Write = if e.use_stderr() { err } else { out };
             let _ = write!(target, "{}", e.render());
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if e.use_stderr() { USAGE } else { SUCCESS };
         }
     };
     let result = match cli.command {
@@ -119,7 +123,7 @@ pub fn run(
         } => seconds("--timeout", timeout)
             .and_then(|timeout| run_push(&file, &target, precision, batch_size, timeout, out, err)),
         Command::Ping { target } => remote::ping(&target, out)
-            .map(|()| ExitCode::SUCCESS)
+            .map(|()| SUCCESS)
             .map_err(|e| format!("{e:#}")),
         Command::Replay {
             dir,
@@ -132,7 +136,7 @@ pub fn run(
         Ok(code) => code,
         Err(message) => {
             let _ = writeln!(err, "influxdb-datalogger: {message}");
-            ExitCode::FAILURE
+            FAILURE
         }
     }
 }
@@ -143,7 +147,7 @@ fn seconds(flag: &str, value: f64) -> Result<std::time::Duration, String> {
         .map_err(|_| format!("{flag} must be a number of seconds >= 0, not {value}"))
 }
 
-fn run_demo(file: &std::path::Path, rounds: u32, out: &mut dyn Write) -> Result<ExitCode, String> {
+fn run_demo(file: &std::path::Path, rounds: u32, out: &mut dyn Write) -> Result<Status, String> {
     let report = demo::run(file, rounds).map_err(|e| format!("{e:#}"))?;
     let mut collector = stats::Collector::default();
     collector.add_text(&report.line_protocol);
@@ -157,7 +161,7 @@ fn run_demo(file: &std::path::Path, rounds: u32, out: &mut dyn Write) -> Result<
         collector.table(),
         file.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(SUCCESS)
 }
 
 fn run_push(
@@ -168,7 +172,7 @@ fn run_push(
     timeout: std::time::Duration,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<ExitCode, String> {
+) -> Result<Status, String> {
     let report = remote::push(file, target, precision, batch_size, timeout, err)
         .map_err(|e| format!("{e:#}"))?;
     let _ = writeln!(
@@ -177,9 +181,9 @@ fn run_push(
         report.delivered, report.skipped, report.dead_lettered
     );
     Ok(if report.skipped == 0 && report.dead_lettered == 0 {
-        ExitCode::SUCCESS
+        SUCCESS
     } else {
-        ExitCode::FAILURE
+        FAILURE
     })
 }
 
@@ -187,7 +191,7 @@ fn run_stats(
     files: &[PathBuf],
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<ExitCode, String> {
+) -> Result<Status, String> {
     let mut collector = stats::Collector::default();
     let mut skipped = 0;
     for path in files {
@@ -201,7 +205,7 @@ fn run_stats(
     }
     if collector.lines == 0 {
         let _ = writeln!(err, "no points found in {} file(s)", files.len());
-        return Ok(ExitCode::FAILURE);
+        return Ok(FAILURE);
     }
     let _ = write!(out, "{}", collector.table());
     if skipped > 0 {
@@ -211,7 +215,7 @@ fn run_stats(
             collector.lines
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(SUCCESS)
 }
 
 /// Reports a malformed input line as `FILE:LINE:COLUMN: message (line skipped)`, the form

@@ -1,9 +1,9 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    influxdb_datalogger_cli::run(
+    ExitCode::from(influxdb_datalogger_cli::run(
         std::env::args_os(),
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
-    )
+    ))
 }

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use influxdb_datalogger::{
@@ -12,10 +11,11 @@ use influxdb_datalogger::{
 
 use crate::remote::{Progress, Target};
 use crate::stats::render;
+use crate::{Status, FAILURE, SUCCESS};
 
 /// Delivers what dead owners left in `dir` to `target`; fails if not everything was
 /// acknowledged within `timeout` seconds (what was not stays in the spool).
-pub fn replay(dir: &Path, target: &Target, timeout: f64, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn replay(dir: &Path, target: &Target, timeout: f64, out: &mut dyn Write) -> Result<Status> {
     let timeout = Duration::try_from_secs_f64(timeout).map_err(|_| {
         Error::new(
             ErrorKind::InvalidArgument,
@@ -102,9 +102,9 @@ pub fn replay(dir: &Path, target: &Target, timeout: f64, out: &mut dyn Write) ->
         return Err(e);
     }
     Ok(if replayed.damaged.is_empty() {
-        ExitCode::SUCCESS
+        SUCCESS
     } else {
-        ExitCode::FAILURE
+        FAILURE
     })
 }
 
@@ -119,11 +119,11 @@ fn awaiting(logger: &DataLogger) -> u64 {
 }
 
 /// Prints what every owner in `dir` has not had acknowledged, as an aligned table.
-pub fn list(dir: &Path, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn list(dir: &Path, out: &mut dyn Write) -> Result<Status> {
     let owners = spool_inventory(dir)?;
     if owners.is_empty() {
         let _ = writeln!(out, "nothing pending in {}", dir.display());
-        return Ok(ExitCode::SUCCESS);
+        return Ok(SUCCESS);
     }
     let now = Timestamp::now().as_nanos();
     let mut rows = vec![[
@@ -157,5 +157,5 @@ pub fn list(dir: &Path, out: &mut dyn Write) -> Result<ExitCode> {
         "\n{dead} points of dead processes; deliver them with: influxdb-datalogger replay {} --url URL",
         dir.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(SUCCESS)
 }

@@ -42,7 +42,23 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_flush_detached, m)?)?;
     m.add_function(wrap_pyfunction!(spool_inventory, m)?)?;
     m.add_function(wrap_pyfunction!(_read_line_protocol, m)?)?;
+    m.add_function(wrap_pyfunction!(_run_cli, m)?)?;
     Ok(())
+}
+
+/// Runs the `influxdb-datalogger` command line with `args` (the first being the program name),
+/// printing to this process's standard output and error, and returns its exit status: the
+/// same commands and statuses as the native binary. The GIL is released meanwhile.
+#[pyfunction]
+fn _run_cli(py: Python<'_>, args: Vec<std::ffi::OsString>) -> u8 {
+    use std::io::Write;
+    py.detach(|| {
+        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+        let status = influxdb_datalogger_cli::run(args, &mut out, &mut err);
+        // The interpreter, not Rust's runtime, ends this process: nothing else flushes.
+        let _ = out.flush();
+        status
+    })
 }
 
 /// Waits (at most `timeout` seconds) for the delivery threads of writers that were dropped with

@@ -1,0 +1,95 @@
+"""The ``influxdb-datalogger`` command as ``pip install`` gives it to Python users: the script the
+wheel installs and ``python -m influxdb_datalogger``, with the native tool's commands and exit
+statuses, against a real InfluxDB 1.6."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+import influxdb_datalogger
+from conftest import influx_query, poll
+
+SCRIPT = Path(sys.executable).parent / ("influxdb-datalogger.exe" if sys.platform == "win32" else "influxdb-datalogger")
+
+
+@pytest.fixture(params=["script", "module"])
+def command(request: Any) -> List[str]:
+    if request.param == "script":
+        assert SCRIPT.is_file(), f"the wheel installed no {SCRIPT.name} next to {sys.executable}"
+        return [str(SCRIPT)]
+    return [sys.executable, "-m", "influxdb_datalogger"]
+
+
+def run(command: List[str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_help_version_and_a_wrong_command_line_exit_as_the_native_tool_does(command: List[str]) -> None:
+    version = run(command, "--version")
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"influxdb-datalogger {influxdb_datalogger._native._crate_version}"
+    help_text = run(command, "--help")
+    assert help_text.returncode == 0
+    for name in ["demo", "stats", "push", "ping", "replay", "spool"]:
+        assert name in help_text.stdout
+    wrong = run(command, "sing")
+    assert wrong.returncode == 2 and "unrecognized subcommand 'sing'" in wrong.stderr
+
+
+def test_demo_and_stats_work_without_a_server_and_report_bad_input(command: List[str], tmp_path: Path) -> None:
+    demo = run(command, "demo", "--rounds", "1", "--file", "demo.lp")
+    assert demo.returncode == 0, demo.stderr
+    assert "appended to demo.lp" in demo.stdout and (tmp_path / "demo.lp").stat().st_size > 0
+    (tmp_path / "mixed.lp").write_text("req,host=a ms=10i 1\r\nreq,host=a ms=oops 2\r\nreq,host=b ms=5i 3\r\n")
+    stats = run(command, "stats", "mixed.lp")
+    assert stats.returncode == 0
+    assert stats.stdout.splitlines()[0].split() == "measurement tags field count min mean p50 p95 p99 max".split()
+    assert "mixed.lp:2:" in stats.stderr and "line skipped" in stats.stderr
+    missing = run(command, "stats", "missing.lp")
+    assert missing.returncode == 1 and "cannot read missing.lp" in missing.stderr
+
+
+def test_ping_and_push_reach_a_real_influxdb(command: List[str], servers: Dict[str, Any], tmp_path: Path) -> None:
+    url = servers["influxdb"]["url"]
+    database = f"cli_{len(command)}"
+    influx_query(url, f"CREATE DATABASE {database}")
+    ping = run(command, "ping", "--url", f"{url}/?db={database}")
+    assert ping.returncode == 0, ping.stderr
+    assert "version 1.6" in ping.stdout
+    lines = "".join(f"cpu,host=h{i % 3} v={i} {1_700_000_000_000_000_000 + i}\n" for i in range(2_000))
+    (tmp_path / "points.lp").write_text(lines)
+    push = run(command, "push", "points.lp", "--url", f"{url}/?db={database}", "--batch-size", "500")
+    assert push.returncode == 0, push.stderr
+    assert "2000 lines delivered" in push.stdout
+
+    def count() -> Any:
+        series = influx_query(url, "SELECT count(v) FROM cpu", database)["results"][0].get("series")
+        return series and series[0]["values"][0][1] == 2_000
+
+    assert poll(count)
+    refused = run(command, "ping", "--url", "http://127.0.0.1:9/?db=x&timeout=1")
+    assert refused.returncode == 1 and "127.0.0.1:9" in refused.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is sent as a console event on Windows")
+def test_ctrl_c_ends_a_push_that_is_retrying_at_once(command: List[str], tmp_path: Path) -> None:
+    (tmp_path / "points.lp").write_text("cpu v=1 1\n")
+    with subprocess.Popen(
+        [*command, "push", "points.lp", "--url", "http://127.0.0.1:9/?db=x", "--timeout", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as push:
+        try:
+            assert push.stderr is not None
+            assert "retrying" in push.stderr.readline()  # the command is inside Rust, retrying
+            push.send_signal(signal.SIGINT)
+            assert push.wait(timeout=10) == -signal.SIGINT
+        finally:
+            push.kill()
