@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -384,3 +385,16 @@ def test_a_boolean_setting_that_is_neither_true_nor_false_is_an_error(
     result.stderr.fnmatch_lines(["*--datalogger: 'maybe' is not a valid bool*"])
     monkeypatch.setenv("INFLUXDB_DATALOGGER_PYTEST", "off")
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_run_whose_database_name_does_not_resolve_ends_without_waiting_for_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_a():\n    pass\n")
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess(
+        "--datalogger-url", "http://no-such-host.invalid:8086", "--datalogger-database", "x"
+    )
+    took = time.monotonic() - started
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["datalogger: run * 0 points sent, 2 pending, * (kept in the spool *host not found*)"])
+    # The session end gives the writer 5 s and the exit 10 s; an unknown host is not waited for.
+    assert took < 4.5, f"the run took {took:.1f} s"

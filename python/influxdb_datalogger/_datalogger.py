@@ -242,13 +242,15 @@ class DataLogger(_native.LoggerBase):
 
     def close(self, timeout: Optional[float] = None) -> None:
         """Writes what is pending and waits (at most ``timeout`` seconds, else each writer's
-        own limit) until every writer has delivered it. The exit hook does not wait for a
-        closed logger again: with a spool, what was not delivered waits there for the next
-        logger that opens it."""
+        own limit) until every writer has delivered it — with a spool, not for a server that
+        cannot be reached (refused, an unknown host): what it did not take waits in the spool
+        for the next logger that opens it, and the error says so. The exit hook does not wait
+        for a closed logger again."""
         try:
-            self.flush(timeout)
+            self._flush_to_close(timeout)
         finally:
             _LIVE_LOGGERS.discard(self)
+            self._warn_of_refused_points()
 
     def _close_briefly(self, timeout: float) -> None:
         """``close()`` as an exit does it: each writer waited for at most its own flush

@@ -253,6 +253,24 @@ impl LoggerBase {
         this.raise(result)
     }
 
+    /// Writes what is pending and waits (at most `timeout` seconds, else each writer's own
+    /// limit) until the writers delivered it; with a spool, not for a server that cannot be
+    /// reached, whose points wait in the spool: what `close()` does.
+    #[pyo3(signature = (timeout = None))]
+    fn _flush_to_close(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<()> {
+        let this = slf.get();
+        this.shared.remember_logger(slf.as_any())?;
+        let core = this.core_arc(slf.py())?;
+        let deadline = timeout
+            .map(seconds)
+            .transpose()?
+            .map(|t| std::time::Instant::now() + t);
+        let result = slf
+            .py()
+            .detach(|| core.write_data().and(core.flush_writers_to_close(deadline)));
+        this.raise(result)
+    }
+
     /// Waits (at most `timeout` seconds) until the writers delivered what they were given,
     /// handing them nothing new: what happens at interpreter exit.
     fn _flush_writers(slf: &Bound<'_, Self>, timeout: f64) -> PyResult<()> {

@@ -72,7 +72,15 @@ impl Resolver for ReusingResolver {
         }
         // Lookups are rare (one per name per NAME_TTL) and every request of this agent's writer
         // comes from one thread, so holding the lock through one costs nothing.
-        let addresses = self.lookup.resolve(uri, config, timeout)?;
+        // A name that does not resolve is a server that cannot be reached, as a refused
+        // connection is (the system's resolver says so as a bare I/O error).
+        let addresses = self
+            .lookup
+            .resolve(uri, config, timeout)
+            .map_err(|e| match e {
+                ureq::Error::Io(_) => ureq::Error::HostNotFound,
+                other => other,
+            })?;
         looked_up.insert(host_and_port, (now, addresses.clone()));
         Ok(addresses)
     }
@@ -129,6 +137,23 @@ mod tests {
             .iter()
             .copied()
             .collect()
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_is_an_unreachable_server() {
+        let resolver = ReusingResolver::default();
+        let uri: Uri = "http://no-such-host.invalid:8086/write".parse().unwrap();
+        let timeout = NextTimeout {
+            after: ureq::unversioned::transport::time::Duration::from_secs(5),
+            reason: ureq::Timeout::Resolve,
+            per_read: None,
+            per_write: None,
+        };
+        let error = resolver
+            .resolve(&uri, &Config::default(), timeout)
+            .unwrap_err();
+        assert!(matches!(error, ureq::Error::HostNotFound), "{error:?}");
+        assert!(transport_error("cannot write".into(), error).is_connect());
     }
 
     #[test]

@@ -383,6 +383,40 @@ fn an_unreachable_server_is_a_retriable_error_that_names_it_without_secrets() {
     assert!(!format!("{err} {err:?}").contains("s3cret"));
 }
 
+/// With a spool, closing does not wait out the writer's flush limit for a server that refuses
+/// the connection: the points are in the spool, and the error says where.
+#[test]
+fn close_with_a_spool_does_not_wait_for_a_server_that_refuses() {
+    let free = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", free.local_addr().unwrap());
+    drop(free);
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = influxdb_datalogger::DeliveryOptions::default();
+    options.flush_timeout = Duration::from_secs(60);
+    let logger = DataLogger::builder()
+        .writer(
+            InfluxDBWriter::new(config(&url, &dir))
+                .unwrap()
+                .in_background(options),
+        )
+        .spool(influxdb_datalogger::SpoolOptions::new(
+            dir.path().join("spool"),
+        ))
+        .close_on_drop(false)
+        .build();
+    log_points(&logger, 10);
+    let started = std::time::Instant::now();
+    let err = logger.close().unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "close() waited {:?}",
+        started.elapsed()
+    );
+    let message = format!("{err:#}");
+    assert!(message.contains("cannot be reached"), "{message}");
+    assert!(message.contains("kept in the spool"), "{message}");
+}
+
 #[test]
 fn grafana_annotations_have_the_documented_shape_and_are_not_posted_twice() {
     let calls = Arc::new(Mutex::new(0));

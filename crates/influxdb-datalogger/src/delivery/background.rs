@@ -40,25 +40,57 @@ pub fn flush_detached(timeout: Duration) -> Result<()> {
         .collect();
     let mut undelivered = 0;
     let mut cause = None;
+    let mut spools = Vec::new();
+    // Whether every writer that did not deliver was let go because its server is unreachable.
+    let mut gave_up_early = true;
     for (origin, shared) in threads {
         if origin.is_forked() {
             // A thread of the parent's, which the fork did not copy: the parent waits for it.
             std::mem::forget(shared);
             continue;
         }
-        let waited = shared.wait_delivered(deadline, WaitUntil::Delivered);
+        // What a spool holds is safe: a server that cannot be reached is not waited for.
+        let spool = shared
+            .spool
+            .get()
+            .map(|link| link.shared.options().dir.clone());
+        let until = match spool {
+            Some(_) => WaitUntil::SendFailsOrUnreachable,
+            None => WaitUntil::Delivered,
+        };
+        let waited = shared.wait_delivered(deadline, until);
+        if waited.pending == 0 {
+            continue;
+        }
         undelivered += waited.pending;
-        if waited.pending > 0 {
-            cause.get_or_insert(waited.cause);
+        cause.get_or_insert(waited.cause);
+        gave_up_early &= waited.unreachable;
+        if let Some(dir) = spool {
+            spools.push(dir);
         }
     }
+    spools.dedup();
+    let kept = spools
+        .iter()
+        .map(|dir| {
+            format!(
+                "; kept in the spool {} and delivered by the next logger that opens it (or: influxdb-datalogger replay {})",
+                dir.display(),
+                dir.display()
+            )
+        })
+        .collect::<String>();
+    let when = if gave_up_early {
+        "(the server cannot be reached)".to_string()
+    } else {
+        format!("within {}", human_duration(timeout))
+    };
     match undelivered {
         0 => Ok(()),
         n => Err(Error::new(
             ErrorKind::Writer,
             format!(
-                "{n} points not delivered within {}: {}",
-                human_duration(timeout),
+                "{n} points not delivered {when}: {}{kept}",
                 cause.unwrap_or_else(|| "still sending".into())
             ),
         )),

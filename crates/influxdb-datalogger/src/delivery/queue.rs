@@ -28,6 +28,12 @@ pub(super) struct State {
     pub(super) failed_sends: u64,
     /// The last send attempt could not connect to the server.
     pub(super) unreachable: bool,
+    /// Send attempts that failed: a wait judges reachability only by an attempt made after it
+    /// began, not by one from before the server came back.
+    pub(super) failed_attempts: u64,
+    /// Asked by a wait that gives up on an unreachable server: end the current backoff and try
+    /// again now (once), so that the verdict is fresh.
+    pub(super) retry_now: bool,
     /// With a spool: where the last batch handed over ends in it.
     pub(super) last_mark: Option<SpoolMark>,
     /// Batches handed over but left in the spool, to be read back: from, to, and how many
@@ -110,12 +116,18 @@ impl Shared {
     pub(super) fn wait_delivered(&self, deadline: Instant, until: WaitUntil) -> Waited {
         let mut state = self.lock();
         state.flush_requested = true;
+        let judge_reachability = until == WaitUntil::SendFailsOrUnreachable;
+        if judge_reachability {
+            state.retry_now = true;
+        }
         self.wake.notify_all();
         let failures_before = state.failed_sends;
+        let attempts_before = state.failed_attempts;
         let failed =
             |state: &State| until != WaitUntil::Delivered && state.failed_sends != failures_before;
-        let unreachable =
-            |state: &State| until == WaitUntil::SendFailsOrUnreachable && state.unreachable;
+        let unreachable = |state: &State| {
+            judge_reachability && state.unreachable && state.failed_attempts > attempts_before
+        };
         let state = wait_while(&self.progress, state, deadline, |state| {
             state.pending() > 0 && !state.stopped && !failed(state) && !unreachable(state)
         });

@@ -116,6 +116,7 @@ pub(super) fn deliver(
                 let mut state = shared.lock();
                 state.enqueue(chunk, true);
                 state.failed_sends += 1;
+                state.failed_attempts += 1;
                 state.unreachable = e.is_connect();
                 state.last_error = Some(format!("{e:#}"));
                 state.flush_requested = false;
@@ -178,12 +179,15 @@ fn send_with_retries(
         }
         let mut state = shared.lock();
         state.retries += 1;
+        state.failed_attempts += 1;
         state.unreachable = error.is_connect();
         state.last_error = Some(format!("{error:#}"));
         shared.progress.notify_all();
         // Sleep out the whole wait: new data arriving (with continuous write, every log call)
-        // wakes this condition variable, and must not turn the backoff into a retry storm.
-        state = wait_while(&shared.wake, state, Instant::now() + wait, |_| true);
+        // wakes this condition variable, and must not turn the backoff into a retry storm. Only
+        // a wait that must know whether the server is reachable (an exit, a close) cuts it short.
+        state = wait_while(&shared.wake, state, Instant::now() + wait, |s| !s.retry_now);
+        state.retry_now = false;
     }
 }
 

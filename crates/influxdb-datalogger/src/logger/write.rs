@@ -2,6 +2,11 @@
 //! large one), flushing and closing.
 
 use std::sync::atomic::Ordering;
+
+/// The wait given to a writer's `flush_at_exit` when the caller sets no limit: long enough to
+/// leave each writer to its own (a background writer's flush timeout), short enough that a
+/// writer adding it to an `Instant` cannot overflow.
+const UNBOUNDED_WAIT: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 use std::sync::Arc;
 
 use super::pending::HandedOver;
@@ -274,6 +279,17 @@ impl DataLogger {
         self.flush_writers_within(Some(deadline), true)
     }
 
+    /// What closing does: [`flush_writers`](Self::flush_writers), but with a spool a writer
+    /// whose server cannot be reached (connection refused, an unknown host) is not waited for:
+    /// what it was not able to deliver is in the spool, for the next logger that opens it.
+    ///
+    /// # Errors
+    /// As [`flush_writers`](Self::flush_writers); the message says where the points are.
+    pub fn flush_writers_to_close(&self, deadline: Option<std::time::Instant>) -> Result<()> {
+        let spooled = self.spool_dir().is_some();
+        self.flush_writers_within(deadline, spooled)
+    }
+
     pub(super) fn flush_writers_within(
         &self,
         deadline: Option<std::time::Instant>,
@@ -283,9 +299,12 @@ impl DataLogger {
         let mut flushed = Ok(());
         for slot in lock(&self.delivery).iter_mut() {
             let result = match deadline {
-                Some(deadline) if at_exit => slot
-                    .writer
-                    .flush_at_exit(deadline.saturating_duration_since(std::time::Instant::now())),
+                _ if at_exit => {
+                    slot.writer
+                        .flush_at_exit(deadline.map_or(UNBOUNDED_WAIT, |deadline| {
+                            deadline.saturating_duration_since(std::time::Instant::now())
+                        }))
+                }
                 Some(deadline) => slot
                     .writer
                     .flush_within(deadline.saturating_duration_since(std::time::Instant::now())),
@@ -324,15 +343,17 @@ impl DataLogger {
             .map(|s| s.shared().options().dir.clone())
     }
 
-    /// [`flush`](DataLogger::flush)es, and says whether anything the writers were given was
-    /// refused by the database; dropping the logger does the same and says it on stderr.
+    /// [`flush`](DataLogger::flush)es — with a spool, not waiting for a server that cannot be
+    /// reached (see [`flush_writers_to_close`](Self::flush_writers_to_close)) — and says whether
+    /// anything the writers were given was refused by the database; dropping the logger does the
+    /// same and says it on stderr.
     ///
     /// # Errors
     /// What `flush` returns; else, if the database refused points for good (they are in the
     /// dead-letter file, not in the database), a [`ErrorKind::Writer`] error counting them.
     pub fn close(&self) -> Result<()> {
         self.closed.store(true, Ordering::Relaxed);
-        self.flush()?;
+        self.write_data().and(self.flush_writers_to_close(None))?;
         match self.refused_points() {
             0 => Ok(()),
             n => Err(Error::new(
