@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use influxdb_datalogger::{
-    fields, tags, Api, DataLogger, ErrorKind, Field, FieldValue, InfluxConfig, InfluxDBWriter,
-    Measurement, Secret, Tag, Timestamp,
+    fields, tags, Api, Batch, DataLogger, DatabaseWriter, ErrorKind, Field, FieldValue,
+    InfluxConfig, InfluxDBWriter, Measurement, Precision, Secret, Tag, Timestamp,
 };
 use serde_json::Value;
 
@@ -169,6 +169,92 @@ fn a_field_type_conflict_mid_batch_lands_the_good_lines_and_dead_letters_the_bad
         ),
         "{err}"
     );
+}
+
+/// InfluxDB's count of write requests, from its own statistics.
+fn write_requests(url: &str) -> i64 {
+    let stats = influx_query(url, "", "SHOW STATS FOR 'httpd'", None);
+    let series = &stats["results"][0]["series"][0];
+    let column = series["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c == "writeReq")
+        .unwrap();
+    series["values"][0][column].as_i64().unwrap()
+}
+
+/// A batch with `refused` lines whose field `v` is a string where the measurement has floats,
+/// interleaved with `good` lines; sent to the database `tests`, whose `persistent` already has
+/// `v` as a float. Returns the requests it took, the lines that landed and the dead letters.
+fn send_with_refusals(good: i64, refused: i64) -> (i64, i64, Vec<String>) {
+    let (_servers, url, dir) = with_tests_database();
+    let dead = dir.path().join("dead.lp");
+    let mut writer = InfluxDBWriter::new(v1_config(&url, "tests", &dead)).unwrap();
+    writer
+        .write_data(
+            &Batch::from_lines([&b"persistent v=0.5 1\n"[..]], Precision::Nanoseconds).unwrap(),
+        )
+        .unwrap();
+    let lines: Vec<String> = (0..good.max(refused))
+        .flat_map(|i| {
+            let good = (i < good).then(|| format!("persistent,i={i} v={i}.5 {}\n", 10 + 2 * i));
+            let bad =
+                (i < refused).then(|| format!("persistent,i={i} v=\"x{i}\" {}\n", 11 + 2 * i));
+            good.into_iter().chain(bad)
+        })
+        .collect();
+    let batch =
+        Batch::from_lines(lines.iter().map(String::as_bytes), Precision::Nanoseconds).unwrap();
+    let before = write_requests(&url);
+    let started = std::time::Instant::now();
+    writer.write_data(&batch).unwrap();
+    let took = started.elapsed();
+    let requests = write_requests(&url) - before;
+    println!("{good} good and {refused} refused lines: {requests} requests, {took:?}");
+    let landed = influx_query(&url, "tests", "SELECT count(v) FROM persistent", None)["results"][0]
+        ["series"][0]["values"][0][1]
+        .as_i64()
+        .unwrap();
+    let dead_text = std::fs::read_to_string(&dead).unwrap_or_default();
+    (
+        requests,
+        landed,
+        dead_text.lines().map(str::to_string).collect(),
+    )
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn a_batch_whose_every_line_is_refused_is_dead_lettered_after_one_request() {
+    let (requests, landed, dead) = send_with_refusals(0, 20_000);
+    assert_eq!(requests, 1);
+    assert_eq!(landed, 1, "only the line written before");
+    let refused: Vec<&String> = dead.iter().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(refused.len(), 20_000);
+    let unique: std::collections::HashSet<&String> = refused.iter().copied().collect();
+    assert_eq!(unique.len(), 20_000, "each refused line once");
+    assert!(
+        dead[0].starts_with("# refused (http 400): partial write: field type conflict"),
+        "{}",
+        dead[0]
+    );
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn refused_lines_among_good_ones_are_found_from_the_servers_reason_and_the_good_all_land() {
+    let (requests, landed, dead) = send_with_refusals(20_000, 20_000);
+    assert_eq!(requests, 1, "the reason describes every refused line");
+    assert_eq!(landed, 20_001);
+    let refused: Vec<&String> = dead.iter().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(refused.len(), 20_000);
+    assert!(
+        refused.iter().all(|l| l.contains("v=\"x")),
+        "only the refused lines"
+    );
+    let unique: std::collections::HashSet<&String> = refused.iter().copied().collect();
+    assert_eq!(unique.len(), 20_000, "each refused line once");
 }
 
 #[test]

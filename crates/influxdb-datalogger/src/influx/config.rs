@@ -204,7 +204,7 @@ impl InfluxConfig {
     /// Checks that the configuration names everything its API needs.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidArgument`] naming what is missing or wrong (the URL, its port, a database,
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) naming what is missing or wrong (the URL, its port, a database,
     /// bucket, org or token the API needs).
     pub fn validate(&self) -> Result<()> {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
@@ -275,7 +275,7 @@ impl InfluxConfig {
     /// for callers that complete the configuration first (command-line flags, say).
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidArgument`]: no `http://`/`https://`, a bad `%` escape, an unknown key or a
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument): no `http://`/`https://`, a bad `%` escape, an unknown key or a
     /// value it cannot take.
     pub fn parse_conn_str(text: &str) -> Result<Self> {
         let (scheme, rest) = text.split_once("://").ok_or_else(|| {
@@ -306,7 +306,7 @@ impl InfluxConfig {
     /// Sets one option by its connection-string key.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidArgument`]: an unknown key, or a value it cannot take.
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument): an unknown key, or a value it cannot take.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let text = || Some(value.to_string());
         match key {

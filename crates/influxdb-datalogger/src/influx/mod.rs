@@ -3,6 +3,8 @@
 
 mod config;
 #[cfg(feature = "http")]
+mod refusals;
+#[cfg(feature = "http")]
 pub mod writer;
 
 pub use config::{Api, InfluxConfig, Secret};

@@ -6,7 +6,7 @@
 //! | answer | what happens |
 //! |---|---|
 //! | 2xx | written |
-//! | 400/422 naming bad lines (v1 "partial write", "unable to parse", "field type conflict"; v2 422; v3 per-line errors) | the good lines land; each refused line goes to the dead-letter file with the server's reason (v1/v2 find it by halving the batch: resending a line that already landed overwrites it with itself) |
+//! | 400/422 naming bad lines (v1 "partial write", "unable to parse", "field type conflict"; v2 422; v3 per-line errors) | the good lines land; each refused line goes to the dead-letter file with the server's reason (v1/v2: found with few requests: a batch dropped whole at once, refusals the message describes matched to their lines, the rest halved within a cap) |
 //! | 413 | the batch is halved and sent again |
 //! | 401/403, 404, other 4xx, 501 | an error naming the cause, not retriable; the data is kept |
 //! | 429, 5xx, no connection, timeout | a retriable error (with `Retry-After`); the data is kept |
@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{Api, InfluxConfig, Secret};
+use super::refusals;
 use crate::entry::Batch;
 use crate::error::{Error, ErrorKind, Result};
 use crate::writer::DatabaseWriter;
@@ -167,15 +168,6 @@ impl InfluxDBWriter {
         }
     }
 
-    /// Sends `lines` (each ending in a newline) to `url`, splitting as answers require.
-    fn send_lines(&self, url: &str, lines: &[&[u8]]) -> Result<()> {
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let reply = self.post(url, &lines.concat())?;
-        self.handle_refusal(url, lines, reply)
-    }
-
     fn handle_refusal(&self, url: &str, lines: &[&[u8]], reply: Reply) -> Result<()> {
         match reply.status {
             200..=299 => Ok(()),
@@ -190,10 +182,18 @@ impl InfluxDBWriter {
                         return Ok(());
                     }
                 }
-                let (first, second) = lines.split_at(lines.len() / 2);
-                let first = self.send_lines(url, first);
-                let second = self.send_lines(url, second);
-                first.and(second)
+                let outcome = refusals::search(lines, answer(&reply), |group| {
+                    let reply = self.post(url, &group.concat())?;
+                    match reply.status {
+                        200..=299 => Ok(refusals::Answer::Taken),
+                        413 | 400 | 422 => Ok(answer(&reply)),
+                        status => Err(self.failure(status, &reply)),
+                    }
+                })?;
+                for (index, status, reason) in outcome.refused {
+                    self.dead_letter(lines[index], status, &reason)?;
+                }
+                Ok(())
             }
             413 | 400 | 422 => self.dead_letter(lines[0], reply.status, &reply.message),
             status => Err(self.failure(status, &reply)),
@@ -323,6 +323,19 @@ impl DatabaseWriter for InfluxDBWriter {
     /// InfluxDB 1.x has no unsigned integers; its v1 API is what 1.x speaks.
     fn accepts_unsigned(&self) -> bool {
         self.config.api() != Api::V1
+    }
+}
+
+/// A refusal as the search for refused lines reads it. A 413 (too large) drops nothing by
+/// itself: its group is halved.
+fn answer(reply: &Reply) -> refusals::Answer {
+    refusals::Answer::Refused {
+        status: reply.status,
+        reason: reply.message.clone(),
+        dropped: match reply.status {
+            413 => None,
+            _ => refusals::dropped_count(&reply.message),
+        },
     }
 }
 

@@ -27,7 +27,7 @@ pub enum Fsync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OnFull {
-    /// Refuse the point with an error (of kind [`ErrorKind::SpoolFull`]); nothing accepted is
+    /// Refuse the point with an error (of kind [`ErrorKind::SpoolFull`](crate::ErrorKind::SpoolFull)); nothing accepted is
     /// lost.
     Refuse,
     /// Delete the oldest unacknowledged segment and count its points in
@@ -99,7 +99,7 @@ impl SpoolOptions {
     /// `drop-oldest`; sizes take `KiB`, `MiB`, `GiB` (or none).
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidArgument`]: an unknown setting, a value it cannot take, sizes that do not fit
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument): an unknown setting, a value it cannot take, sizes that do not fit
     /// together.
     pub fn parse(text: &str) -> Result<Self> {
         let (dir, query) = text.split_once('?').unwrap_or((text, ""));
@@ -180,7 +180,7 @@ impl SpoolOptions {
     /// Checks that the sizes fit together.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidArgument`] naming the sizes that do not fit.
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) naming the sizes that do not fit.
     pub fn check(&self) -> Result<()> {
         if self.segment_bytes < 64 << 10 {
             return Err(Error::invalid_argument(format!(
