@@ -352,16 +352,16 @@ mod tests {
         assert!(requests <= 8, "{requests} requests");
     }
 
+    /// The value of `v` in a line `m v=N …`.
+    fn value_of(line: &str) -> Option<usize> {
+        line.split(' ').nth(1)?.strip_prefix("v=")?.parse().ok()
+    }
+
     #[test]
     fn reasons_that_name_no_lines_are_bisected_within_the_cap() {
         let lines: Vec<String> = (0..1_000).map(|i| format!("m v={i} {i}\n")).collect();
         let odd = |line: &str| -> Option<String> {
-            let n: usize = line
-                .split(' ')
-                .nth(1)?
-                .trim_start_matches("v=")
-                .parse()
-                .ok()?;
+            let n = value_of(line)?;
             (n == 17 || n == 901).then(|| "something the search cannot read".into())
         };
         let (outcome, requests) = run(&lines, odd);
@@ -372,13 +372,9 @@ mod tests {
         // Refusals everywhere, none of them readable: the cap holds, and nothing good is
         // called refused but what the cap left unsorted.
         let every_third = |line: &str| -> Option<String> {
-            let n: usize = line
-                .split(' ')
-                .nth(1)?
-                .trim_start_matches("v=")
-                .parse()
-                .ok()?;
-            n.is_multiple_of(3).then(|| "unreadable".into())
+            value_of(line)?
+                .is_multiple_of(3)
+                .then(|| "unreadable".into())
         };
         let (outcome, requests) = run(&lines, every_third);
         assert!(requests <= MAX_REQUESTS + 1, "{requests}");
