@@ -32,13 +32,8 @@ __all__ = [
 
 BlockMeasurer = _native.BlockMeasurer
 
-_EPOCH = datetime.datetime(1970, 1, 1)
 _log = logging.getLogger("influxdb_datalogger")
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _naive_utc(nanos: int) -> datetime.datetime:
-    return _EPOCH + datetime.timedelta(microseconds=nanos // 1000)
 
 
 class DatabaseWriter(ABC):
@@ -171,17 +166,6 @@ class Events(dict):  # type: ignore[type-arg]
         return [event for events in self.values() for event in events]
 
 
-def _entry(row: Any, logged: Dict[str, Any]) -> DataEntry:
-    name, fields, tags, nanos = row
-    measurement = logged.get(name) or _measurement_named(name)
-    if isinstance(measurement, Measurement):
-        by_name = {str(f): f for f in measurement.fields}
-        tag_by_name = {str(t): t for t in measurement.tags}
-        fields = {by_name.get(k, k): v for k, v in fields.items()}
-        tags = {tag_by_name.get(k, k): v for k, v in tags.items()}
-    return DataEntry(measurement, FieldMap(fields), TagMap(tags), time=_naive_utc(nanos))
-
-
 class DataLogger(_native.LoggerBase):
     """Records measurements and events, and hands them to its writers.
 
@@ -265,8 +249,7 @@ class DataLogger(_native.LoggerBase):
     @property
     def dataset(self) -> List[DataEntry]:
         """The pending entries, grouped by measurement (inside a writer: what it writes)."""
-        logged = self._measurements()
-        return [_entry(row, logged) for row in self._rows()]
+        return self._entries(DataEntry, _measurement_named)
 
     @property
     def _dataset(self) -> Dataset:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Dict, Iterable, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Iterable, Optional, Tuple, TypeVar
 
 from . import _native
 from .exceptions import DataLoggerTypeError, SchemaError, ValidationError
@@ -85,21 +85,22 @@ class DataLoggerMap(dict):  # type: ignore[type-arg]
     def __init__(self, kwargs: Optional[Dict[Any, Any]] = None) -> None:
         super().__init__(kwargs or {})
 
-    @classmethod
-    def build(cls: type[_Map], *items: Any) -> _Map:
-        """Pairs up ``key, value, key, value, ...``."""
-        if len(items) % 2 != 0:
-            raise ValidationError(
-                f"{cls.__name__}.build needs pairs of key and value, got {len(items)} items: {items!r}"
-            )
-        built = cls()
-        for key, value in zip(items[0::2], items[1::2]):
-            if not isinstance(key, cls.key_type) or isinstance(value, cls.key_type):
-                raise ValidationError(
-                    f"{cls.__name__}.build takes pairs of ({cls.key_type.__name__}, value), got ({key!r}, {value!r})"
-                )
-            built[key] = value
-        return built
+    if TYPE_CHECKING:
+
+        @classmethod
+        def build(cls: type[_Map], *items: Any) -> _Map:
+            """Pairs up ``key, value, key, value, ...``."""
+
+    else:
+        # In Rust: the original README builds both maps in every log() call.
+        build = classmethod(_native._build_map)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # FieldMap's and TagMap's own fast build makes exactly their class: a subclass of the
+        # user's gets the general one, which makes the subclass.
+        if "build" not in vars(cls):
+            cls.build = classmethod(_native._build_map)  # type: ignore[assignment, method-assign]
 
     def add(self, key: Any, value: Any) -> None:
         """Adds a key that is not present yet."""
@@ -115,12 +116,16 @@ class TagMap(DataLoggerMap):
     """Tag values of a log call."""
 
     key_type = Tag
+    if not TYPE_CHECKING:
+        build = staticmethod(_native._build_tag_map)
 
 
 class FieldMap(DataLoggerMap):
     """Field values of a log call."""
 
     key_type = Field
+    if not TYPE_CHECKING:
+        build = staticmethod(_native._build_field_map)
 
 
 class Measurement(str):

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 pyo3::import_exception!(influxdb_datalogger.exceptions, DataLoggerError);
 pyo3::import_exception!(influxdb_datalogger.exceptions, DataLoggerTypeError);
+pyo3::import_exception!(influxdb_datalogger.exceptions, ValidationError);
 pyo3::import_exception!(influxdb_datalogger.exceptions, InvalidNameError);
 pyo3::import_exception!(influxdb_datalogger.exceptions, InvalidValueError);
 pyo3::import_exception!(influxdb_datalogger.exceptions, UnknownFieldError);

@@ -17,9 +17,11 @@ macro_rules! py_dict {
 mod block;
 mod construct;
 mod convert;
+mod dataset;
 mod errors;
 mod inputs;
 mod logger;
+mod maps;
 mod python_writer;
 mod registry;
 mod rows;
@@ -43,6 +45,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spool_inventory, m)?)?;
     m.add_function(wrap_pyfunction!(_read_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(_run_cli, m)?)?;
+    m.add_function(wrap_pyfunction!(maps::_build_map, m)?)?;
+    m.add_function(wrap_pyfunction!(maps::_build_field_map, m)?)?;
+    m.add_function(wrap_pyfunction!(maps::_build_tag_map, m)?)?;
     Ok(())
 }
 

@@ -18,7 +18,7 @@ use crate::errors::{to_py, type_error, IntoPyResult};
 use crate::inputs::{cached_tags, field_context, merge_computed, uncached_tags, FieldIn, Fields};
 use crate::python_writer::Shared;
 use crate::registry::registry;
-use crate::rows::{entry_row, event_row};
+use crate::rows::event_row;
 use crate::schema::Schema;
 use crate::stats::stats_dict;
 use crate::writers::NativeWriter;
@@ -295,18 +295,21 @@ impl LoggerBase {
         Ok(())
     }
 
-    /// The pending points (or, inside a Python writer, the points it is writing), grouped by
-    /// measurement, as `(measurement, fields, tags, time_ns)` tuples.
-    fn _rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let entries = match self.shared.view() {
-            Some(batch) => batch.entries_by_measurement(),
-            None => self.core(py)?.dataset(),
+    /// The pending entries (or those a Python writer is writing) as `entry_cls` (`DataEntry`)
+    /// objects, grouped by measurement; `named` finds the measurement object for a name that
+    /// was not logged here.
+    fn _entries<'py>(
+        &self,
+        py: Python<'py>,
+        entry_cls: &Bound<'py, pyo3::types::PyType>,
+        named: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let batch = match self.shared.view() {
+            Some(batch) => batch,
+            None => self.core(py)?.pending_batch(),
         };
-        let rows = PyList::empty(py);
-        for entry in entries {
-            rows.append(entry_row(py, entry)?)?;
-        }
-        Ok(rows)
+        let known = self._measurements(py)?;
+        crate::dataset::entries(py, &batch, entry_cls, &known, named)
     }
 
     /// The pending events (or those a Python writer is writing) as

@@ -1,6 +1,7 @@
-//! Core entries and events as the tuples the Python side turns into `DataEntry` and `Event`.
+//! Core events as the tuples the Python side turns into `Event`, and field values as Python
+//! objects.
 
-use influxdb_datalogger::{DataEntry, Event, FieldValue};
+use influxdb_datalogger::{Event, FieldValue};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -18,26 +19,6 @@ pub(crate) fn field_object<'py>(
         // A kind of value added later: as line protocol shows it.
         Some(other) => other.to_string().into_pyobject(py)?.into_any(),
     })
-}
-
-pub(crate) fn entry_row<'py>(py: Python<'py>, entry: DataEntry) -> PyResult<Bound<'py, PyTuple>> {
-    let fields = PyDict::new(py);
-    for (k, v) in &entry.fields {
-        fields.set_item(k, field_object(py, v.as_ref())?)?;
-    }
-    let tags = PyDict::new(py);
-    for (k, v) in &entry.tags {
-        tags.set_item(k, v)?;
-    }
-    PyTuple::new(
-        py,
-        [
-            entry.measurement.into_pyobject(py)?.into_any(),
-            fields.into_any(),
-            tags.into_any(),
-            entry.time.as_nanos().into_pyobject(py)?.into_any(),
-        ],
-    )
 }
 
 pub(crate) fn event_row<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyTuple>> {

@@ -103,6 +103,16 @@ impl Schema {
 }
 
 impl Schema {
+    /// The `Field` object of the field called `name`.
+    pub(crate) fn field_object(&self, name: &str) -> Option<&Py<PyAny>> {
+        self.field_objects.get(self.measurement.field_index(name)?)
+    }
+
+    /// The `Tag` object of the tag called `name`.
+    pub(crate) fn tag_object(&self, name: &str) -> Option<&Py<PyAny>> {
+        self.tag_objects.get(self.measurement.tag_index(name)?)
+    }
+
     /// The core index of field `key`: by identity with the schema's own `Field` objects (no
     /// decoding), else by name.
     pub(crate) fn field_slot(&self, key: &Bound<'_, PyAny>) -> PyResult<usize> {
