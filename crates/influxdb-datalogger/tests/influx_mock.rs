@@ -277,6 +277,80 @@ fn v3_per_line_errors_dead_letter_exactly_those_lines_in_one_request() {
     );
 }
 
+/// An InfluxDB 2.x answer to a partial write (422, the reason inside its JSON `message`): the
+/// refused lines are found from the reason, without more requests, and the good ones landed.
+#[test]
+fn v2_partial_writes_are_sorted_out_from_the_reason_in_one_request() {
+    let server = MockServer::start(Box::new(|r: &Request| {
+        // Odd `n` are refused: a type conflict on field "f" of "m".
+        let refused = r
+            .lines()
+            .iter()
+            .filter(|l| {
+                l.split(['=', ' '])
+                    .nth(1)
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n % 2 == 1)
+            })
+            .count();
+        if refused == 0 {
+            return (204, vec![], String::new());
+        }
+        (
+            422,
+            vec![],
+            format!(
+                r#"{{"code":"unprocessable entity","message":"failure writing points to database: partial write: field type conflict: input field \"f\" on measurement \"m\" is type integer, already exists as type float dropped={refused}"}}"#
+            ),
+        )
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&server.url, &dir);
+    config.database = None;
+    config.bucket = Some("b".into());
+    config.org = Some("o".into());
+    config.token = Some(Secret::new("t"));
+    let logger = DataLogger::builder()
+        .writer(InfluxDBWriter::new(config).unwrap())
+        .build();
+    // Odd `n` write an integer `f` where the (modelled) server has floats.
+    let m = Measurement::builder("m")
+        .check_field_types(false)
+        .field(Field::new("f"))
+        .tag(Tag::new("n"))
+        .build()
+        .unwrap();
+    for i in 0..10i64 {
+        let value = if i % 2 == 1 {
+            influxdb_datalogger::FieldValue::Int(i)
+        } else {
+            influxdb_datalogger::FieldValue::Float(i as f64 + 0.5)
+        };
+        let n = i.to_string();
+        logger
+            .log_at(
+                &m,
+                &[("f", value)],
+                tags!("n" => n),
+                Timestamp::from_nanos(i),
+            )
+            .unwrap();
+    }
+    let _ = logger.write_data();
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "the reason names the refused lines"
+    );
+    let dead = std::fs::read_to_string(dir.path().join("dead.lp")).unwrap();
+    let refused: Vec<&str> = dead.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(refused.len(), 5, "{dead}");
+    assert!(
+        dead.starts_with("# refused (http 422): failure writing points to database: partial write"),
+        "{dead}"
+    );
+}
+
 #[test]
 fn each_api_sends_its_path_query_and_authorization() {
     let server = MockServer::start(Box::new(|_: &Request| (204, vec![], String::new())));

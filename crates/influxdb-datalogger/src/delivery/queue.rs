@@ -128,9 +128,11 @@ impl Shared {
         let unreachable = |state: &State| {
             judge_reachability && state.unreachable && state.failed_attempts > attempts_before
         };
-        let state = wait_while(&self.progress, state, deadline, |state| {
+        let mut state = wait_while(&self.progress, state, deadline, |state| {
             state.pending() > 0 && !state.stopped && !failed(state) && !unreachable(state)
         });
+        // Not left for a later backoff to be cut short by.
+        state.retry_now = false;
         Waited {
             pending: state.pending(),
             cause: state
