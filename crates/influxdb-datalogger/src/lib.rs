@@ -60,6 +60,7 @@ mod grafana;
 mod http;
 mod logger;
 pub mod measure;
+pub mod regress;
 mod schema;
 pub mod spool;
 mod stats;
