@@ -1,8 +1,10 @@
-//! The `influxdb-datalogger` command line: `demo`, `stats`, `push`, `ping`, `replay`, `spool`.
+//! The `influxdb-datalogger` command line: `demo`, `stats`, `push`, `ping`, `replay`, `spool`,
+//! `regressions`.
 //! A library too ([`run`] takes the arguments and the output streams), so that its tests can run
 //! the commands in process.
 
 pub mod demo;
+pub mod regressions;
 pub mod remote;
 pub mod spool;
 pub mod stats;
@@ -88,6 +90,10 @@ enum Command {
         #[arg(long, default_value_t = 120.0)]
         timeout: f64,
     },
+    /// Find where the series of a measurement changed level (change points), from line protocol
+    /// files or from a server: newest first, as a table or JSON; optionally written back as
+    /// events for Grafana, or failing when the newest values got slower.
+    Regressions(regressions::Request),
     /// List what each process has not had acknowledged in a spool directory: points, events,
     /// bytes, age and target. Changes nothing.
     Spool {
@@ -131,6 +137,9 @@ pub fn run(
             timeout,
         } => spool::replay(&dir, &target, timeout, out).map_err(|e| format!("{e:#}")),
         Command::Spool { dir } => spool::list(&dir, out).map_err(|e| format!("{e:#}")),
+        Command::Regressions(request) => {
+            regressions::run(&request, out).map_err(|e| format!("{e:#}"))
+        }
     };
     match result {
         Ok(code) => code,

@@ -472,3 +472,183 @@ fn a_huge_or_binary_bad_line_is_reported_in_a_short_line() {
         "control characters are escaped: {stderr:?}"
     );
 }
+
+/// A history of `test_duration` for hosts `a` (30 % slower from run 40 of 60) and `b` (steady),
+/// one run an hour, ending an hour ago, with 3 % noise (deterministic).
+fn history_lines() -> Vec<String> {
+    let now = influxdb_datalogger::Timestamp::now().as_nanos();
+    let mut state = 7u64;
+    let mut noise = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.06
+    };
+    let mut lines = Vec::new();
+    for host in ["a", "b"] {
+        for i in 0..60i64 {
+            let level = if host == "a" && i >= 40 { 1.3 } else { 1.0 };
+            let time = now - (61 - i) * 3_600_000_000_000;
+            lines.push(format!(
+                "test_duration,host={host},test=t1 call={:.6},ok=true {time}",
+                level * (1.0 + noise())
+            ));
+        }
+    }
+    lines
+}
+
+#[test]
+fn regressions_finds_the_step_in_a_file_and_reports_it_as_a_table_or_json() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("history.lp"), history_lines().join("\r\n")).unwrap();
+    let table = cli(
+        &[
+            "regressions",
+            "history.lp",
+            "--measurement",
+            "test_duration",
+        ],
+        dir.path(),
+    );
+    assert!(table.status.success(), "{}", text(&table.stderr));
+    let stdout = text(&table.stdout);
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert!(
+        rows[0].starts_with("time") && rows[1].contains("host=a,test=t1"),
+        "{stdout}"
+    );
+    assert!(
+        rows[1].contains("call") && rows[1].contains("+3"),
+        "{stdout}"
+    );
+
+    let json = cli(
+        &[
+            "regressions",
+            "history.lp",
+            "--measurement",
+            "test_duration",
+            "--json",
+            "--fail-newer-than",
+            "25",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        json.status.code(),
+        Some(1),
+        "a slowdown among the newest 25 runs"
+    );
+    let found: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let point = &found[0];
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(point["measurement"], "test_duration");
+    assert_eq!(point["field"], "call");
+    assert_eq!(
+        point["tags"],
+        serde_json::json!({"host": "a", "test": "t1"})
+    );
+    assert!(
+        (point["change"].as_f64().unwrap() - 0.3).abs() < 0.05,
+        "{point}"
+    );
+    assert!(point["time"].as_i64().unwrap() > 0);
+    // The step is 20 runs old: not among the newest 10.
+    let older = cli(
+        &[
+            "regressions",
+            "history.lp",
+            "--measurement",
+            "test_duration",
+            "--fail-newer-than",
+            "10",
+        ],
+        dir.path(),
+    );
+    assert_eq!(older.status.code(), Some(0));
+    // Grouped by test only, both hosts make one series of 120 points, two an hour.
+    let grouped = cli(
+        &[
+            "regressions",
+            "history.lp",
+            "--measurement",
+            "test_duration",
+            "--group-by",
+            "test",
+            "--since",
+            "10h",
+        ],
+        dir.path(),
+    );
+    assert!(
+        text(&grouped.stdout).contains("no change points"),
+        "{}",
+        text(&grouped.stdout)
+    );
+    let wrong = cli(
+        &[
+            "regressions",
+            "history.lp",
+            "--measurement",
+            "m",
+            "--since",
+            "5y",
+        ],
+        dir.path(),
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(text(&wrong.stderr).contains("--since: \"5y\" is not a duration"));
+    let annotate_files = cli(
+        &[
+            "regressions",
+            "history.lp",
+            "--measurement",
+            "m",
+            "--annotate",
+        ],
+        dir.path(),
+    );
+    assert!(text(&annotate_files.stderr).contains("--annotate writes to a server"));
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn regressions_reads_a_real_influxdb_and_annotates_the_change_points() {
+    let servers = servers::Servers::start(false);
+    let url = servers.influxdb();
+    query(&url, "CREATE DATABASE tests", "");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("history.lp"), history_lines().join("\n")).unwrap();
+    let target = format!("{url}?db=tests");
+    let push = cli(&["push", "history.lp", "--url", &target], dir.path());
+    assert!(push.status.success(), "{}", text(&push.stderr));
+    let found = cli(
+        &[
+            "regressions",
+            "--url",
+            &target,
+            "--measurement",
+            "test_duration",
+            "--field",
+            "call",
+            "--json",
+            "--annotate",
+        ],
+        dir.path(),
+    );
+    assert!(found.status.success(), "{}", text(&found.stderr));
+    let found: serde_json::Value = serde_json::from_slice(&found.stdout).unwrap();
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(
+        found[0]["tags"],
+        serde_json::json!({"host": "a", "test": "t1"})
+    );
+    // The change point is an event now, where Grafana's annotations look.
+    let events = query(&url, "SELECT * FROM events", "");
+    assert!(
+        events.contains("change point: test_duration +3"),
+        "{events}"
+    );
+}

@@ -43,9 +43,13 @@ pub(crate) fn parse_size(key: &str, value: &str) -> Result<u64> {
         })
 }
 
-/// A positive duration: a number of seconds (`10`, `2.5`), or with a unit: `500ms`, `2.5s`,
-/// `1m` (or `min`), `1h`.
-pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration> {
+/// A positive duration, as connection strings and the command line spell them: a number of
+/// seconds (`10`, `2.5`), or with a unit: `500ms`, `2.5s`, `1m` (or `min`), `1h`, `90d`. `key`
+/// names what is parsed in the error.
+///
+/// # Errors
+/// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) naming `key` and the text.
+pub fn parse_duration(key: &str, value: &str) -> Result<Duration> {
     let v = value.trim();
     let split = v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len());
     let (number, unit) = v.split_at(split);
@@ -54,6 +58,7 @@ pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration> {
         "ms" => 1e-3,
         "m" | "min" => 60.0,
         "h" => 3600.0,
+        "d" => 86_400.0,
         _ => f64::NAN,
     };
     number
@@ -65,7 +70,7 @@ pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration> {
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
         .ok_or_else(|| {
             Error::invalid_argument(format!(
-                "{key}: {} is not a duration such as 10, 2.5s, 500ms or 1m",
+                "{key}: {} is not a duration such as 10, 2.5s, 500ms, 1m or 90d",
                 crate::error::quote(&value)
             ))
         })

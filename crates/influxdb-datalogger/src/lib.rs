@@ -72,6 +72,7 @@ pub mod influx;
 pub mod line_protocol;
 
 #[doc(hidden)] // a formatting helper the command line shares, not part of the API
+pub use conn_str::parse_duration;
 pub use delivery::human_duration;
 pub use delivery::{flush_detached, BackgroundWriter, DeliveryOptions, DeliveryStats, RetryPolicy};
 pub use entry::{Batch, DataEntry, Event, EVENTS_MEASUREMENT};

@@ -429,6 +429,25 @@ impl InfluxConfig {
         format!("{}{path}?{}", self.url, query.join("&"))
     }
 
+    /// The URL of the InfluxQL query endpoint (`/query`, which InfluxDB 1.x has, and 2.x and 3.x
+    /// keep for compatibility) for `influxql`, times as integer nanoseconds.
+    pub fn query_url(&self, influxql: &str) -> String {
+        let database = self
+            .database
+            .as_deref()
+            .or(self.bucket.as_deref())
+            .unwrap_or("");
+        let mut query = vec![("db", database), ("q", influxql), ("epoch", "ns")];
+        if let Some(rp) = &self.retention_policy {
+            query.push(("rp", rp));
+        }
+        let query: Vec<String> = query
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+            .collect();
+        format!("{}/query?{}", self.url, query.join("&"))
+    }
+
     /// The body size from which requests are compressed, after the loopback rule.
     pub fn effective_gzip_threshold(&self) -> Option<usize> {
         if self.is_loopback() && !self.gzip_loopback {

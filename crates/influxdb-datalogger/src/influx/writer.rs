@@ -146,6 +146,19 @@ impl InfluxDBWriter {
         }
     }
 
+    /// Runs an InfluxQL query on the server's `/query` endpoint with this writer's credentials,
+    /// and returns the answer's JSON text (times as integer nanoseconds).
+    ///
+    /// # Errors
+    /// The server cannot be reached, refuses the credentials, or answers with an error status.
+    pub fn query(&self, influxql: &str) -> Result<String> {
+        let reply = self.post(&self.config.query_url(influxql), b"")?;
+        match reply.status {
+            200..=299 => Ok(reply.body),
+            status => Err(self.failure(status, &reply)),
+        }
+    }
+
     /// How many lines the server refused and were put in the dead-letter file.
     pub fn dead_lettered(&self) -> u64 {
         self.dead_lettered.load(Ordering::Relaxed)

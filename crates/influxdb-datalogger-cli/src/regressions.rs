@@ -1,0 +1,334 @@
+//! `regressions`: where the series of a measurement changed level, from line protocol files or
+//! from a server, as a table or JSON; optionally written back as events (Grafana annotations).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use influxdb_datalogger::line_protocol::Lines;
+use influxdb_datalogger::regress::{change_points, ChangePointOptions};
+use influxdb_datalogger::{
+    DataLogger, Error, ErrorKind, FieldValue, InfluxDBWriter, Result, Timestamp,
+};
+
+use crate::remote::Target;
+use crate::stats::{format_number, render};
+use crate::{Status, FAILURE, SUCCESS};
+
+/// What to look at and how to report it.
+#[derive(Debug, clap::Args)]
+pub struct Request {
+    /// Line protocol files to read (or give `--url` to read from a server).
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub target: Target,
+    /// The measurement whose series to examine.
+    #[arg(long)]
+    pub measurement: String,
+    /// Only this field (default: every numeric field).
+    #[arg(long)]
+    pub field: Option<String>,
+    /// Group points into series by these tags only (default: by all their tags).
+    #[arg(long = "group-by")]
+    pub group_by: Vec<String>,
+    /// Only points newer than this: seconds, or with a unit (`90d`, `12h`, `30m`).
+    #[arg(long, default_value = "90d")]
+    pub since: String,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write each change point back to the server as an event (a Grafana annotation).
+    #[arg(long)]
+    pub annotate: bool,
+    /// Exit with 1 if a change point among the newest N values of a series is a slowdown (an
+    /// increase) beyond `--threshold`.
+    #[arg(long = "fail-newer-than")]
+    pub fail_newer_than: Option<usize>,
+    /// The increase, in percent, that `--fail-newer-than` counts as a slowdown.
+    #[arg(long, default_value_t = 10.0)]
+    pub threshold: f64,
+}
+
+/// One series: a field of a measurement under a set of tags.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct SeriesKey {
+    field: String,
+    tags: Vec<(String, String)>,
+}
+
+/// A change point found, with what locates it.
+#[derive(Debug)]
+struct Found {
+    key: SeriesKey,
+    time: i64,
+    before: f64,
+    after: f64,
+    change: f64,
+    p_value: f64,
+    /// How many values of the series come at or after it.
+    age: usize,
+}
+
+/// Runs `regressions`.
+pub fn run(request: &Request, out: &mut dyn Write) -> Result<Status> {
+    let since = influxdb_datalogger::parse_duration("--since", &request.since)?;
+    let oldest = Timestamp::now()
+        .as_nanos()
+        .saturating_sub(duration_nanos(since));
+    let mut series: BTreeMap<SeriesKey, Vec<(i64, f64)>> = BTreeMap::new();
+    if request.files.is_empty() {
+        read_server(request, oldest, &mut series)?;
+    } else {
+        if request.annotate {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "--annotate writes to a server: give --url instead of files",
+            ));
+        }
+        read_files(request, oldest, &mut series)?;
+    }
+    let mut found = Vec::new();
+    for (key, mut points) in series {
+        points.sort_by_key(|(time, _)| *time);
+        let values: Vec<f64> = points.iter().map(|(_, v)| *v).collect();
+        for point in change_points(&values, &ChangePointOptions::default()) {
+            found.push(Found {
+                key: key.clone(),
+                time: points[point.index].0,
+                before: point.before,
+                after: point.after,
+                change: point.change,
+                p_value: point.p_value,
+                age: values.len() - point.index,
+            });
+        }
+    }
+    found.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.key.cmp(&b.key)));
+    if request.json {
+        let _ = writeln!(out, "{}", as_json(&request.measurement, &found));
+    } else if found.is_empty() {
+        let _ = writeln!(out, "no change points in {}", request.measurement);
+    } else {
+        let _ = write!(out, "{}", as_table(&found));
+    }
+    if request.annotate {
+        annotate(request, &found)?;
+    }
+    let failing = request.fail_newer_than.is_some_and(|newest| {
+        found
+            .iter()
+            .any(|f| f.age <= newest && f.change * 100.0 > request.threshold)
+    });
+    Ok(if failing { FAILURE } else { SUCCESS })
+}
+
+fn duration_nanos(duration: Duration) -> i64 {
+    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The series key of a point: the field, and its tags (or only the `group_by` ones).
+fn key_of(request: &Request, field: &str, tags: &[(&str, &str)]) -> SeriesKey {
+    let mut tags: Vec<(String, String)> = tags
+        .iter()
+        .filter(|(k, _)| request.group_by.is_empty() || request.group_by.iter().any(|g| g == k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tags.sort();
+    SeriesKey {
+        field: field.to_string(),
+        tags,
+    }
+}
+
+fn wanted_field(request: &Request, field: &str) -> bool {
+    request
+        .field
+        .as_deref()
+        .is_none_or(|wanted| wanted == field)
+}
+
+fn read_files(
+    request: &Request,
+    oldest: i64,
+    series: &mut BTreeMap<SeriesKey, Vec<(i64, f64)>>,
+) -> Result<()> {
+    for path in &request.files {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(
+                ErrorKind::Io,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        // Malformed lines are left out here; `stats` reports them.
+        for (_, line) in Lines::new(&text).flatten() {
+            if line.measurement != request.measurement.as_str() {
+                continue;
+            }
+            let Some(time) = line.timestamp.filter(|t| *t >= oldest) else {
+                continue;
+            };
+            let tags: Vec<(&str, &str)> = line
+                .tags
+                .iter()
+                .map(|(k, v)| (k.as_ref(), v.as_ref()))
+                .collect();
+            for (field, value) in &line.fields {
+                if matches!(value, FieldValue::Bool(_)) {
+                    continue;
+                }
+                if let (true, Some(value)) = (wanted_field(request, field), value.as_f64()) {
+                    series
+                        .entry(key_of(request, field, &tags))
+                        .or_default()
+                        .push((time, value));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_server(
+    request: &Request,
+    oldest: i64,
+    series: &mut BTreeMap<SeriesKey, Vec<(i64, f64)>>,
+) -> Result<()> {
+    let writer = InfluxDBWriter::new(request.target.config()?)?;
+    let fields = match &request.field {
+        Some(field) => quote_identifier(field),
+        None => "*".into(),
+    };
+    let influxql = format!(
+        "SELECT {fields} FROM {} WHERE time >= {oldest} GROUP BY *",
+        quote_identifier(&request.measurement)
+    );
+    let answer: serde_json::Value =
+        serde_json::from_str(&writer.query(&influxql)?).map_err(|e| {
+            Error::new(
+                ErrorKind::Parse,
+                format!("the server's answer is not JSON: {e}"),
+            )
+        })?;
+    for result in answer["results"].as_array().into_iter().flatten() {
+        if let Some(error) = result["error"].as_str() {
+            return Err(Error::new(
+                ErrorKind::Writer,
+                format!("the query failed: {error}"),
+            ));
+        }
+        for found in result["series"].as_array().into_iter().flatten() {
+            let tags: Vec<(&str, &str)> = found["tags"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
+            let columns: Vec<&str> = found["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(serde_json::Value::as_str)
+                .collect();
+            for row in found["values"].as_array().into_iter().flatten() {
+                let Some(time) = row[0].as_i64() else {
+                    continue;
+                };
+                for (column, value) in columns
+                    .iter()
+                    .zip(row.as_array().into_iter().flatten())
+                    .skip(1)
+                {
+                    if let (true, Some(value)) = (wanted_field(request, column), value.as_f64()) {
+                        series
+                            .entry(key_of(request, column, &tags))
+                            .or_default()
+                            .push((time, value));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An InfluxQL identifier, double-quoted with its quotes and backslashes escaped.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn tags_text(tags: &[(String, String)]) -> String {
+    tags.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn as_table(found: &[Found]) -> String {
+    let mut rows = vec![["time", "tags", "field", "before", "after", "change", "p"]
+        .map(String::from)
+        .to_vec()];
+    for f in found {
+        rows.push(vec![
+            Timestamp::from_nanos(f.time).to_string(),
+            tags_text(&f.key.tags),
+            f.key.field.clone(),
+            format_number(f.before),
+            format_number(f.after),
+            format!("{:+.1} %", f.change * 100.0),
+            format!("{:.1e}", f.p_value),
+        ]);
+    }
+    render(&rows, |column| column >= 3)
+}
+
+fn as_json(measurement: &str, found: &[Found]) -> String {
+    let items: Vec<serde_json::Value> = found
+        .iter()
+        .map(|f| {
+            let tags: serde_json::Map<String, serde_json::Value> = f
+                .key
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                .collect();
+            serde_json::json!({
+                "measurement": measurement,
+                "field": f.key.field,
+                "tags": tags,
+                "time": f.time,
+                "before": f.before,
+                "after": f.after,
+                "change": f.change,
+                "p_value": f.p_value,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(items).to_string()
+}
+
+/// Each change point as an event on the server (the measurement Grafana's annotations read).
+fn annotate(request: &Request, found: &[Found]) -> Result<()> {
+    let writer = InfluxDBWriter::new(request.target.config()?)?;
+    let logger = DataLogger::builder().writer(writer).build();
+    for f in found {
+        let mut tags: Vec<(String, String)> = f.key.tags.clone();
+        tags.push(("measurement".into(), request.measurement.clone()));
+        tags.push(("field".into(), f.key.field.clone()));
+        let at = Timestamp::from_nanos(f.time);
+        logger.log_event(
+            &format!(
+                "change point: {} {:+.1} % ({} -> {})",
+                request.measurement,
+                f.change * 100.0,
+                format_number(f.before),
+                format_number(f.after)
+            ),
+            at,
+            at,
+            &tags,
+        )?;
+    }
+    logger.close()
+}
