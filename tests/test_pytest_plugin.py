@@ -255,17 +255,41 @@ def test_the_local_history_flags_a_test_that_got_slower(
         pytester.runpytest("--datalogger").assert_outcomes(passed=3)
     monkeypatch.setenv("SLOW", "0.25")
     # A 50 % threshold: a loaded machine can stretch a 50 ms sleep by a few ms, never by 25.
-    result = pytester.runpytest("--datalogger", "--datalogger-compare", "2", "--datalogger-compare-threshold", "50")
+    percent = ("--datalogger-compare-method=percent", "--datalogger-compare-threshold=50")
+    result = pytester.runpytest("--datalogger", "--datalogger-compare", "2", *percent)
     result.assert_outcomes(passed=3)
     assert result.ret == 0, "only a report without --datalogger-compare-fail"
     output = result.stdout.str()
     assert "call durations against the median of the last 2 runs (threshold 50%)" in output
     assert "test_timing.py::test_slowed" in output and "slower" in output
     assert "test_steady" not in output.split("threshold 50%")[1]
-    failing = pytester.runpytest(
-        "--datalogger", "--datalogger-compare=3", "--datalogger-compare-threshold=50", "--datalogger-compare-fail"
-    )
+    failing = pytester.runpytest("--datalogger", "--datalogger-compare=3", *percent, "--datalogger-compare-fail")
     assert failing.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_the_robust_comparison_waits_for_history_then_flags_only_the_slowed_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_timing=SLOWED)
+    too_early = None
+    for run in range(6):
+        result = pytester.runpytest("--datalogger", "--datalogger-compare", "10")
+        result.assert_outcomes(passed=3)
+        if run == 2:
+            too_early = result.stdout.str()
+    assert too_early is not None
+    assert "3 tests have fewer than 5 earlier runs and were not judged" in too_early
+    monkeypatch.setenv("SLOW", "0.25")
+    slowed = pytester.runpytest("--datalogger", "--datalogger-compare", "10", "--datalogger-compare-fail")
+    assert slowed.ret == pytest.ExitCode.TESTS_FAILED
+    output = slowed.stdout.str()
+    assert "call durations against the last 10 runs (beyond 3.5 spreads of the median and 5 %):" in output
+    table = output.split("(beyond 3.5 spreads of the median and 5 %):")[1]
+    assert "test_timing.py::test_slowed" in table and "slower:" in table and "spreads above the median" in table
+    assert "test_steady" not in table and "test_other" not in table
+    assert "not judged" not in output
+    wrong = pytester.runpytest("--datalogger", "--datalogger-compare", "3", "--datalogger-compare-method", "median")
+    assert wrong.ret == pytest.ExitCode.USAGE_ERROR
 
 
 @pytest.fixture
@@ -290,7 +314,13 @@ def test_runs_reach_influxdb_and_the_database_flags_the_slowed_test(
     assert all(s["values"][0][2] == "passed" and s["values"][0][1] >= 0.05 for s in series)
     monkeypatch.setenv("SLOW", "0.25")
     second = pytester.runpytest_subprocess(
-        *args, "--datalogger-compare", "1", "--datalogger-compare-threshold", "50", "--datalogger-compare-fail"
+        *args,
+        "--datalogger-compare",
+        "1",
+        "--datalogger-compare-method=percent",
+        "--datalogger-compare-threshold",
+        "50",
+        "--datalogger-compare-fail",
     )
     assert second.ret == pytest.ExitCode.TESTS_FAILED
     table = second.stdout.str().split("(threshold 50%):")[1]

@@ -17,6 +17,7 @@ from ._datalogger import (
     Events,
     PostProcessing,
 )
+from ._regressions import compare_with_history, regressions
 from ._schema import DataLoggerMap, Field, FieldMap, Measurement, Tag, TagMap
 from ._writers import GrafanaAnnotationWriter, InfluxDBWriter, JSONLinesFileWriter, LineProtocolFileWriter
 from .exceptions import (
@@ -58,5 +59,7 @@ __all__ = [
     "TagMap",
     "ValidationError",
     "WriterError",
+    "compare_with_history",
+    "regressions",
     "spool_inventory",
 ]

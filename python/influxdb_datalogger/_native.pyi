@@ -20,6 +20,8 @@ __all__ = [
     "_build_map",
     "_build_tag_map",
     "_run_cli",
+    "change_points",
+    "compare",
     "_register",
     "spool_inventory",
 ]
@@ -157,3 +159,14 @@ def _run_cli(args: List[str]) -> int: ...
 def _build_map(cls: type, *items: Any) -> Any: ...
 def _build_field_map(*items: Any) -> Any: ...
 def _build_tag_map(*items: Any) -> Any: ...
+def change_points(
+    values: List[float], min_segment: int = 4, alpha: float = 0.01, min_change: float = 0.05, max_points: int = 16
+) -> List[Dict[str, Any]]: ...
+def compare(
+    history: List[float],
+    newest: List[float],
+    min_history: int = 5,
+    threshold: float = 3.5,
+    min_change: float = 0.05,
+    min_absolute: float = 0.0,
+) -> Dict[str, Any]: ...

@@ -8,11 +8,13 @@ import json
 import statistics
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 from . import _native
 from ._plugin_settings import COMPARE_FLOOR_SECONDS, DEFAULT_FILE, Settings
+from ._regressions import compare_with_history
 
 
 def history(settings: Settings, rootpath: Path, run_id: str, runs: int) -> Dict[str, List[float]]:
@@ -77,6 +79,38 @@ def _history_from_influxdb(settings: Settings) -> List[Tuple[str, str, float, fl
                 if duration is not None:
                     rows.append((tags.get("run_id", ""), tags.get("test", ""), float(when), float(duration)))
     return rows
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """A test whose call duration differs from its history: the history's median and spread
+    (relative; NaN for the percent method), this run's duration, the change in percent, and
+    why it was flagged."""
+
+    test: str
+    median: float
+    spread: float
+    now: float
+    change: float
+    why: str
+
+
+def compare_robust(now: Dict[str, float], earlier: Dict[str, List[float]]) -> Tuple[List[Flagged], int]:
+    """The tests whose call duration is beyond 3.5 spreads (scaled MADs, in logarithms) of the
+    median of their earlier runs and 5 % from it (and COMPARE_FLOOR_SECONDS), slowest change
+    first; and how many tests had fewer than 5 earlier runs, which are not judged."""
+    flagged = []
+    unjudged = 0
+    for test, duration in now.items():
+        verdict = compare_with_history(earlier.get(test, []), [duration], min_absolute=COMPARE_FLOOR_SECONDS)
+        if not verdict["judged"]:
+            unjudged += 1
+        elif verdict["flagged"]:
+            why = f"{abs(verdict['score']):.1f} spreads {'above' if verdict['change'] > 0 else 'below'} the median"
+            flagged.append(
+                Flagged(test, verdict["baseline"], verdict["spread"], duration, verdict["change"] * 100, why)
+            )
+    return sorted(flagged, key=lambda f: -f.change), unjudged
 
 
 def compare(

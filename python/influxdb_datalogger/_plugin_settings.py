@@ -69,7 +69,14 @@ _OPTIONS = (
     _Option("--datalogger-spool", "str", None, "the spool directory (or connection string)"),
     _Option("--datalogger-off", "bool", False, "turn the plugin off, whatever else says"),
     _Option("--datalogger-compare", "int", 0, "compare each test's call duration with the median of the last N runs"),
-    _Option("--datalogger-compare-threshold", "float", 20.0, "percent beyond which a change is reported"),
+    _Option(
+        "--datalogger-compare-method",
+        "str",
+        "robust",
+        "robust: flag a call beyond 3.5 spreads (MADs) of its history's median and 5 %, after 5 earlier runs; "
+        "percent: flag it beyond --datalogger-compare-threshold percent of the median",
+    ),
+    _Option("--datalogger-compare-threshold", "float", 20.0, "with the percent method: the percent beyond which"),
     _Option("--datalogger-compare-fail", "bool", False, "make a slower test fail the run"),
 )
 
@@ -124,6 +131,7 @@ class Settings:
     measurement: str
     spool: Optional[str]
     compare: int
+    compare_method: str
     threshold: float
     compare_fail: bool
 
@@ -143,6 +151,9 @@ class Settings:
             raise pytest.UsageError(
                 f"--datalogger-compare takes a number of runs >= 0, not {values['datalogger_compare']}"
             )
+        method = values["datalogger_compare_method"]
+        if method not in ("robust", "percent"):
+            raise pytest.UsageError(f"--datalogger-compare-method takes robust or percent, not {method!r}")
         return cls(
             url=values["datalogger_url"],
             database=values["datalogger_database"],
@@ -153,6 +164,7 @@ class Settings:
             measurement=values["datalogger_measurement"],
             spool=values["datalogger_spool"],
             compare=values["datalogger_compare"],
+            compare_method=method,
             threshold=values["datalogger_compare_threshold"],
             compare_fail=bool(values["datalogger_compare_fail"]),
         )

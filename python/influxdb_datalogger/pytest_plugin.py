@@ -20,12 +20,12 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
 from ._datalogger import DataLogger
-from ._plugin_history import compare, history
+from ._plugin_history import Flagged, compare, compare_robust, history
 from ._plugin_settings import (
     _OPTIONS,
     _TEST_TAGS,
@@ -133,7 +133,8 @@ class PluginRun:
         self.call_durations: Dict[str, float] = {}
         self.worker_stats: List[Dict[str, Any]] = []
         self.stats: Dict[str, Any] = {}
-        self.comparison: List[Tuple[str, float, float, float]] = []
+        self.comparison: List[Flagged] = []
+        self.unjudged = 0
 
     def _open_logger(self, rootpath: Path) -> DataLogger:
         """The run's logger. A bad URL is a usage error; a spool that cannot be opened (a
@@ -206,14 +207,17 @@ class PluginRun:
             return
         if self.settings.compare:
             try:
-                self.comparison = compare(
-                    self.call_durations,
-                    history(self.settings, self.config.rootpath, self.run_tags["run_id"], self.settings.compare),
-                    self.settings.threshold,
-                )
+                earlier = history(self.settings, self.config.rootpath, self.run_tags["run_id"], self.settings.compare)
+                if self.settings.compare_method == "robust":
+                    self.comparison, self.unjudged = compare_robust(self.call_durations, earlier)
+                else:
+                    self.comparison = [
+                        Flagged(test, median, float("nan"), now, change, f"beyond {self.settings.threshold:g}%")
+                        for test, median, now, change in compare(self.call_durations, earlier, self.settings.threshold)
+                    ]
             except (OSError, ValueError, DataLoggerError) as error:
                 self.problems.append(f"cannot compare with earlier runs: {error}")
-            if self.settings.compare_fail and any(change > 0 for *_, change in self.comparison):
+            if self.settings.compare_fail and any(f.change > 0 for f in self.comparison):
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -233,21 +237,29 @@ class PluginRun:
         for problem in [*self.problems, *(p for s in self.worker_stats for p in s.get("problems", ()))]:
             write(f"datalogger: {problem}")
         if self.settings.compare:
-            if not self.comparison:
+            self._summarise_comparison(write)
+
+    def _summarise_comparison(self, write: Callable[[str], None]) -> None:
+        runs = self.settings.compare
+        if self.settings.compare_method == "robust":
+            against = f"the last {runs} runs (beyond 3.5 spreads of the median and 5 %)"
+        else:
+            against = f"the median of the last {runs} runs (threshold {self.settings.threshold:g}%)"
+        if not self.comparison:
+            write(f"datalogger: no test's call duration changed against {against}")
+        else:
+            write(f"datalogger: call durations against {against}:")
+            width = max(len(f.test) for f in self.comparison)
+            write(f"  {'test':<{width}}  {'median':>10}  {'spread':>7}  {'this run':>10}  {'change':>8}")
+            for f in self.comparison:
+                verdict = "slower" if f.change > 0 else "faster"
+                spread = "-" if f.spread != f.spread else f"{f.spread * 100:.1f}%"
                 write(
-                    f"datalogger: no test changed by more than {self.settings.threshold:g}% "
-                    f"against the median of the last {self.settings.compare} runs"
+                    f"  {f.test:<{width}}  {f.median:>9.4f}s  {spread:>7}  {f.now:>9.4f}s  {f.change:>+7.1f}%  "
+                    f"{verdict}: {f.why}"
                 )
-            else:
-                write(
-                    f"datalogger: call durations against the median of the last {self.settings.compare} runs "
-                    f"(threshold {self.settings.threshold:g}%):"
-                )
-                width = max(len(t) for t, *_ in self.comparison)
-                write(f"  {'test':<{width}}  {'median':>10}  {'this run':>10}  {'change':>8}")
-                for test, median, now, change in self.comparison:
-                    verdict = "slower" if change > 0 else "faster"
-                    write(f"  {test:<{width}}  {median:>9.4f}s  {now:>9.4f}s  {change:>+7.1f}%  {verdict}")
+        if self.unjudged:
+            write(f"datalogger: {self.unjudged} tests have fewer than 5 earlier runs and were not judged")
 
 
 def _delivery_stats(logger: DataLogger) -> Dict[str, Any]:

@@ -24,6 +24,7 @@ mod logger;
 mod maps;
 mod python_writer;
 mod registry;
+mod regress;
 mod rows;
 mod schema;
 mod stats;
@@ -45,6 +46,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spool_inventory, m)?)?;
     m.add_function(wrap_pyfunction!(_read_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(_run_cli, m)?)?;
+    m.add_function(wrap_pyfunction!(regress::change_points, m)?)?;
+    m.add_function(wrap_pyfunction!(regress::compare, m)?)?;
     m.add_function(wrap_pyfunction!(maps::_build_map, m)?)?;
     m.add_function(wrap_pyfunction!(maps::_build_field_map, m)?)?;
     m.add_function(wrap_pyfunction!(maps::_build_tag_map, m)?)?;
