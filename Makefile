@@ -65,7 +65,7 @@ check-platforms: platform-deps test-windows windows-wheel ## clippy for macOS an
 test-windows: platform-deps ## The core crate's tests built for Windows and run under Wine
 	mkdir -p target/wine
 	x86_64-w64-mingw32-gcc -shared -O2 -o target/wine/bcryptprimitives.dll scripts/wine/bcryptprimitives.c -ladvapi32
-	test -d $(WINE_PREFIX)/drive_c/windows/system32 || WINEPREFIX=$(WINE_PREFIX) WINEDEBUG=-all $(WINE) wineboot -i
+	test -d $(WINE_PREFIX)/drive_c/windows/system32 || WINEPREFIX=$(WINE_PREFIX) WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" $(WINE) wineboot -i
 	cp target/wine/bcryptprimitives.dll $(WINE_PREFIX)/drive_c/windows/system32/
 	WINEPREFIX=$(WINE_PREFIX) WINEDEBUG=-all INFLUXDB_DATALOGGER_TESTS_UNDER_WINE=1 \
 		CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$(WINE) \
