@@ -80,6 +80,12 @@ pub fn run(request: &Request, out: &mut dyn Write) -> Result<Status> {
     if request.files.is_empty() {
         read_server(request, oldest, &mut series)?;
     } else {
+        if request.target.has_url() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "give line protocol files or --url, not both",
+            ));
+        }
         if request.annotate {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -87,6 +93,21 @@ pub fn run(request: &Request, out: &mut dyn Write) -> Result<Status> {
             ));
         }
         read_files(request, oldest, &mut series)?;
+    }
+    if series.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "no numeric values of measurement {:?}{} newer than {} found",
+                request.measurement,
+                request
+                    .field
+                    .as_ref()
+                    .map(|f| format!(", field {f:?},"))
+                    .unwrap_or_default(),
+                request.since
+            ),
+        ));
     }
     let mut found = Vec::new();
     for (key, mut points) in series {

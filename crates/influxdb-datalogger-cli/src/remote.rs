@@ -35,6 +35,11 @@ pub struct Target {
 }
 
 impl Target {
+    /// Whether a connection string was given on the command line.
+    pub fn has_url(&self) -> bool {
+        self.url.is_some()
+    }
+
     /// The configuration: the connection string (or the environment), then the flags.
     pub fn config(&self) -> Result<InfluxConfig> {
         let mut config = match &self.url {
