@@ -93,3 +93,43 @@ def test_ctrl_c_ends_a_push_that_is_retrying_at_once(command: List[str], tmp_pat
             assert push.wait(timeout=10) == -signal.SIGINT
         finally:
             push.kill()
+
+
+def test_import_junit_reads_a_real_pytest_report_into_influxdb(
+    command: List[str], servers: Dict[str, Any], tmp_path: Path
+) -> None:
+    (tmp_path / "test_suite.py").write_text(
+        "import pytest\n"
+        "def test_ok(): pass\n"
+        "def test_fail(): assert 1 == 2\n"
+        "@pytest.mark.skip(reason='later')\n"
+        "def test_skip(): pass\n"
+        "def test_tagged(record_property):\n"
+        "    record_property('component', 'auth')\n"
+    )
+    suite = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml=report.xml", "test_suite.py"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert suite.returncode == 1, suite.stdout  # one test fails, on purpose
+    url = servers["influxdb"]["url"]
+    database = f"junit_{len(command)}"
+    influx_query(url, f"CREATE DATABASE {database}")
+    imported = run(command, "import", "junit", "report.xml", "--url", f"{url}/?db={database}", "--run-id", "r1")
+    assert imported.returncode == 0, imported.stderr
+    assert "imported 4 test cases from 1 files (2 passed, 1 failed, 0 errors, 1 skipped)" in imported.stdout
+
+    def rows() -> Any:
+        answer = influx_query(url, 'SELECT "call" FROM "tests" GROUP BY "name", "outcome", "component"', database)
+        return answer["results"][0].get("series")
+
+    series = poll(rows)
+    found = {(s["tags"]["name"], s["tags"]["outcome"], s["tags"]["component"]) for s in series}
+    assert found == {
+        ("test_ok", "passed", ""),
+        ("test_fail", "failed", ""),
+        ("test_skip", "skipped", ""),
+        ("test_tagged", "passed", "auth"),
+    }

@@ -1,9 +1,10 @@
 //! The `influxdb-datalogger` command line: `demo`, `stats`, `push`, `ping`, `replay`, `spool`,
-//! `regressions`.
+//! `regressions`, `import`.
 //! A library too ([`run`] takes the arguments and the output streams), so that its tests can run
 //! the commands in process.
 
 pub mod demo;
+pub mod import;
 pub mod regressions;
 pub mod remote;
 pub mod spool;
@@ -94,6 +95,9 @@ enum Command {
     /// files or from a server: newest first, as a table or JSON; optionally written back as
     /// events for Grafana, or failing when the newest values got slower.
     Regressions(regressions::Request),
+    /// Import test results other tools wrote (JUnit XML) as points of the test schema.
+    #[command(subcommand)]
+    Import(import::Import),
     /// List what each process has not had acknowledged in a spool directory: points, events,
     /// bytes, age and target. Changes nothing.
     Spool {
@@ -137,6 +141,7 @@ pub fn run(
             timeout,
         } => spool::replay(&dir, &target, timeout, out).map_err(|e| format!("{e:#}")),
         Command::Spool { dir } => spool::list(&dir, out).map_err(|e| format!("{e:#}")),
+        Command::Import(import) => import::run(&import, out, err).map_err(|e| format!("{e:#}")),
         Command::Regressions(request) => {
             regressions::run(&request, out).map_err(|e| format!("{e:#}"))
         }

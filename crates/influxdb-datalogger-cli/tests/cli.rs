@@ -652,3 +652,93 @@ fn regressions_reads_a_real_influxdb_and_annotates_the_change_points() {
         "{events}"
     );
 }
+
+/// JUnit XML in cargo-nextest's shape (a `testsuites` root, one `testsuite` per binary, a
+/// `timestamp` with a zone, failures with their output), written for this test after nextest's
+/// documented format; a real pytest report is imported by the Python tests.
+const NEXTEST_JUNIT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="nextest-run" tests="3" failures="1" errors="0" uuid="0b7a" timestamp="2026-12-03T10:00:00.000+01:00" time="0.5">
+  <testsuite name="mycrate::integration" tests="3" disabled="0" errors="0" failures="1" timestamp="2026-12-03T10:00:00.000+01:00" hostname="ci-7">
+    <properties><property name="profile" value="ci"/></properties>
+    <testcase name="sums" classname="mycrate::integration" timestamp="2026-12-03T10:00:00.100+01:00" time="0.012"/>
+    <testcase name="divides &amp; rounds" classname="mycrate::integration" time="0.250">
+      <failure type="test failure">thread 'divides' panicked</failure>
+      <system-out>captured</system-out>
+    </testcase>
+    <testcase name="slow" classname="mycrate::integration" time="0.000"><skipped/></testcase>
+  </testsuite>
+</testsuites>
+"#;
+
+#[test]
+fn import_junit_writes_one_point_per_test_case_and_reports_broken_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("nextest.xml"), NEXTEST_JUNIT).unwrap();
+    std::fs::write(dir.path().join("cut.xml"), &NEXTEST_JUNIT[..620]).unwrap();
+    let out = cli(
+        &[
+            "import",
+            "junit",
+            "nextest.xml",
+            "--file",
+            "tests.lp",
+            "--tag",
+            "team=core",
+            "--run-id",
+            "r1",
+            "--measurement",
+            "cargo_test",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(
+        "imported 3 test cases from 1 files (1 passed, 1 failed, 0 errors, 1 skipped) into tests.lp, run r1"
+    ));
+    let file = std::fs::read_to_string(dir.path().join("tests.lp")).unwrap();
+    let lines: Vec<_> = influxdb_line_protocol::parse_lines(&file)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(lines.len(), 3);
+    let tag = |line: &influxdb_line_protocol::ParsedLine<'_>, key: &str| {
+        line.tag_value(key).map(|v| v.to_string())
+    };
+    let failed = &lines[1];
+    assert_eq!(failed.series.measurement.to_string(), "cargo_test");
+    assert_eq!(tag(failed, "name").as_deref(), Some("divides & rounds"));
+    assert_eq!(
+        tag(failed, "test").as_deref(),
+        Some("mycrate::integration::divides & rounds")
+    );
+    assert_eq!(tag(failed, "outcome").as_deref(), Some("failed"));
+    assert_eq!(tag(failed, "profile").as_deref(), Some("ci"));
+    assert_eq!(tag(failed, "team").as_deref(), Some("core"));
+    assert_eq!(tag(failed, "host").as_deref(), Some("ci-7"));
+    assert_eq!(tag(&lines[2], "outcome").as_deref(), Some("skipped"));
+    // 10:00 at +01:00 is 09:00 UTC.
+    assert_eq!(failed.timestamp, Some(1_796_288_400_000_000_000));
+
+    let broken = cli(
+        &[
+            "import",
+            "junit",
+            "cut.xml",
+            "nextest.xml",
+            "--file",
+            "more.lp",
+        ],
+        dir.path(),
+    );
+    assert_eq!(broken.status.code(), Some(1));
+    let stderr = text(&broken.stderr);
+    assert!(stderr.starts_with("cut.xml:"), "{stderr}");
+    assert!(
+        stderr.contains("(the rest of the file skipped)"),
+        "{stderr}"
+    );
+    assert!(
+        text(&broken.stdout).contains("imported 4 test cases from 2 files"),
+        "{}",
+        text(&broken.stdout)
+    );
+}

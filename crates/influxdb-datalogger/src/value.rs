@@ -271,6 +271,94 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Days from 1970-01-01 to the proleptic Gregorian date (the inverse of [`civil_from_days`],
+/// Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = year - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let month = i64::from(month);
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = Error;
+
+    /// RFC 3339 / ISO 8601 as test reports write times: `2023-11-14T22:13:20Z`,
+    /// `2023-11-14T22:13:20.5+01:00`, `2023-11-14 22:13:20.123456` (no zone: UTC).
+    fn from_str(text: &str) -> Result<Self> {
+        let invalid = || {
+            Error::new(
+                ErrorKind::InvalidValue,
+                format!(
+                    "{} is not a time such as 2023-11-14T22:13:20Z or 2023-11-14 22:13:20.5+01:00",
+                    crate::error::quote(&text)
+                ),
+            )
+        };
+        let t = text.trim();
+        let number = |range: std::ops::Range<usize>| -> Result<i64> {
+            t.get(range)
+                .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|d| d.parse().ok())
+                .ok_or_else(invalid)
+        };
+        let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
+        if t.len() < 19
+            || separators.iter().any(|&(at, c)| t.as_bytes()[at] != c)
+            || !matches!(t.as_bytes()[10], b'T' | b't' | b' ')
+        {
+            return Err(invalid());
+        }
+        let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+        let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+        if !(1..=12).contains(&month)
+            || !(1..=31).contains(&day)
+            || hour > 23
+            || minute > 59
+            || second > 60
+        {
+            return Err(invalid());
+        }
+        let mut rest = &t[19..];
+        let mut nanos = 0i64;
+        if let Some(fraction) = rest.strip_prefix('.') {
+            let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(invalid());
+            }
+            for (i, b) in fraction.bytes().take(digits.min(9)).enumerate() {
+                nanos += i64::from(b - b'0') * 10i64.pow(8 - i as u32);
+            }
+            rest = &fraction[digits..];
+        }
+        let offset_seconds = match rest {
+            "" | "Z" | "z" => 0,
+            zone if zone.len() == 6
+                && matches!(zone.as_bytes()[0], b'+' | b'-')
+                && zone.as_bytes()[3] == b':' =>
+            {
+                let sign = if zone.starts_with('-') { -1 } else { 1 };
+                let (h, m) = (
+                    zone[1..3].parse::<i64>().map_err(|_| invalid())?,
+                    zone[4..6].parse::<i64>().map_err(|_| invalid())?,
+                );
+                sign * (h * 3600 + m * 60)
+            }
+            _ => return Err(invalid()),
+        };
+        let days = days_from_civil(year, month as u32, day as u32);
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+        seconds
+            .checked_mul(1_000_000_000)
+            .and_then(|n| n.checked_add(nanos))
+            .map(Timestamp)
+            .ok_or_else(|| out_of_range(format_args!("{text:?}")))
+    }
+}
+
 fn out_of_range(what: impl fmt::Display) -> Error {
     Error::new(
         ErrorKind::InvalidValue,
@@ -366,6 +454,48 @@ impl fmt::Display for Precision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_read_as_test_reports_write_them_and_round_trip() {
+        let cases = [
+            ("1970-01-01T00:00:00Z", 0),
+            ("2023-11-14T22:13:20Z", 1_700_000_000_000_000_000),
+            ("2023-11-14 22:13:20.123456", 1_700_000_000_123_456_000),
+            ("2023-11-14T23:13:20.5+01:00", 1_700_000_000_500_000_000),
+            ("2023-11-14T21:13:20-01:00", 1_700_000_000_000_000_000),
+            ("2000-02-29T00:00:00.000000001Z", 951_782_400_000_000_001),
+            ("1969-12-31T23:59:59.999999999Z", -1),
+        ];
+        for (text, nanos) in cases {
+            assert_eq!(
+                text.parse::<Timestamp>().unwrap(),
+                Timestamp::from_nanos(nanos),
+                "{text}"
+            );
+        }
+        for nanos in [0, -1, 1_700_000_000_123_456_789, 951_782_400_000_000_000] {
+            let t = Timestamp::from_nanos(nanos);
+            assert_eq!(t.to_string().parse::<Timestamp>().unwrap(), t);
+        }
+        for bad in [
+            "",
+            "2023-11-14",
+            "2023-13-01T00:00:00Z",
+            "2023-11-14T22:13:20+0100",
+            "x023-11-14T22:13:20Z",
+            "2023-11-14T22:13:20.",
+        ] {
+            let err = bad.parse::<Timestamp>().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidValue, "{bad}");
+        }
+        assert_eq!(
+            "3000-01-01T00:00:00Z"
+                .parse::<Timestamp>()
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidValue
+        );
+    }
 
     #[test]
     fn conversions_pick_the_type_every_server_accepts() {
