@@ -9,6 +9,10 @@ PY := $(VENV)/bin/python
 PY_TOOLS := "maturin>=1.7,<2" "pytest>=8" "pytest-xdist>=3.6" "mypy>=1.10" "ruff>=0.5" "typing_extensions>=4.15"
 ORIGINAL_PACKAGE := influxdb-datalogger==2.4.2
 export INFLUXDB_DATALOGGER_ORIGINAL := $(abspath $(VENV))/original
+# pytest-benchmark, kept apart from the test environment (its plugin would load in every run),
+# for the tests of `import pytest-benchmark`.
+BENCHMARK_TOOLS := pytest-benchmark>=5,<6 py-cpuinfo>=9
+export INFLUXDB_DATALOGGER_BENCHMARK_TOOLS := $(abspath $(VENV))/benchmark-tools
 
 .PHONY: help
 help: ## Show this help
@@ -85,6 +89,7 @@ $(VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check $(PY_TOOLS)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/original "$(ORIGINAL_PACKAGE)"
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/benchmark-tools $(foreach t,$(BENCHMARK_TOOLS),"$(t)")
 	touch $@
 
 .PHONY: python-env

@@ -4,6 +4,7 @@ statuses, against a real InfluxDB 1.6."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -133,3 +134,57 @@ def test_import_junit_reads_a_real_pytest_report_into_influxdb(
         ("test_skip", "skipped", ""),
         ("test_tagged", "passed", "auth"),
     }
+
+
+def benchmark_tools() -> str:
+    """Where `make test` installed pytest-benchmark, apart from the test environment."""
+    location = os.environ.get("INFLUXDB_DATALOGGER_BENCHMARK_TOOLS", str(Path(sys.prefix) / "benchmark-tools"))
+    if not (Path(location) / "pytest_benchmark").is_dir():
+        pytest.fail(f"pytest-benchmark is not installed at {location} (make test installs it)")
+    return location
+
+
+def test_import_pytest_benchmark_reads_a_real_report_into_influxdb(
+    command: List[str], servers: Dict[str, Any], tmp_path: Path
+) -> None:
+    (tmp_path / "test_speed.py").write_text(
+        "def test_sum(benchmark):\n    benchmark(sum, range(1000))\n\n"
+        "def test_sorted(benchmark):\n    benchmark(sorted, list(range(1000, 0, -1)))\n"
+    )
+    run_benchmarks = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--benchmark-json=speed.json",
+            "test_speed.py",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": benchmark_tools()},
+    )
+    assert run_benchmarks.returncode == 0, run_benchmarks.stdout + run_benchmarks.stderr
+    url = servers["influxdb"]["url"]
+    database = f"bench_{len(command)}"
+    influx_query(url, f"CREATE DATABASE {database}")
+    imported = run(command, "import", "pytest-benchmark", "speed.json", "--url", f"{url}/?db={database}")
+    assert imported.returncode == 0, imported.stderr
+    assert "imported 2 benchmarks from 1 paths" in imported.stdout
+
+    def rows() -> Any:
+        answer = influx_query(
+            url, 'SELECT "mean", "rounds", "median" FROM "benchmarks" GROUP BY "name", "python"', database
+        )
+        return answer["results"][0].get("series")
+
+    series = poll(rows)
+    assert {s["tags"]["name"] for s in series} == {"test_sum", "test_sorted"}
+    assert all(s["tags"]["python"] and s["values"][0][1] > 0 and s["values"][0][2] >= 1 for s in series)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"benchmarks": [')
+    failed = run(command, "import", "pytest-benchmark", "broken.json", "--file", "out.lp")
+    assert failed.returncode == 1 and "broken.json:1:" in failed.stderr

@@ -21,6 +21,11 @@ pub enum Import {
     /// JUnit XML, as cargo-nextest, pytest `--junitxml`, Maven Surefire, gotestsum and Jest write
     /// it: one point per test case.
     Junit(Options),
+    /// Criterion's results (`target/criterion` or any directory under it): one point per
+    /// benchmark, from its `new/estimates.json` and `new/benchmark.json`.
+    Criterion(Options),
+    /// pytest-benchmark's `--benchmark-json` files: one point per benchmark.
+    PytestBenchmark(Options),
 }
 
 /// Where the points go, and the tags they get.
@@ -35,9 +40,10 @@ pub struct Options {
     /// default is `influxdb-datalogger.lp`).
     #[arg(long)]
     pub file: Option<PathBuf>,
-    /// The measurement of the points.
-    #[arg(long, default_value = "tests")]
-    pub measurement: String,
+    /// The measurement of the points (default: `tests` for test results, `benchmarks` for
+    /// benchmark results).
+    #[arg(long)]
+    pub measurement: Option<String>,
     /// A tag for every point, `key=value` (repeatable).
     #[arg(long = "tag")]
     pub tags: Vec<String>,
@@ -76,7 +82,9 @@ struct Case {
 
 /// Runs `import`.
 pub fn run(import: &Import, out: &mut dyn Write, err: &mut dyn Write) -> Result<Status> {
-    let Import::Junit(options) = import;
+    let options = match import {
+        Import::Junit(o) | Import::Criterion(o) | Import::PytestBenchmark(o) => o,
+    };
     let default_time = match &options.time {
         Some(text) => text.parse::<Timestamp>()?,
         None => Timestamp::now(),
@@ -85,7 +93,7 @@ pub fn run(import: &Import, out: &mut dyn Write, err: &mut dyn Write) -> Result<
         .run_id
         .clone()
         .unwrap_or_else(|| format!("import-{}", default_time.as_nanos()));
-    let mut tags = Vec::new();
+    let mut tags = vec![("run_id".to_string(), run_id.clone())];
     for pair in &options.tags {
         match pair.split_once('=') {
             Some((key, value)) if !key.trim().is_empty() => {
@@ -99,65 +107,107 @@ pub fn run(import: &Import, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             }
         }
     }
+    let measurement = options.measurement.clone().unwrap_or_else(|| {
+        match import {
+            Import::Junit(_) => "tests",
+            _ => "benchmarks",
+        }
+        .to_string()
+    });
     let mut body = Vec::new();
-    let mut counts = [0usize; 4];
-    let mut failed_files = 0;
-    for path in &options.files {
-        let (cases, problem) = read_junit(path)?;
-        if let Some(problem) = problem {
-            failed_files += 1;
-            let _ = writeln!(err, "{problem}");
+    let mut problems = 0;
+    let summary = match import {
+        Import::Junit(_) => {
+            let mut counts = [0usize; 4];
+            for path in &options.files {
+                let (cases, problem) = read_junit(path)?;
+                if let Some(problem) = problem {
+                    problems += 1;
+                    let _ = writeln!(err, "{problem}");
+                }
+                for case in cases {
+                    counts[OUTCOMES
+                        .iter()
+                        .position(|o| *o == case.outcome)
+                        .unwrap_or(0)] += 1;
+                    encode(&mut body, &measurement, &case, &tags, default_time)?;
+                }
+            }
+            format!(
+                "{} test cases from {} files ({} passed, {} failed, {} errors, {} skipped)",
+                counts.iter().sum::<usize>(),
+                options.files.len(),
+                counts[0],
+                counts[1],
+                counts[2],
+                counts[3],
+            )
         }
-        for case in cases {
-            counts[OUTCOMES
-                .iter()
-                .position(|o| *o == case.outcome)
-                .unwrap_or(0)] += 1;
-            encode(&mut body, options, &case, &run_id, &tags, default_time)?;
+        Import::Criterion(_) | Import::PytestBenchmark(_) => {
+            let mut points = Vec::new();
+            for path in &options.files {
+                let read = match import {
+                    Import::Criterion(_) => crate::import_bench::criterion(path, &mut points),
+                    _ => crate::import_bench::pytest_benchmark(path, &mut points),
+                };
+                if let Err(problem) = read {
+                    problems += 1;
+                    let _ = writeln!(err, "{problem}");
+                }
+            }
+            for point in &points {
+                point.encode(&mut body, &measurement, &tags, default_time)?;
+            }
+            format!(
+                "{} benchmarks from {} paths",
+                points.len(),
+                options.files.len()
+            )
         }
-    }
-    let points = counts.iter().sum::<usize>();
+    };
+    let target = deliver(options, &body, err, &mut problems)?;
+    let _ = writeln!(out, "imported {summary} into {target}, run {run_id}");
+    Ok(if problems > 0 { FAILURE } else { SUCCESS })
+}
+
+/// Sends `body` (line protocol) to the server of `--url`, or appends it to the file; says where.
+fn deliver(
+    options: &Options,
+    body: &[u8],
+    err: &mut dyn Write,
+    problems: &mut usize,
+) -> Result<String> {
     let batch = Batch::from_lines(
         body.split_inclusive(|&b| b == b'\n'),
         Precision::Nanoseconds,
     )?;
-    let target = if options.target.has_url() {
+    if options.target.has_url() {
         let mut writer = InfluxDBWriter::new(options.target.config()?)?;
         writer.write_data(&batch)?;
         let refused = writer.dead_lettered();
         if refused > 0 {
-            let _ = writeln!(err, "influxdb-datalogger: the server refused {refused} points (see the dead-letter file)");
-            failed_files += 1;
+            let _ = writeln!(
+                err,
+                "influxdb-datalogger: the server refused {refused} points (see the dead-letter file)"
+            );
+            *problems += 1;
         }
-        writer.config().describe()
-    } else {
-        let path = options
-            .file
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_SINK_FILE));
-        let mut writer = LineProtocolFileWriter::new(&path);
-        writer.write_data(&batch)?;
-        path.display().to_string()
-    };
-    let _ = writeln!(
-        out,
-        "imported {points} test cases from {} files ({} passed, {} failed, {} errors, {} skipped) into {target}, run {run_id}",
-        options.files.len(),
-        counts[0],
-        counts[1],
-        counts[2],
-        counts[3],
-    );
-    Ok(if failed_files > 0 { FAILURE } else { SUCCESS })
+        return Ok(writer.config().describe());
+    }
+    let path = options
+        .file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_SINK_FILE));
+    LineProtocolFileWriter::new(&path).write_data(&batch)?;
+    Ok(path.display().to_string())
 }
 
 const OUTCOMES: [&str; 4] = ["passed", "failed", "error", "skipped"];
 
 fn encode(
     body: &mut Vec<u8>,
-    options: &Options,
+    measurement: &str,
     case: &Case,
-    run_id: &str,
     extra: &[(String, String)],
     default_time: Timestamp,
 ) -> Result<()> {
@@ -172,7 +222,6 @@ fn encode(
         ("name", &case.name),
         ("test", &test),
         ("outcome", case.outcome),
-        ("run_id", run_id),
         ("host", &case.host),
     ];
     for (key, value) in case.properties.iter().chain(extra) {
@@ -184,7 +233,7 @@ fn encode(
         }
     }
     tags.sort_unstable();
-    let mut line = LineBuilder::new(body, &options.measurement)?;
+    let mut line = LineBuilder::new(body, measurement)?;
     for (key, value) in tags {
         line = line.tag(key, value)?;
     }

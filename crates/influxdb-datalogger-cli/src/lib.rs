@@ -5,6 +5,7 @@
 
 pub mod demo;
 pub mod import;
+mod import_bench;
 pub mod regressions;
 pub mod remote;
 pub mod spool;
@@ -95,7 +96,8 @@ enum Command {
     /// files or from a server: newest first, as a table or JSON; optionally written back as
     /// events for Grafana, or failing when the newest values got slower.
     Regressions(regressions::Request),
-    /// Import test results other tools wrote (JUnit XML) as points of the test schema.
+    /// Import test and benchmark results other tools wrote (JUnit XML, criterion,
+    /// pytest-benchmark) as points.
     #[command(subcommand)]
     Import(import::Import),
     /// List what each process has not had acknowledged in a spool directory: points, events,

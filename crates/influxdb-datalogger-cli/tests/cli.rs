@@ -742,3 +742,58 @@ fn import_junit_writes_one_point_per_test_case_and_reports_broken_files() {
         text(&broken.stdout)
     );
 }
+
+#[test]
+fn import_criterion_reads_the_latest_estimates_of_each_benchmark() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/criterion");
+    let out = cli(
+        &[
+            "import",
+            "criterion",
+            results,
+            "--file",
+            "bench.lp",
+            "--run-id",
+            "c1",
+            "--time",
+            "2026-12-03T09:00:00Z",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("imported 1 benchmarks from 1 paths into bench.lp, run c1"));
+    let file = std::fs::read_to_string(dir.path().join("bench.lp")).unwrap();
+    let lines: Vec<_> = influxdb_line_protocol::parse_lines(&file)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let [line] = &lines[..] else { panic!("{file}") };
+    assert_eq!(line.series.measurement.to_string(), "benchmarks");
+    assert_eq!(
+        line.tag_value("benchmark")
+            .map(|v| v.to_string())
+            .as_deref(),
+        Some("datalogger/log (2 tags, 2 fields, now)")
+    );
+    assert_eq!(
+        line.tag_value("group").map(|v| v.to_string()).as_deref(),
+        Some("datalogger")
+    );
+    let field = |name: &str| {
+        line.field_set
+            .iter()
+            .find(|(k, _)| k.to_string() == name)
+            .map(|(_, v)| v.to_string())
+    };
+    let mean: f64 = field("mean_ns").unwrap().parse().unwrap();
+    let (lower, upper): (f64, f64) = (
+        field("mean_lower_ns").unwrap().parse().unwrap(),
+        field("mean_upper_ns").unwrap().parse().unwrap(),
+    );
+    assert!(lower <= mean && mean <= upper && mean > 0.0);
+    assert!(field("median_ns").is_some() && field("std_dev_ns").is_some());
+    assert_eq!(line.timestamp, Some(1_796_288_400_000_000_000));
+    let empty = cli(&["import", "criterion", ".", "--file", "x.lp"], dir.path());
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(text(&empty.stderr).contains("no criterion results (new/estimates.json) found"));
+}
