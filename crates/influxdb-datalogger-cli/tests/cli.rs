@@ -782,7 +782,7 @@ fn import_criterion_reads_the_latest_estimates_of_each_benchmark() {
     let field = |name: &str| {
         line.field_set
             .iter()
-            .find(|(k, _)| k.to_string() == name)
+            .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
     };
     let mean: f64 = field("mean_ns").unwrap().parse().unwrap();
