@@ -138,6 +138,10 @@ bench: ## Criterion benchmarks against peer crates (release build; see bench/RES
 	cd bench && $(CARGO) clippy --all-targets -- -D warnings
 	cd bench && $(CARGO) bench --bench encode
 
+.PHONY: bench-regressions
+bench-regressions: ## How well change points find steps and ignore noise, on synthetic histories (see bench/RESULTS.md)
+	cd bench && $(CARGO) run --release --quiet --example regressions_quality
+
 .PHONY: release-wheel
 release-wheel: python-env ## Build the wheel in release mode (for benchmarks) and install it into .venv
 	rm -rf target/wheels

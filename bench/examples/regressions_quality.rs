@@ -3,7 +3,8 @@
 //! known runs. Compared, in the same run, with the plain rule the pytest plugin used before
 //! (newest value against the median of the last 10 runs, flagged beyond 20 %, and beyond 10 %).
 //!
-//! `cargo run --release --example regressions_quality` (from `bench/`); results in RESULTS.md.
+//! `make bench-regressions` (`cargo run --release --example regressions_quality` in `bench/`);
+//! results in RESULTS.md.
 
 use std::time::Instant;
 
