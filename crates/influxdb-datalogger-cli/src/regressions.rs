@@ -35,6 +35,9 @@ pub struct Request {
     /// Only points newer than this: seconds, or with a unit (`90d`, `12h`, `30m`).
     #[arg(long, default_value = "90d")]
     pub since: String,
+    /// The unit of the files' timestamps: ns, us, ms or s.
+    #[arg(long, default_value = "ns")]
+    pub precision: influxdb_datalogger::Precision,
     /// Print a JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -186,7 +189,11 @@ fn read_files(
             if line.measurement != request.measurement.as_str() {
                 continue;
             }
-            let Some(time) = line.timestamp.filter(|t| *t >= oldest) else {
+            let Some(time) = line
+                .timestamp
+                .map(|t| t.saturating_mul(request.precision.nanos_per_unit()))
+                .filter(|t| *t >= oldest)
+            else {
                 continue;
             };
             let tags: Vec<(&str, &str)> = line
