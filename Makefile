@@ -127,7 +127,7 @@ servers-down: ## Stop the servers servers-up started
 
 .PHONY: test-integration
 test-integration: servers-deps ## Tests against real InfluxDB 1.6 and VictoriaMetrics (each test starts its own)
-	$(CARGO) test -p influxdb-datalogger --test influx_real --test influx_recovery -- --ignored
+	$(CARGO) test -p influxdb-datalogger --test influx_real --test influx_recovery --test attribute -- --ignored
 	$(CARGO) test -p influxdb-datalogger-cli --test cli -- --ignored
 
 .PHONY: test

@@ -65,6 +65,8 @@ mod schema;
 pub mod spool;
 mod stats;
 mod store;
+#[cfg(feature = "macros")]
+pub mod testing;
 mod value;
 mod writer;
 
@@ -82,6 +84,9 @@ pub use grafana::GrafanaAnnotationWriter;
 #[cfg(feature = "http")]
 pub use influx::InfluxDBWriter;
 pub use influx::{Api, InfluxConfig, Secret};
+/// `#[influxdb_datalogger::test]`: `#[test]` that records one point per test (see [`testing`]).
+#[cfg(feature = "macros")]
+pub use influxdb_datalogger_macros::test;
 pub use logger::{DataLogger, DataLoggerBuilder, Entries, DROP_FLUSH_TIMEOUT};
 pub use measure::{BlockGuard, Outcome, Timer};
 pub use schema::{

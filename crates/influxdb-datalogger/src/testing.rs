@@ -1,0 +1,300 @@
+//! What `#[influxdb_datalogger::test]` records: one point per test, through one logger per test
+//! process, configured from the environment as the pytest plugin is.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `INFLUXDB_DATALOGGER_URL` | a connection string (`http://host:8086?db=tests`) | the file `influxdb-datalogger.lp` in the target directory |
+//! | `INFLUXDB_DATALOGGER_MEASUREMENT` | the measurement | `cargo_test` |
+//! | `INFLUXDB_DATALOGGER_TAG_<KEY>` | a tag `<key>` (lower case) for every point | — |
+//! | `INFLUXDB_DATALOGGER_SPOOL` | the spool (a directory or connection string, `off`) | `influxdb-datalogger-spool` in the target directory, with a URL |
+//! | `INFLUXDB_DATALOGGER_RUN_ID` | the run id | the `cargo` process that ran the tests (see below) |
+//!
+//! A point has the field `call` (seconds, monotonic) and the tags `test` (`module::name`),
+//! `module`, `name`, `outcome` (`passed` or `failed`), `run_id`, `host`, and yours — the names
+//! the pytest plugin uses (see the test schema in the docs).
+//!
+//! Every test binary of one `cargo test` is a process of its own; they share a run id made from
+//! their parent process (cargo) — its id and, on Linux, its start time — unless
+//! `INFLUXDB_DATALOGGER_RUN_ID` gives one. Points are handed to a background writer as each
+//! test ends (nothing is sent on the test's thread), and the process waits at most
+//! [`EXIT_FLUSH`] for them at exit (on Unix; elsewhere, and for what is not delivered by then,
+//! the spool keeps them for the next run). A database that is down never fails or slows a test.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::{DataLogger, Field, Measurement, Tag, Timestamp};
+
+/// How long a test process waits at exit for its points to be delivered.
+pub const EXIT_FLUSH: Duration = Duration::from_secs(5);
+
+/// One running test; [`finish`](Self::finish) it with the test's result, or let it drop (a
+/// panicking test drops it while unwinding).
+#[derive(Debug)]
+pub struct TestRun {
+    module: &'static str,
+    name: &'static str,
+    should_panic: bool,
+    started: Instant,
+    at: Timestamp,
+    recorded: bool,
+}
+
+/// A test's result: whether it counts as passed.
+pub trait TestOutcome {
+    /// Whether the test passed (before `#[should_panic]` is considered).
+    fn passed(&self) -> bool;
+}
+
+impl TestOutcome for () {
+    fn passed(&self) -> bool {
+        true
+    }
+}
+
+impl<T, E> TestOutcome for Result<T, E> {
+    fn passed(&self) -> bool {
+        self.is_ok()
+    }
+}
+
+impl TestRun {
+    /// A test starting now.
+    pub fn start(module: &'static str, name: &'static str, should_panic: bool) -> Self {
+        TestRun {
+            module,
+            name,
+            should_panic,
+            started: Instant::now(),
+            at: Timestamp::now(),
+            recorded: false,
+        }
+    }
+
+    /// The test returned `result`: records it. (A `#[should_panic]` test that returns failed.)
+    pub fn finish<R: TestOutcome>(mut self, result: &R) {
+        let passed = result.passed() && !self.should_panic;
+        self.record(passed);
+    }
+
+    fn record(&mut self, passed: bool) {
+        self.recorded = true;
+        let seconds = self.started.elapsed().as_secs_f64();
+        if let Some(recorder) = recorder() {
+            recorder.record(self.module, self.name, passed, seconds, self.at);
+        }
+    }
+}
+
+impl Drop for TestRun {
+    fn drop(&mut self) {
+        if !self.recorded {
+            // Not finished: the test panicked (or its future was dropped).
+            let panicked = std::thread::panicking();
+            self.record(panicked && self.should_panic);
+        }
+    }
+}
+
+/// The process's logger and the tags every point gets.
+struct Recorder {
+    logger: DataLogger,
+    measurement: Measurement,
+    tags: Vec<(String, String)>,
+}
+
+impl Recorder {
+    fn record(&self, module: &str, name: &str, passed: bool, seconds: f64, at: Timestamp) {
+        let test = format!("{module}::{name}");
+        let mut tags: Vec<(&str, &str)> = vec![
+            ("test", &test),
+            ("module", module),
+            ("name", name),
+            ("outcome", if passed { "passed" } else { "failed" }),
+        ];
+        tags.extend(self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let logged = self.logger.log_at(
+            &self.measurement,
+            crate::fields!("call" => seconds),
+            &tags,
+            at,
+        );
+        if let Err(e) = logged {
+            eprintln!("influxdb-datalogger: the point of test {test} was not logged: {e:#}");
+        }
+    }
+}
+
+static RECORDER: OnceLock<Option<Recorder>> = OnceLock::new();
+
+fn recorder() -> Option<&'static Recorder> {
+    RECORDER
+        .get_or_init(|| match Recorder::from_env() {
+            Ok(recorder) => {
+                at_exit::register();
+                Some(recorder)
+            }
+            Err(e) => {
+                eprintln!("influxdb-datalogger: tests are not recorded: {e:#}");
+                None
+            }
+        })
+        .as_ref()
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Recorder {
+    fn from_env() -> crate::Result<Self> {
+        let name = var("INFLUXDB_DATALOGGER_MEASUREMENT").unwrap_or_else(|| "cargo_test".into());
+        let mut tags = vec![
+            ("run_id".to_string(), run_id()),
+            ("host".to_string(), host()),
+        ];
+        for (key, value) in std::env::vars() {
+            if let Some(tag) = key.strip_prefix("INFLUXDB_DATALOGGER_TAG_") {
+                if !tag.is_empty() && !value.is_empty() {
+                    tags.push((tag.to_ascii_lowercase(), value));
+                }
+            }
+        }
+        let mut measurement = Measurement::builder(name).field(Field::new("call"));
+        for key in ["test", "module", "name", "outcome"]
+            .into_iter()
+            .chain(tags.iter().map(|(k, _)| k.as_str()))
+        {
+            measurement = measurement.tag(Tag::new(key));
+        }
+        let measurement = measurement.build()?;
+        let target = target_dir();
+        let mut builder = DataLogger::builder().continuous_write(true);
+        match var("INFLUXDB_DATALOGGER_URL") {
+            Some(url) => {
+                builder = builder.writer(server_writer(&url)?);
+                match crate::SpoolOptions::from_env()? {
+                    crate::SpoolFromEnv::On(options) => builder = builder.spool(options),
+                    crate::SpoolFromEnv::Off => {}
+                    _ => {
+                        builder = builder.spool(crate::SpoolOptions::new(
+                            target.join("influxdb-datalogger-spool"),
+                        ));
+                    }
+                }
+            }
+            None => {
+                let file =
+                    crate::LineProtocolFileWriter::new(target.join("influxdb-datalogger.lp"));
+                builder = builder.writer(crate::BackgroundWriter::new(
+                    file,
+                    crate::DeliveryOptions::default(),
+                ));
+            }
+        }
+        Ok(Recorder {
+            logger: builder.try_build()?,
+            measurement,
+            tags,
+        })
+    }
+}
+
+#[cfg(feature = "http")]
+fn server_writer(url: &str) -> crate::Result<crate::BackgroundWriter> {
+    let config = crate::InfluxConfig::parse_conn_str(url)?;
+    Ok(crate::InfluxDBWriter::new(config)?.in_background(crate::DeliveryOptions::default()))
+}
+
+#[cfg(not(feature = "http"))]
+fn server_writer(_url: &str) -> crate::Result<crate::BackgroundWriter> {
+    Err(crate::Error::new(
+        crate::ErrorKind::InvalidArgument,
+        "INFLUXDB_DATALOGGER_URL needs the crate's default feature `http`",
+    ))
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR`, else the one the test binary was built in
+/// (`<target>/<profile>/deps/<binary>`), else `target`.
+fn target_dir() -> std::path::PathBuf {
+    if let Some(dir) = var("CARGO_TARGET_DIR") {
+        return dir.into();
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| "target".into())
+}
+
+fn host() -> String {
+    let name = gethostname::gethostname();
+    let name = name.to_string_lossy().trim().to_string();
+    if name.is_empty() {
+        "unknown".into()
+    } else {
+        name
+    }
+}
+
+/// `INFLUXDB_DATALOGGER_RUN_ID`, else one for the parent process (cargo): the test binaries of
+/// one `cargo test` share it.
+fn run_id() -> String {
+    if let Some(given) = var("INFLUXDB_DATALOGGER_RUN_ID") {
+        return given;
+    }
+    parent_run_id()
+}
+
+#[cfg(unix)]
+fn parent_run_id() -> String {
+    let parent = std::os::unix::process::parent_id();
+    // The parent's start time (in clock ticks since boot) tells apart two cargos that had the
+    // same process id; only Linux says it so simply.
+    let started = std::fs::read_to_string(format!("/proc/{parent}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after_name = &stat[stat.rfind(')')? + 2..];
+            after_name.split(' ').nth(19).map(str::to_string)
+        });
+    match started {
+        Some(started) => format!("cargo-{parent}-{started}"),
+        None => format!(
+            "cargo-{parent}-{}",
+            Timestamp::now().as_nanos() / 3_600_000_000_000
+        ),
+    }
+}
+
+#[cfg(not(unix))]
+fn parent_run_id() -> String {
+    // No portable parent id: the hour, which the binaries of one run almost always share.
+    format!("cargo-{}", Timestamp::now().as_nanos() / 3_600_000_000_000)
+}
+
+#[cfg(unix)]
+mod at_exit {
+    extern "C" fn flush() {
+        if let Some(Some(recorder)) = super::RECORDER.get() {
+            let deadline = std::time::Instant::now() + super::EXIT_FLUSH;
+            let _ = recorder.logger.flush_writers_at_exit(deadline);
+        }
+    }
+
+    /// Has the process wait for its points at exit: libtest gives no end hook, and its `main`
+    /// ends in `exit`, which runs what `atexit` registered.
+    pub(super) fn register() {
+        #[allow(unsafe_code)]
+        // SAFETY: `flush` is an `extern "C" fn()` that lives for the whole program; it only
+        // reads a `OnceLock` that is set before it is registered.
+        unsafe {
+            libc::atexit(flush);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod at_exit {
+    /// No exit hook here: what the background writer has not delivered when the process ends
+    /// waits in the spool for the next run.
+    pub(super) fn register() {}
+}

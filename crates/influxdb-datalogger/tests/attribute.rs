@@ -1,0 +1,193 @@
+//! `#[influxdb_datalogger::test]` as a user's crate uses it: a fresh cargo project with two test
+//! binaries (passing, failing, `should_panic` and `Result` tests) run by `cargo test` against
+//! the real InfluxDB 1.6, and with the database down.
+#![cfg(feature = "http")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[path = "support/servers.rs"]
+mod servers;
+
+#[path = "support/influx.rs"]
+mod influx;
+
+use influx::influx_query;
+
+const FIRST: &str = r#"
+#[influxdb_datalogger::test]
+fn passes() {
+    assert_eq!(1 + 1, 2);
+}
+
+#[influxdb_datalogger::test]
+fn fails() {
+    assert_eq!(1 + 1, 3, "on purpose");
+}
+
+#[influxdb_datalogger::test]
+#[should_panic(expected = "boom")]
+fn panics_as_expected() {
+    panic!("boom");
+}
+
+#[influxdb_datalogger::test]
+fn returns_an_error() -> Result<(), String> {
+    Err("on purpose".into())
+}
+
+#[influxdb_datalogger::test]
+#[ignore = "not run"]
+fn ignored() {}
+"#;
+
+const SECOND: &str = r#"
+#[influxdb_datalogger::test]
+fn sleeps_a_little() {
+    std::thread::sleep(std::time::Duration::from_millis(20));
+}
+"#;
+
+/// A cargo project using the attribute, in a directory of its own; built in a target directory
+/// kept between runs (a cargo running these tests holds the workspace's).
+fn project(dir: &Path) -> PathBuf {
+    let core = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"attribute-demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [workspace]\n\n[dev-dependencies]\ninfluxdb-datalogger = {{ path = {:?} }}\n",
+            core.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+    std::fs::write(dir.join("tests/first.rs"), FIRST).unwrap();
+    std::fs::write(dir.join("tests/second.rs"), SECOND).unwrap();
+    core.join("../../target/attribute-demo")
+}
+
+fn cargo_test(dir: &Path, target: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO"))
+        .args(["test", "--quiet", "--no-fail-fast"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("RUSTFLAGS")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "needs the real servers: make test-integration"]
+fn a_cargo_test_run_records_every_test_once_with_its_outcome_and_one_run_id() {
+    let servers = servers::Servers::start(false);
+    let url = servers.influxdb();
+    influx_query(&url, "", "CREATE DATABASE cargo", None);
+    let dir = tempfile::tempdir().unwrap();
+    let target = project(dir.path());
+    let connection = format!("{url}?db=cargo");
+    let run = cargo_test(
+        dir.path(),
+        &target,
+        &[
+            ("INFLUXDB_DATALOGGER_URL", &connection),
+            ("INFLUXDB_DATALOGGER_TAG_SUITE", "demo"),
+            ("INFLUXDB_DATALOGGER_SPOOL", "off"),
+        ],
+    );
+    let output =
+        String::from_utf8_lossy(&run.stdout).to_string() + &String::from_utf8_lossy(&run.stderr);
+    assert!(
+        !run.status.success(),
+        "two tests fail on purpose:\n{output}"
+    );
+    assert!(
+        output.contains("fails") && output.contains("returns_an_error"),
+        "{output}"
+    );
+
+    let answer = influx_query(
+        &url,
+        "cargo",
+        r#"SELECT "call", "outcome", "run_id", "suite", "module" FROM "cargo_test" GROUP BY "name""#,
+        None,
+    );
+    let series = answer["results"][0]["series"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}\n{output}"));
+    let mut found: Vec<(String, String, String)> = series
+        .iter()
+        .map(|s| {
+            let row = &s["values"][0];
+            assert_eq!(
+                s["values"].as_array().unwrap().len(),
+                1,
+                "one point a test: {s}"
+            );
+            assert!(row[1].as_f64().unwrap() >= 0.0);
+            assert_eq!(row[4], "demo");
+            (
+                s["tags"]["name"].as_str().unwrap().to_string(),
+                row[2].as_str().unwrap().to_string(),
+                row[3].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    let names: Vec<(&str, &str)> = found
+        .iter()
+        .map(|(n, o, _)| (n.as_str(), o.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("fails", "failed"),
+            ("panics_as_expected", "passed"),
+            ("passes", "passed"),
+            ("returns_an_error", "failed"),
+            ("sleeps_a_little", "passed"),
+        ],
+        "the ignored test is not run, so not recorded"
+    );
+    let run_ids: std::collections::BTreeSet<&str> =
+        found.iter().map(|(_, _, r)| r.as_str()).collect();
+    assert_eq!(
+        run_ids.len(),
+        1,
+        "both binaries of one cargo test share the run id: {run_ids:?}"
+    );
+    let slept = influx_query(
+        &url,
+        "cargo",
+        r#"SELECT "call" FROM "cargo_test" WHERE "name" = 'sleeps_a_little'"#,
+        None,
+    );
+    assert!(
+        slept["results"][0]["series"][0]["values"][0][1]
+            .as_f64()
+            .unwrap()
+            >= 0.02
+    );
+
+    // The database down: the tests run as before, and their points wait in the spool.
+    let down = cargo_test(
+        dir.path(),
+        &target,
+        &[("INFLUXDB_DATALOGGER_URL", "http://127.0.0.1:9?db=cargo")],
+    );
+    let output = String::from_utf8_lossy(&down.stderr).to_string();
+    assert_eq!(down.status.code(), run.status.code(), "{output}");
+    let spool = target.join("influxdb-datalogger-spool");
+    assert!(
+        std::fs::read_dir(&spool).unwrap().any(|e| e
+            .unwrap()
+            .path()
+            .extension()
+            .is_some_and(|x| x == "seg")),
+        "the points wait in {}",
+        spool.display()
+    );
+}
