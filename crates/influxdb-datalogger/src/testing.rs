@@ -9,6 +9,12 @@
 //! | `INFLUXDB_DATALOGGER_SPOOL` | the spool (a directory or connection string, `off`) | `influxdb-datalogger-spool` in the target directory, with a URL |
 //! | `INFLUXDB_DATALOGGER_RUN_ID` | the run id | the `cargo` process that ran the tests (see below) |
 //!
+//! What composes: `#[influxdb_datalogger::test(tokio::test)]` (or any attribute path that
+//! stands where `#[test]` would, for async tests) — the attribute goes in `#[test]`'s place;
+//! `#[should_panic]`, `#[ignore]` (not run, so not recorded) and tests returning a `Result`.
+//! Attributes that generate tests of their own (rstest's `#[rstest]` cases) are not wrapped.
+//! [`log`] logs a test's own points with its tags.
+//!
 //! A point has the field `call` (seconds, monotonic) and the tags `test` (`module::name`),
 //! `module`, `name`, `outcome` (`passed` or `failed`), `run_id`, `host`, and yours — the names
 //! the pytest plugin uses (see the test schema in the docs).
@@ -58,9 +64,48 @@ impl<T, E> TestOutcome for Result<T, E> {
     }
 }
 
+thread_local! {
+    /// The test running on this thread: its module and name, for [`log`].
+    static CURRENT: std::cell::Cell<Option<(&'static str, &'static str)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Logs a point of your own from inside a test, through the test process's logger, with the
+/// test's tags (`test`, `module`, `name`, `run_id`, `host` and the environment's) added to
+/// `tags` — the handle the pytest plugin's `datalogger` fixture is. The test is the one running
+/// on this thread (in an async test on a multi-threaded runtime, log before the first `.await`
+/// or give the tags yourself). `measurement` must declare those tags (optional ones will do).
+///
+/// # Errors
+/// What [`DataLogger::log`] returns; `Ok` without logging when tests are not recorded.
+pub fn log<F: crate::FieldInput>(
+    measurement: &Measurement,
+    fields: &[F],
+    tags: &[(&str, &str)],
+) -> crate::Result<()> {
+    let Some(recorder) = recorder() else {
+        return Ok(());
+    };
+    let current = CURRENT.with(std::cell::Cell::get);
+    let test = current.map(|(module, name)| format!("{module}::{name}"));
+    let mut added: Vec<(&str, &str)> = Vec::new();
+    if let (Some((module, name)), Some(test)) = (current, test.as_deref()) {
+        added.extend([("test", test), ("module", module), ("name", name)]);
+    }
+    added.extend(recorder.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    // The test's tags the measurement declares and the call does not give.
+    let mut all: Vec<(&str, &str)> = tags.to_vec();
+    for (key, value) in added {
+        if measurement.has_tag(key) && !tags.iter().any(|(k, _)| *k == key) {
+            all.push((key, value));
+        }
+    }
+    recorder.logger.log(measurement, fields, &all)
+}
+
 impl TestRun {
     /// A test starting now.
     pub fn start(module: &'static str, name: &'static str, should_panic: bool) -> Self {
+        CURRENT.with(|current| current.set(Some((module, name))));
         TestRun {
             module,
             name,
@@ -79,6 +124,7 @@ impl TestRun {
 
     fn record(&mut self, passed: bool) {
         self.recorded = true;
+        CURRENT.with(|current| current.set(None));
         let seconds = self.started.elapsed().as_secs_f64();
         if let Some(recorder) = recorder() {
             recorder.record(self.module, self.name, passed, seconds, self.at);

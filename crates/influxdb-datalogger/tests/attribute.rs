@@ -42,9 +42,28 @@ fn ignored() {}
 "#;
 
 const SECOND: &str = r#"
+use influxdb_datalogger::{fields, Field, Measurement, Tag};
+
 #[influxdb_datalogger::test]
 fn sleeps_a_little() {
     std::thread::sleep(std::time::Duration::from_millis(20));
+}
+
+#[influxdb_datalogger::test]
+fn logs_its_own_point_with_its_tags() {
+    let m = Measurement::builder("own_point")
+        .field(Field::new("rows"))
+        .tag(Tag::new("table"))
+        .optional_tag(Tag::new("test"))
+        .optional_tag(Tag::new("run_id"))
+        .build()
+        .unwrap();
+    influxdb_datalogger::testing::log(&m, fields!("rows" => 42), &[("table", "users")]).unwrap();
+}
+
+#[influxdb_datalogger::test(tokio::test)]
+async fn waits_in_a_runtime() {
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
 }
 "#;
 
@@ -58,7 +77,8 @@ fn project(dir: &Path) -> PathBuf {
         dir.join("Cargo.toml"),
         format!(
             "[package]\nname = \"attribute-demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [workspace]\n\n[dev-dependencies]\ninfluxdb-datalogger = {{ path = {:?} }}\n",
+             [workspace]\n\n[dev-dependencies]\ninfluxdb-datalogger = {{ path = {:?} }}\n\
+             tokio = {{ version = \"1\", features = [\"macros\", \"rt\", \"time\"] }}\n",
             core.display().to_string()
         ),
     )
@@ -145,10 +165,12 @@ fn a_cargo_test_run_records_every_test_once_with_its_outcome_and_one_run_id() {
         names,
         [
             ("fails", "failed"),
+            ("logs_its_own_point_with_its_tags", "passed"),
             ("panics_as_expected", "passed"),
             ("passes", "passed"),
             ("returns_an_error", "failed"),
             ("sleeps_a_little", "passed"),
+            ("waits_in_a_runtime", "passed"),
         ],
         "the ignored test is not run, so not recorded"
     );
