@@ -8,6 +8,7 @@
 //! | `INFLUXDB_DATALOGGER_TAG_<KEY>` | a tag `<key>` (lower case) for every point | — |
 //! | `INFLUXDB_DATALOGGER_SPOOL` | the spool (a directory or connection string, `off`) | `influxdb-datalogger-spool` in the target directory, with a URL |
 //! | `INFLUXDB_DATALOGGER_RUN_ID` | the run id | the `cargo` process that ran the tests (see below) |
+//! | `INFLUXDB_DATALOGGER_RUN_TAGS_OFF` | run tags to leave out, comma-separated (`host,git_branch`) | — |
 //!
 //! What composes: `#[influxdb_datalogger::test(tokio::test)]` (or any attribute path that
 //! stands where `#[test]` would, for async tests) — the attribute goes in `#[test]`'s place;
@@ -16,8 +17,9 @@
 //! [`log`] logs a test's own points with its tags.
 //!
 //! A point has the field `call` (seconds, monotonic) and the tags `test` (`module::name`),
-//! `module`, `name`, `outcome` (`passed` or `failed`), `run_id`, `host`, and yours — the names
-//! the pytest plugin uses (see the test schema in the docs).
+//! `module`, `name`, `outcome` (`passed` or `failed`), `run_id`, the run's circumstances —
+//! `host`, `os`, `cores`, `git_commit`, `git_branch`, `git_dirty`, `ci`, `ci_job` — and yours:
+//! the names the pytest plugin uses (see the test schema in the docs).
 //!
 //! Every test binary of one `cargo test` is a process of its own; they share a run id made from
 //! their parent process (cargo) — its id and, on Linux, its start time — unless
@@ -195,10 +197,14 @@ fn var(name: &str) -> Option<String> {
 impl Recorder {
     fn from_env() -> crate::Result<Self> {
         let name = var("INFLUXDB_DATALOGGER_MEASUREMENT").unwrap_or_else(|| "cargo_test".into());
-        let mut tags = vec![
-            ("run_id".to_string(), run_id()),
-            ("host".to_string(), host()),
-        ];
+        let mut tags = vec![("run_id".to_string(), run_id())];
+        let off = var("INFLUXDB_DATALOGGER_RUN_TAGS_OFF").unwrap_or_default();
+        let off: Vec<&str> = off.split(',').map(str::trim).collect();
+        tags.extend(
+            run_tags()
+                .into_iter()
+                .filter(|(key, _)| !off.contains(&key.as_str())),
+        );
         for (key, value) in std::env::vars() {
             if let Some(tag) = key.strip_prefix("INFLUXDB_DATALOGGER_TAG_") {
                 if !tag.is_empty() && !value.is_empty() {
@@ -270,6 +276,53 @@ fn target_dir() -> std::path::PathBuf {
         .ok()
         .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
         .unwrap_or_else(|| "target".into())
+}
+
+/// The circumstances of the run, as the pytest plugin tags them: `host`, `os`, `cores`,
+/// `git_commit`, `git_branch`, `git_dirty` (in a git checkout), `ci` and `ci_job` (on a CI).
+fn run_tags() -> Vec<(String, String)> {
+    let mut tags = vec![
+        ("host".to_string(), host()),
+        ("os".to_string(), std::env::consts::OS.to_string()),
+    ];
+    if let Ok(cores) = std::thread::available_parallelism() {
+        tags.push(("cores".into(), cores.to_string()));
+    }
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    if let Some(commit) = git(&["rev-parse", "HEAD"]).filter(|c| !c.is_empty()) {
+        tags.push(("git_commit".into(), commit));
+        if let Some(branch) = git(&["rev-parse", "--abbrev-ref", "HEAD"]).filter(|b| !b.is_empty())
+        {
+            tags.push(("git_branch".into(), branch));
+        }
+        let dirty =
+            git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+        tags.push(("git_dirty".into(), dirty.to_string()));
+    }
+    // The same providers, in the same order, as the pytest plugin.
+    const CI_JOBS: [(&str, &str); 8] = [
+        ("github", "GITHUB_RUN_ID"),
+        ("gitlab", "CI_JOB_ID"),
+        ("jenkins", "BUILD_TAG"),
+        ("circleci", "CIRCLE_WORKFLOW_JOB_ID"),
+        ("buildkite", "BUILDKITE_JOB_ID"),
+        ("azure", "SYSTEM_JOBID"),
+        ("travis", "TRAVIS_JOB_ID"),
+        ("teamcity", "BUILD_NUMBER"),
+    ];
+    if let Some((provider, job)) = CI_JOBS.iter().find_map(|(p, v)| Some((*p, var(v)?))) {
+        tags.push(("ci".into(), provider.into()));
+        tags.push(("ci_job".into(), job));
+    }
+    tags
 }
 
 fn host() -> String {

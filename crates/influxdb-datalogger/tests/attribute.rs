@@ -86,6 +86,31 @@ fn project(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("src/lib.rs"), "").unwrap();
     std::fs::write(dir.join("tests/first.rs"), FIRST).unwrap();
     std::fs::write(dir.join("tests/second.rs"), SECOND).unwrap();
+    // A git checkout, for the git run tags.
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-qm",
+            "demo",
+        ],
+    ] {
+        let done = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            done.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
     core.join("../../target/attribute-demo")
 }
 
@@ -116,6 +141,8 @@ fn a_cargo_test_run_records_every_test_once_with_its_outcome_and_one_run_id() {
             ("INFLUXDB_DATALOGGER_URL", &connection),
             ("INFLUXDB_DATALOGGER_TAG_SUITE", "demo"),
             ("INFLUXDB_DATALOGGER_SPOOL", "off"),
+            ("INFLUXDB_DATALOGGER_RUN_TAGS_OFF", "git_branch"),
+            ("GITHUB_RUN_ID", "4242"),
         ],
     );
     let output =
