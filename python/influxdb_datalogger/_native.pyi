@@ -17,6 +17,7 @@ __all__ = [
     "_flush_detached",
     "_read_line_protocol",
     "_build_field_map",
+    "_ci_job",
     "_build_map",
     "_build_tag_map",
     "_run_cli",
@@ -170,3 +171,4 @@ def compare(
     min_change: float = 0.05,
     min_absolute: float = 0.0,
 ) -> Dict[str, Any]: ...
+def _ci_job() -> Optional[Tuple[str, str]]: ...

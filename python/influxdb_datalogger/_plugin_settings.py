@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional
 
 import pytest
 
+from . import _native
 from ._datalogger import DatabaseWriter
 from ._writers import InfluxDBWriter, LineProtocolFileWriter
 
@@ -28,17 +29,6 @@ WRITE_EVERY_SECONDS = 1.0
 
 _RUN_TAGS = ("run_id", "host", "python", "git_commit", "git_branch", "git_dirty", "ci", "ci_job", "worker")
 _TEST_TAGS = ("test", "module", "name", "param", "outcome")
-# Environment variables that identify a CI job, by provider, first match wins.
-_CI_JOBS = (
-    ("github", "GITHUB_RUN_ID"),
-    ("gitlab", "CI_JOB_ID"),
-    ("jenkins", "BUILD_TAG"),
-    ("circleci", "CIRCLE_WORKFLOW_JOB_ID"),
-    ("buildkite", "BUILDKITE_JOB_ID"),
-    ("azure", "SYSTEM_JOBID"),
-    ("travis", "TRAVIS_JOB_ID"),
-    ("teamcity", "BUILD_NUMBER"),
-)
 
 
 @dataclass(frozen=True)
@@ -197,10 +187,9 @@ def _run_tags(rootpath: Path) -> Dict[str, str]:
         tags["git_commit"] = commit
         tags["git_branch"] = _git(rootpath, "rev-parse", "--abbrev-ref", "HEAD") or ""
         tags["git_dirty"] = "true" if _git(rootpath, "status", "--porcelain", "--untracked-files=no") else "false"
-    for provider, variable in _CI_JOBS:
-        if os.environ.get(variable):
-            tags["ci"], tags["ci_job"] = provider, os.environ[variable]
-            break
+    ci = _native._ci_job()
+    if ci:
+        tags["ci"], tags["ci_job"] = ci
     return tags
 
 

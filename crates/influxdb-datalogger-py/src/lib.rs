@@ -46,6 +46,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spool_inventory, m)?)?;
     m.add_function(wrap_pyfunction!(_read_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(_run_cli, m)?)?;
+    m.add_function(wrap_pyfunction!(_ci_job, m)?)?;
     m.add_function(wrap_pyfunction!(regress::change_points, m)?)?;
     m.add_function(wrap_pyfunction!(regress::compare, m)?)?;
     m.add_function(wrap_pyfunction!(maps::_build_map, m)?)?;
@@ -67,6 +68,13 @@ fn _run_cli(py: Python<'_>, args: Vec<std::ffi::OsString>) -> u8 {
         let _ = out.flush();
         status
     })
+}
+
+/// The CI provider and job this process runs in, or None (see
+/// `influxdb_datalogger::testing::ci_job`).
+#[pyfunction]
+fn _ci_job() -> Option<(&'static str, String)> {
+    influxdb_datalogger::testing::ci_job()
 }
 
 /// Waits (at most `timeout` seconds) for the delivery threads of writers that were dropped with

@@ -307,7 +307,17 @@ fn run_tags() -> Vec<(String, String)> {
             git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
         tags.push(("git_dirty".into(), dirty.to_string()));
     }
-    // The same providers, in the same order, as the pytest plugin.
+    if let Some((provider, job)) = ci_job() {
+        tags.push(("ci".into(), provider.into()));
+        tags.push(("ci_job".into(), job));
+    }
+    tags
+}
+
+/// The CI provider and job this process runs in, from the variables each sets (first match):
+/// GitHub, GitLab, Jenkins, CircleCI, Buildkite, Azure, Travis, TeamCity. The pytest plugin
+/// asks this too.
+pub fn ci_job() -> Option<(&'static str, String)> {
     const CI_JOBS: [(&str, &str); 8] = [
         ("github", "GITHUB_RUN_ID"),
         ("gitlab", "CI_JOB_ID"),
@@ -318,11 +328,9 @@ fn run_tags() -> Vec<(String, String)> {
         ("travis", "TRAVIS_JOB_ID"),
         ("teamcity", "BUILD_NUMBER"),
     ];
-    if let Some((provider, job)) = CI_JOBS.iter().find_map(|(p, v)| Some((*p, var(v)?))) {
-        tags.push(("ci".into(), provider.into()));
-        tags.push(("ci_job".into(), job));
-    }
-    tags
+    CI_JOBS
+        .iter()
+        .find_map(|(provider, variable)| Some((*provider, var(variable)?)))
 }
 
 fn host() -> String {
