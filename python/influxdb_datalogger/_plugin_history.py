@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from . import _native
-from ._plugin_settings import COMPARE_FLOOR_SECONDS, DEFAULT_FILE, Settings
+from ._plugin_settings import COMPARE_FLOOR_SECONDS, COMPARE_MIN_CHANGE, DEFAULT_FILE, Settings
 from ._regressions import compare_with_history
 
 
@@ -97,12 +97,14 @@ class Flagged:
 
 def compare_robust(now: Dict[str, float], earlier: Dict[str, List[float]]) -> Tuple[List[Flagged], int]:
     """The tests whose call duration is beyond 3.5 spreads (scaled MADs, in logarithms) of the
-    median of their earlier runs and 5 % from it (and COMPARE_FLOOR_SECONDS), slowest change
-    first; and how many tests had fewer than 5 earlier runs, which are not judged."""
+    median of their earlier runs and COMPARE_MIN_CHANGE from it (and COMPARE_FLOOR_SECONDS),
+    slowest change first; and how many tests had fewer than 5 earlier runs, which are not judged."""
     flagged = []
     unjudged = 0
     for test, duration in now.items():
-        verdict = compare_with_history(earlier.get(test, []), [duration], min_absolute=COMPARE_FLOOR_SECONDS)
+        verdict = compare_with_history(
+            earlier.get(test, []), [duration], min_change=COMPARE_MIN_CHANGE, min_absolute=COMPARE_FLOOR_SECONDS
+        )
         if not verdict["judged"]:
             unjudged += 1
         elif verdict["flagged"]:

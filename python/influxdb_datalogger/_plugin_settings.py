@@ -7,6 +7,7 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +23,29 @@ from ._writers import InfluxDBWriter, LineProtocolFileWriter
 DEFAULT_FILE = "influxdb-datalogger.lp"
 #: Changes smaller than this are never flagged by the comparison: timer noise.
 COMPARE_FLOOR_SECONDS = 0.001
+#: The robust comparison flags no change smaller than this (a busy CI machine moves a test's
+#: duration by a few percent from run to run, however steady its history).
+COMPARE_MIN_CHANGE = 0.10
 #: How long the end of the run waits for the database before leaving the rest in the spool.
 CLOSE_TIMEOUT = 5.0
 #: How often the points are handed to the writer during the run.
 WRITE_EVERY_SECONDS = 1.0
 
-_RUN_TAGS = ("run_id", "host", "python", "git_commit", "git_branch", "git_dirty", "ci", "ci_job", "worker")
+_RUN_TAGS = (
+    "run_id",
+    "host",
+    "os",
+    "cores",
+    "python",
+    "git_commit",
+    "git_branch",
+    "git_dirty",
+    "ci",
+    "ci_job",
+    "worker",
+)
+# `os` as the Rust attribute (std::env::consts::OS) spells it.
+_OS_NAMES = {"darwin": "macos", "win32": "windows", "cygwin": "windows"}
 _TEST_TAGS = ("test", "module", "name", "param", "outcome")
 
 
@@ -63,7 +81,7 @@ _OPTIONS = (
         "--datalogger-compare-method",
         "str",
         "robust",
-        "robust: flag a call beyond 3.5 spreads (MADs) of its history's median and 5 %, after 5 earlier runs; "
+        "robust: flag a call beyond 3.5 spreads (MADs) of its history's median and 10 %, after 5 earlier runs; "
         "percent: flag it beyond --datalogger-compare-threshold percent of the median",
     ),
     _Option("--datalogger-compare-threshold", "float", 20.0, "with the percent method: the percent beyond which"),
@@ -180,6 +198,8 @@ def _run_tags(rootpath: Path) -> Dict[str, str]:
     tags = {
         "run_id": os.environ.get("INFLUXDB_DATALOGGER_RUN_ID") or uuid.uuid4().hex[:16],
         "host": socket.gethostname(),
+        "os": _OS_NAMES.get(sys.platform, sys.platform.rstrip("0123456789")),
+        "cores": str(os.cpu_count() or 1),
         "python": platform.python_version(),
     }
     commit = _git(rootpath, "rev-parse", "HEAD")

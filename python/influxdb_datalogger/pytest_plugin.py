@@ -30,6 +30,7 @@ from ._plugin_settings import (
     _OPTIONS,
     _TEST_TAGS,
     CLOSE_TIMEOUT,
+    COMPARE_MIN_CHANGE,
     WRITE_EVERY_SECONDS,
     Settings,
     _marker_tags,
@@ -242,7 +243,7 @@ class PluginRun:
     def _summarise_comparison(self, write: Callable[[str], None]) -> None:
         runs = self.settings.compare
         if self.settings.compare_method == "robust":
-            against = f"the last {runs} runs (beyond 3.5 spreads of the median and 5 %)"
+            against = f"the last {runs} runs (beyond 3.5 spreads of the median and {COMPARE_MIN_CHANGE:.0%})"
         else:
             against = f"the median of the last {runs} runs (threshold {self.settings.threshold:g}%)"
         if not self.comparison:
