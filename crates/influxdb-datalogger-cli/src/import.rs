@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use influxdb_datalogger::line_protocol::LineBuilder;
 use influxdb_datalogger::{
     Batch, DatabaseWriter, Error, ErrorKind, InfluxDBWriter, LineProtocolFileWriter, Precision,
     Result, Timestamp,
@@ -12,6 +11,7 @@ use influxdb_datalogger::{
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+use crate::import_bench::Point;
 use crate::remote::Target;
 use crate::{Status, FAILURE, SUCCESS};
 
@@ -130,7 +130,7 @@ pub fn run(import: &Import, out: &mut dyn Write, err: &mut dyn Write) -> Result<
                         .iter()
                         .position(|o| *o == case.outcome)
                         .unwrap_or(0)] += 1;
-                    encode(&mut body, &measurement, &case, &tags, default_time)?;
+                    point(&case, &tags).encode(&mut body, &measurement, &[], default_time)?;
                 }
             }
             format!(
@@ -204,41 +204,37 @@ fn deliver(
 
 const OUTCOMES: [&str; 4] = ["passed", "failed", "error", "skipped"];
 
-fn encode(
-    body: &mut Vec<u8>,
-    measurement: &str,
-    case: &Case,
-    extra: &[(String, String)],
-    default_time: Timestamp,
-) -> Result<()> {
+/// A test case as a point: the schema's tags, then the case's properties and `extra` tags that
+/// are short enough and not already there.
+fn point(case: &Case, extra: &[(String, String)]) -> Point {
     let test = if case.class.is_empty() {
         case.name.clone()
     } else {
         format!("{}::{}", case.class, case.name)
     };
-    let mut tags: Vec<(&str, &str)> = vec![
-        ("suite", &case.suite),
+    let mut tags: Vec<(String, String)> = [
+        ("suite", case.suite.as_str()),
         ("class", &case.class),
         ("name", &case.name),
         ("test", &test),
         ("outcome", case.outcome),
         ("host", &case.host),
-    ];
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .to_vec();
     for (key, value) in case.properties.iter().chain(extra) {
         if value.len() <= MAX_TAG_LEN
             && key.len() <= MAX_TAG_LEN
             && !tags.iter().any(|(k, _)| k == key)
         {
-            tags.push((key, value));
+            tags.push((key.clone(), value.clone()));
         }
     }
-    tags.sort_unstable();
-    let mut line = LineBuilder::new(body, measurement)?;
-    for (key, value) in tags {
-        line = line.tag(key, value)?;
+    Point {
+        tags,
+        fields: vec![("call".to_string(), case.seconds)],
+        time: case.time,
     }
-    line.field("call", case.seconds)?
-        .finish(case.time.unwrap_or(default_time), Precision::Nanoseconds)
 }
 
 /// The test cases of a JUnit XML file, and what was wrong with it (with where), if anything: the

@@ -7,15 +7,15 @@ use influxdb_datalogger::line_protocol::LineBuilder;
 use influxdb_datalogger::{Precision, Result, Timestamp};
 use serde_json::Value;
 
-/// One benchmark's numbers and what names it.
+/// One imported point (a benchmark's numbers, a test case's duration) and what names it.
 #[derive(Debug, Default)]
-pub(crate) struct BenchPoint {
-    tags: Vec<(String, String)>,
-    fields: Vec<(String, f64)>,
-    time: Option<Timestamp>,
+pub(crate) struct Point {
+    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) fields: Vec<(String, f64)>,
+    pub(crate) time: Option<Timestamp>,
 }
 
-impl BenchPoint {
+impl Point {
     /// The point as line protocol in `measurement`, with `extra` tags (its own win).
     pub(crate) fn encode(
         &self,
@@ -61,10 +61,7 @@ fn read_json(path: &Path) -> std::result::Result<Value, String> {
 
 /// Every benchmark under `dir` (criterion's `target/criterion`, or a group's directory): its
 /// `new/estimates.json` (nanoseconds) and `new/benchmark.json` (its names).
-pub(crate) fn criterion(
-    dir: &Path,
-    points: &mut Vec<BenchPoint>,
-) -> std::result::Result<(), String> {
+pub(crate) fn criterion(dir: &Path, points: &mut Vec<Point>) -> std::result::Result<(), String> {
     let mut estimates = Vec::new();
     find_estimates(dir, &mut estimates)
         .map_err(|e| format!("{}: cannot read: {e}", dir.display()))?;
@@ -77,10 +74,10 @@ pub(crate) fn criterion(
     estimates.sort();
     let mut first_problem = None;
     for path in estimates {
-        let read = || -> std::result::Result<BenchPoint, String> {
+        let read = || -> std::result::Result<Point, String> {
             let numbers = read_json(&path)?;
             let names = read_json(&path.with_file_name("benchmark.json"))?;
-            let mut point = BenchPoint::default();
+            let mut point = Point::default();
             for (tag, key) in [
                 ("benchmark", "full_id"),
                 ("group", "group_id"),
@@ -142,7 +139,7 @@ fn find_estimates(dir: &Path, found: &mut Vec<std::path::PathBuf>) -> std::io::R
 /// names, and the machine and commit it ran on as tags.
 pub(crate) fn pytest_benchmark(
     path: &Path,
-    points: &mut Vec<BenchPoint>,
+    points: &mut Vec<Point>,
 ) -> std::result::Result<(), String> {
     let report = read_json(path)?;
     let benchmarks = report["benchmarks"].as_array().ok_or_else(|| {
@@ -170,10 +167,10 @@ pub(crate) fn pytest_benchmark(
         shared.push(("git_dirty".to_string(), dirty.to_string()));
     }
     for benchmark in benchmarks {
-        let mut point = BenchPoint {
+        let mut point = Point {
             tags: shared.clone(),
             time,
-            ..BenchPoint::default()
+            ..Point::default()
         };
         for (tag, key) in [
             ("name", "name"),
