@@ -72,13 +72,7 @@ pub fn flush_detached(timeout: Duration) -> Result<()> {
     spools.dedup();
     let kept = spools
         .iter()
-        .map(|dir| {
-            format!(
-                "; kept in the spool {} and delivered by the next logger that opens it (or: influxdb-datalogger replay {})",
-                dir.display(),
-                dir.display()
-            )
-        })
+        .map(|dir| format!("; {}", crate::spool::kept_in(dir)))
         .collect::<String>();
     let when = if gave_up_early {
         "(the server cannot be reached)".to_string()

@@ -326,9 +326,8 @@ impl DataLogger {
             Some(dir) => Error::new(
                 e.kind(),
                 format!(
-                    "{e:#}; nothing is lost: the points are kept in the spool {} and delivered by the next logger that opens it (or: influxdb-datalogger replay {})",
-                    dir.display(),
-                    dir.display()
+                    "{e:#}; nothing is lost: the points are {}",
+                    crate::spool::kept_in(&dir)
                 ),
             ),
             None => e,

@@ -36,6 +36,16 @@ pub const SPOOL_ENV: &str = "INFLUXDB_DATALOGGER_SPOOL";
 /// How far acknowledgements must advance before the header notes them (see `release`).
 const ACKED_WRITE_EVERY: u64 = 256 << 10;
 
+/// Where points that were not delivered wait, and how they will be: `kept in the spool DIR and
+/// delivered by the next logger that opens it (or: influxdb-datalogger replay DIR)`.
+pub(crate) fn kept_in(dir: &std::path::Path) -> String {
+    format!(
+        "kept in the spool {} and delivered by the next logger that opens it (or: influxdb-datalogger replay {})",
+        dir.display(),
+        dir.display()
+    )
+}
+
 /// The spool directory used when none is given: under the working directory.
 pub const DEFAULT_SPOOL_DIR: &str = ".influxdb-datalogger-spool";
 
