@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Test tools, and the original package the differential tests compare against.
-PY_TOOLS := "maturin>=1.7,<2" "pytest>=8" "pytest-xdist>=3.6" "mypy>=1.10" "ruff>=0.5" "typing_extensions>=4.15"
+PY_TOOLS := "maturin>=1.7,<2" "pytest>=8" "pytest-xdist>=3.6" "mypy>=1.10" "ruff>=0.5" "typing_extensions>=4.15" \
+	"grafana-foundation-sdk==1769699998!10.1.0"
 ORIGINAL_PACKAGE := influxdb-datalogger==2.4.2
 export INFLUXDB_DATALOGGER_ORIGINAL := $(abspath $(VENV))/original
 # pytest-benchmark, kept apart from the test environment (its plugin would load in every run),
@@ -19,8 +20,22 @@ help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
 .PHONY: demo
-demo: ## Build and run the demo workload into ./influxdb-datalogger.lp (no server needed)
+demo: ## Build and run the demo workload into ./influxdb-datalogger.lp and its report ./influxdb-datalogger.html (no server needed)
 	$(CARGO) run --quiet -p influxdb-datalogger-cli -- demo
+
+.PHONY: report-demo
+report-demo: browser-deps ## The demo's report, screenshot by headless chromium: target/report.png (and docs/report.png for the README)
+	mkdir -p target/report-demo
+	rm -f target/report-demo/demo.lp
+	for round in 1 2 3 4 5 6; do $(CARGO) run --quiet -p influxdb-datalogger-cli -- demo --rounds 4 --file target/report-demo/demo.lp >/dev/null; done
+	$(CARGO) run --quiet -p influxdb-datalogger-cli -- report target/report-demo/demo.lp --title "influxdb-datalogger demo" -o target/report-demo/demo.html
+	$(PYTHON) scripts/screenshot.py target/report-demo/demo.html target/report.png
+	cp target/report.png docs/report.png
+
+.PHONY: browser-deps
+browser-deps: ## Install Debian's chromium (headless, for the report's browser tests), if missing
+	@if command -v chromium >/dev/null; then :; else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
 
 .PHONY: lint
 lint: ## cargo fmt --check and clippy with warnings as errors
@@ -126,9 +141,9 @@ servers-down: ## Stop the servers servers-up started
 	$(PYTHON) scripts/servers.py down
 
 .PHONY: test-integration
-test-integration: servers-deps ## Tests against real InfluxDB 1.6 and VictoriaMetrics (each test starts its own)
+test-integration: servers-deps browser-deps ## Tests against real InfluxDB 1.6 and VictoriaMetrics (each test starts its own), and in headless chromium
 	$(CARGO) test -p influxdb-datalogger --test influx_real --test influx_recovery --test attribute -- --ignored
-	$(CARGO) test -p influxdb-datalogger-cli --test cli --test results -- --ignored
+	$(CARGO) test -p influxdb-datalogger-cli --test cli --test results --test report -- --ignored
 
 .PHONY: test
 test: lint check-msrv check-features check-platforms test-rust lint-python test-python test-integration ## Install what is needed and run every check and test

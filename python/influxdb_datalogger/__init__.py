@@ -17,6 +17,7 @@ from ._datalogger import (
     Events,
     PostProcessing,
 )
+from ._output import dashboard, report
 from ._regressions import compare_with_history, regressions
 from ._schema import DataLoggerMap, Field, FieldMap, Measurement, Tag, TagMap
 from ._writers import GrafanaAnnotationWriter, InfluxDBWriter, JSONLinesFileWriter, LineProtocolFileWriter
@@ -61,5 +62,7 @@ __all__ = [
     "WriterError",
     "compare_with_history",
     "regressions",
+    "report",
+    "dashboard",
     "spool_inventory",
 ]

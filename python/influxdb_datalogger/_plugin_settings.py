@@ -86,6 +86,8 @@ _OPTIONS = (
     ),
     _Option("--datalogger-compare-threshold", "float", 20.0, "with the percent method: the percent beyond which"),
     _Option("--datalogger-compare-fail", "bool", False, "make a slower test fail the run"),
+    _Option("--datalogger-report", "str", None, "write the HTML report of this run and its history to this file"),
+    _Option("--datalogger-dashboard", "str", None, "write the Grafana dashboard of the test runs to this file"),
 )
 
 
@@ -142,6 +144,8 @@ class Settings:
     compare_method: str
     threshold: float
     compare_fail: bool
+    report: Optional[str]
+    dashboard: Optional[str]
 
     @classmethod
     def read(cls, config: pytest.Config) -> Optional[Settings]:
@@ -175,7 +179,18 @@ class Settings:
             compare_method=method,
             threshold=values["datalogger_compare_threshold"],
             compare_fail=bool(values["datalogger_compare_fail"]),
+            report=values["datalogger_report"],
+            dashboard=values["datalogger_dashboard"],
         )
+
+    def source(self, rootpath: Path) -> Dict[str, Any]:
+        """Where the points of the runs are read back from: the arguments of ``report``."""
+        if not self.url:
+            return {"sources": str(rootpath / DEFAULT_FILE)}
+        url = self.url
+        if self.token and "token=" not in url:
+            url += ("&" if "?" in url else "?") + "token=" + self.token
+        return {"sources": url, "database": self.database, "bucket": self.bucket, "org": self.org}
 
     def writer(self, rootpath: Path) -> DatabaseWriter:
         if not self.url:

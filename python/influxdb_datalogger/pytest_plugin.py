@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 from ._datalogger import DataLogger
+from ._output import dashboard, report
 from ._plugin_history import Flagged, compare, compare_robust, history
 from ._plugin_settings import (
     _OPTIONS,
@@ -126,6 +127,7 @@ class PluginRun:
             self.run_tags["worker"] = str(workerinput.get("workerid", ""))
         self.started = time.time()
         self.problems: List[str] = []
+        self.outputs: List[str] = []
         self.logger = _keep(self._open_logger(config.rootpath))
         self.recorder = _Recorder(self.logger, settings, self.run_tags)
         self.test_tags: Dict[str, Dict[str, str]] = {}
@@ -206,6 +208,7 @@ class PluginRun:
         if self.is_worker:
             self.config.workeroutput["datalogger_stats"] = {**self.stats, "problems": self.problems}  # type: ignore[attr-defined]
             return
+        self._write_outputs()
         if self.settings.compare:
             try:
                 earlier = history(self.settings, self.config.rootpath, self.run_tags["run_id"], self.settings.compare)
@@ -221,6 +224,30 @@ class PluginRun:
             if self.settings.compare_fail and any(f.change > 0 for f in self.comparison):
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+    def _write_outputs(self) -> None:
+        """The report and the dashboard asked for; a failure is a line of the summary, never a
+        failed run."""
+        measurement = self.settings.measurement
+        if self.settings.report:
+            try:
+                path = report(
+                    **self.settings.source(self.config.rootpath),
+                    output=self.settings.report,
+                    measurements=[measurement],
+                    group_by=["test"],
+                    since="90d",
+                    title=f"pytest: run {self.run_tags['run_id']} and its history",
+                )
+                self.outputs.append(f"report written to {path}")
+            except (DataLoggerError, OSError) as error:
+                self.problems.append(f"cannot write the report: {error}")
+        if self.settings.dashboard:
+            try:
+                path = dashboard(output=self.settings.dashboard, tests=measurement, title=f"pytest: {measurement}")
+                self.outputs.append(f"Grafana dashboard written to {path}")
+            except (DataLoggerError, OSError) as error:
+                self.problems.append(f"cannot write the dashboard: {error}")
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker:
             return
@@ -235,6 +262,8 @@ class PluginRun:
             line += f" ({kept}; last error: {totals['last_error'] or 'none yet, still sending'})"
         terminalreporter.section("datalogger", sep="-")
         write(line)
+        for output in self.outputs:
+            write(f"datalogger: {output}")
         for problem in [*self.problems, *(p for s in self.worker_stats for p in s.get("problems", ()))]:
             write(f"datalogger: {problem}")
         if self.settings.compare:

@@ -1,13 +1,15 @@
 //! The `influxdb-datalogger` command line: `demo`, `stats`, `push`, `ping`, `replay`, `spool`,
-//! `regressions`, `import`.
+//! `regressions`, `import`, `report`, `dashboard`.
 //! A library too ([`run`] takes the arguments and the output streams), so that its tests can run
 //! the commands in process.
 
+pub mod dashboard;
 pub mod demo;
 pub mod import;
 mod import_bench;
 pub mod regressions;
 pub mod remote;
+pub mod report;
 pub mod spool;
 pub mod stats;
 
@@ -96,6 +98,13 @@ enum Command {
     /// files or from a server: newest first, as a table or JSON; optionally written back as
     /// events for Grafana, or failing when the newest values got slower.
     Regressions(regressions::Request),
+    /// Write an HTML report (charts, distributions, summary tables, events and change points)
+    /// of line protocol files or of a server's measurements: one file that needs no network.
+    Report(report::Request),
+    /// Write a Grafana dashboard (raw InfluxQL queries, a variable per tag, events as
+    /// annotations) for the measurements of line protocol files or a server, or the ready
+    /// dashboard for test runs; optionally with Grafana's provisioning files.
+    Dashboard(dashboard::Request),
     /// Import test and benchmark results other tools wrote (JUnit XML, criterion,
     /// pytest-benchmark) as points.
     #[command(subcommand)]
@@ -143,6 +152,12 @@ pub fn run(
             timeout,
         } => spool::replay(&dir, &target, timeout, out).map_err(|e| format!("{e:#}")),
         Command::Spool { dir } => spool::list(&dir, out).map_err(|e| format!("{e:#}")),
+        Command::Report(request) => report::run(&request, out, err)
+            .map(|()| SUCCESS)
+            .map_err(|e| format!("{e:#}")),
+        Command::Dashboard(request) => dashboard::run(&request, out)
+            .map(|()| SUCCESS)
+            .map_err(|e| format!("{e:#}")),
         Command::Import(import) => import::run(&import, out, err).map_err(|e| format!("{e:#}")),
         Command::Regressions(request) => {
             regressions::run(&request, out).map_err(|e| format!("{e:#}"))
@@ -167,15 +182,25 @@ fn run_demo(file: &std::path::Path, rounds: u32, out: &mut dyn Write) -> Result<
     let report = demo::run(file, rounds).map_err(|e| format!("{e:#}"))?;
     let mut collector = stats::Collector::default();
     collector.add_text(&report.line_protocol);
+    let page = file.with_extension("html");
+    let mut html = influxdb_datalogger::report::Report::new(format!("demo: {}", file.display()));
+    html.add_files(
+        &[file],
+        influxdb_datalogger::Precision::Nanoseconds,
+        &influxdb_datalogger::report::Selection::all(),
+    )
+    .and_then(|()| html.write(&page))
+    .map_err(|e| format!("{e:#}"))?;
     let _ = write!(
         out,
-        "{}\nlogged {} points and {} events, appended to {}\n\n{}\nsummarise the whole file with: influxdb-datalogger stats {}\n",
+        "{}\nlogged {} points and {} events, appended to {}\n\n{}\nsummarise the whole file with: influxdb-datalogger stats {}\nthe report of the whole file, to open in a browser: {}\n",
         report.line_protocol.trim_end(),
         report.points,
         report.events,
         file.display(),
         collector.table(),
-        file.display()
+        file.display(),
+        page.display()
     );
     Ok(SUCCESS)
 }

@@ -3,26 +3,24 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use influxdb_datalogger::line_protocol::Lines;
+use influxdb_datalogger::read::Reader;
 use influxdb_datalogger::regress::{change_points, ChangePointOptions};
 use influxdb_datalogger::{
     DataLogger, Error, ErrorKind, FieldValue, InfluxDBWriter, Result, Timestamp,
 };
 
-use crate::remote::Target;
+use crate::remote::Sources;
 use crate::stats::{format_number, render};
 use crate::{Status, FAILURE, SUCCESS};
 
 /// What to look at and how to report it.
 #[derive(Debug, clap::Args)]
 pub struct Request {
-    /// Line protocol files to read (or give `--url` to read from a server).
-    pub files: Vec<PathBuf>,
     #[command(flatten)]
-    pub target: Target,
+    pub sources: Sources,
     /// The measurement whose series to examine.
     #[arg(long)]
     pub measurement: String,
@@ -80,15 +78,9 @@ pub fn run(request: &Request, out: &mut dyn Write) -> Result<Status> {
         .as_nanos()
         .saturating_sub(duration_nanos(since));
     let mut series: BTreeMap<SeriesKey, Vec<(i64, f64)>> = BTreeMap::new();
-    if request.files.is_empty() {
+    if request.sources.from_server()? {
         read_server(request, oldest, &mut series)?;
     } else {
-        if request.target.has_url() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "give line protocol files or --url, not both",
-            ));
-        }
         if request.annotate {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -177,7 +169,7 @@ fn read_files(
     oldest: i64,
     series: &mut BTreeMap<SeriesKey, Vec<(i64, f64)>>,
 ) -> Result<()> {
-    for path in &request.files {
+    for path in &request.sources.files {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::new(
                 ErrorKind::Io,
@@ -196,22 +188,8 @@ fn read_files(
             else {
                 continue;
             };
-            let tags: Vec<(&str, &str)> = line
-                .tags
-                .iter()
-                .map(|(k, v)| (k.as_ref(), v.as_ref()))
-                .collect();
-            for (field, value) in &line.fields {
-                if matches!(value, FieldValue::Bool(_)) {
-                    continue;
-                }
-                if let (true, Some(value)) = (wanted_field(request, field), value.as_f64()) {
-                    series
-                        .entry(key_of(request, field, &tags))
-                        .or_default()
-                        .push((time, value));
-                }
-            }
+            let fields = line.fields.iter().map(|(k, v)| (k.as_ref(), v));
+            add_values(request, series, &line.tags, time, fields);
         }
     }
     Ok(())
@@ -222,68 +200,33 @@ fn read_server(
     oldest: i64,
     series: &mut BTreeMap<SeriesKey, Vec<(i64, f64)>>,
 ) -> Result<()> {
-    let writer = InfluxDBWriter::new(request.target.config()?)?;
-    let fields = match &request.field {
-        Some(field) => quote_identifier(field),
-        None => "*".into(),
-    };
-    let influxql = format!(
-        "SELECT {fields} FROM {} WHERE time >= {oldest} GROUP BY *",
-        quote_identifier(&request.measurement)
-    );
-    let answer: serde_json::Value =
-        serde_json::from_str(&writer.query(&influxql)?).map_err(|e| {
-            Error::new(
-                ErrorKind::Parse,
-                format!("the server's answer is not JSON: {e}"),
-            )
-        })?;
-    for result in answer["results"].as_array().into_iter().flatten() {
-        if let Some(error) = result["error"].as_str() {
-            return Err(Error::new(
-                ErrorKind::Writer,
-                format!("the query failed: {error}"),
-            ));
-        }
-        for found in result["series"].as_array().into_iter().flatten() {
-            let tags: Vec<(&str, &str)> = found["tags"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
-                .filter(|(_, v)| !v.is_empty())
-                .collect();
-            let columns: Vec<&str> = found["columns"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(serde_json::Value::as_str)
-                .collect();
-            for row in found["values"].as_array().into_iter().flatten() {
-                let Some(time) = row[0].as_i64() else {
-                    continue;
-                };
-                for (column, value) in columns
-                    .iter()
-                    .zip(row.as_array().into_iter().flatten())
-                    .skip(1)
-                {
-                    if let (true, Some(value)) = (wanted_field(request, column), value.as_f64()) {
-                        series
-                            .entry(key_of(request, column, &tags))
-                            .or_default()
-                            .push((time, value));
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
+    let reader = Reader::new(request.sources.target.config()?)?;
+    reader.read(&request.measurement, Some(oldest), &mut |record| {
+        let fields = record.fields.iter().map(|(k, v)| (k.as_str(), v));
+        add_values(request, series, &record.tags, record.time, fields);
+    })
 }
 
-/// An InfluxQL identifier, double-quoted with its quotes and backslashes escaped.
-fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+/// Adds a point's wanted numeric fields (not booleans) to their series.
+fn add_values<'f>(
+    request: &Request,
+    series: &mut BTreeMap<SeriesKey, Vec<(i64, f64)>>,
+    tags: &[(impl AsRef<str>, impl AsRef<str>)],
+    time: i64,
+    fields: impl Iterator<Item = (&'f str, &'f FieldValue)>,
+) {
+    let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+    for (field, value) in fields {
+        if matches!(value, FieldValue::Bool(_)) {
+            continue;
+        }
+        if let (true, Some(value)) = (wanted_field(request, field), value.as_f64()) {
+            series
+                .entry(key_of(request, field, &tags))
+                .or_default()
+                .push((time, value));
+        }
+    }
 }
 
 fn tags_text(tags: &[(String, String)]) -> String {
@@ -338,7 +281,7 @@ fn as_json(measurement: &str, found: &[Found]) -> String {
 
 /// Each change point as an event on the server (the measurement Grafana's annotations read).
 fn annotate(request: &Request, found: &[Found]) -> Result<()> {
-    let writer = InfluxDBWriter::new(request.target.config()?)?;
+    let writer = InfluxDBWriter::new(request.sources.target.config()?)?;
     let logger = DataLogger::builder().writer(writer).build();
     for f in found {
         let mut tags: Vec<(String, String)> = f.key.tags.clone();

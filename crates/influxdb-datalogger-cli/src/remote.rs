@@ -64,6 +64,31 @@ impl Target {
     }
 }
 
+/// Where points are read from: line protocol files, or a server.
+#[derive(Debug, clap::Args)]
+pub struct Sources {
+    /// Line protocol files to read (or give `--url` to read from a server).
+    pub files: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+impl Sources {
+    /// Whether to read from the server (no files given).
+    ///
+    /// # Errors
+    /// Both files and `--url` were given.
+    pub fn from_server(&self) -> Result<bool> {
+        if !self.files.is_empty() && self.target.has_url() {
+            return Err(influxdb_datalogger::Error::new(
+                influxdb_datalogger::ErrorKind::InvalidArgument,
+                "give line protocol files or --url, not both",
+            ));
+        }
+        Ok(self.files.is_empty())
+    }
+}
+
 /// Checks a server and its credentials.
 pub fn ping(target: &Target, out: &mut dyn Write) -> Result<()> {
     let config = target.config()?;

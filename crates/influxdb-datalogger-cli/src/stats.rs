@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use influxdb_datalogger::line_protocol::{LineError, Lines};
+use influxdb_datalogger::summary::Summary;
+pub use influxdb_datalogger::summary::{format_number, tags_text};
 use influxdb_datalogger::FieldValue;
 
 /// One series' field: the key of a table row.
@@ -40,17 +42,7 @@ impl Collector {
             match item {
                 Ok((_, line)) => {
                     self.lines += 1;
-                    let mut tags: Vec<(&str, &str)> = line
-                        .tags
-                        .iter()
-                        .map(|(k, v)| (k.as_ref(), v.as_ref()))
-                        .collect();
-                    tags.sort();
-                    let tags = tags
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(",");
+                    let tags = tags_text(&line.tags);
                     for (field, value) in &line.fields {
                         let key = SeriesField {
                             measurement: line.measurement.to_string(),
@@ -74,7 +66,7 @@ impl Collector {
     pub fn summaries(&self) -> Vec<(SeriesField, Summary)> {
         self.series
             .iter()
-            .map(|(k, v)| (k.clone(), Summary::of(v)))
+            .map(|(k, v)| (k.clone(), Summary::of(&v.numbers, v.others)))
             .collect()
     }
 
@@ -105,70 +97,6 @@ impl Collector {
         }
         render(&rows, |column| column >= 3)
     }
-}
-
-/// Numbers of one series field.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Summary {
-    /// How many values (numeric or not).
-    pub count: usize,
-    /// Statistics of the numeric values, if there are any.
-    pub numbers: Option<NumberSummary>,
-}
-
-/// Statistics of numeric values; percentiles by the nearest-rank method.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NumberSummary {
-    pub min: f64,
-    pub mean: f64,
-    pub p50: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub max: f64,
-}
-
-impl Summary {
-    fn of(values: &Values) -> Self {
-        let count = values.numbers.len() + values.others;
-        if values.numbers.is_empty() {
-            return Summary {
-                count,
-                numbers: None,
-            };
-        }
-        let mut sorted = values.numbers.clone();
-        sorted.sort_by(f64::total_cmp);
-        let rank = |p: f64| {
-            let n = sorted.len();
-            let index = ((p / 100.0) * n as f64).ceil() as usize;
-            sorted[index.clamp(1, n) - 1]
-        };
-        let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
-        Summary {
-            count,
-            numbers: Some(NumberSummary {
-                min: sorted[0],
-                mean,
-                p50: rank(50.0),
-                p95: rank(95.0),
-                p99: rank(99.0),
-                max: sorted[sorted.len() - 1],
-            }),
-        }
-    }
-}
-
-/// Four significant digits, without an exponent for everyday magnitudes.
-pub fn format_number(v: f64) -> String {
-    if v == 0.0 {
-        return "0".to_string();
-    }
-    let magnitude = v.abs().log10().floor() as i32;
-    if !(-4..=9).contains(&magnitude) {
-        return format!("{v:.3e}");
-    }
-    let decimals = (3 - magnitude).max(0) as usize;
-    format!("{v:.decimals$}")
 }
 
 /// `rows` (the first is the header) as a table without borders, columns two spaces apart, the
@@ -221,13 +149,7 @@ mod tests {
             (100, 1.0, 50.0, 95.0, 99.0, 100.0, 50.5)
         );
         let note = s.iter().find(|(k, _)| k.field == "note").unwrap();
-        assert_eq!(
-            note.1,
-            Summary {
-                count: 1,
-                numbers: None
-            }
-        );
+        assert_eq!((note.1.count, &note.1.numbers), (1, &None));
     }
 
     #[test]
@@ -272,14 +194,5 @@ mod tests {
             "numbers are right-aligned:\n{table}"
         );
         assert!(lines[2].contains("1024"));
-    }
-
-    #[test]
-    fn numbers_have_four_significant_digits() {
-        assert_eq!(format_number(0.0012345), "0.001234");
-        assert_eq!(format_number(12.3456), "12.35");
-        assert_eq!(format_number(98765.4), "98765");
-        assert_eq!(format_number(1e12), "1.000e12");
-        assert_eq!(format_number(-2.5), "-2.500");
     }
 }

@@ -52,6 +52,15 @@ fn demo_writes_valid_line_protocol_to_the_embedded_default_and_prints_it() {
     assert!(again.status.success());
     let appended = std::fs::read_to_string(dir.path().join("influxdb-datalogger.lp")).unwrap();
     assert_eq!(appended.lines().count(), 14 + 8, "a second run appends");
+    // It ends with the report of the whole file, beside it.
+    assert!(text(&again.stdout)
+        .trim_end()
+        .ends_with("the report of the whole file, to open in a browser: influxdb-datalogger.html"));
+    let report = std::fs::read_to_string(dir.path().join("influxdb-datalogger.html")).unwrap();
+    assert!(
+        report.contains("<td>3</td>"),
+        "three runs of each sort are in the table"
+    );
 }
 
 #[test]

@@ -46,6 +46,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spool_inventory, m)?)?;
     m.add_function(wrap_pyfunction!(_read_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(_run_cli, m)?)?;
+    m.add_function(wrap_pyfunction!(_run_cli_captured, m)?)?;
     m.add_function(wrap_pyfunction!(_ci_job, m)?)?;
     m.add_function(wrap_pyfunction!(regress::change_points, m)?)?;
     m.add_function(wrap_pyfunction!(regress::compare, m)?)?;
@@ -67,6 +68,21 @@ fn _run_cli(py: Python<'_>, args: Vec<std::ffi::OsString>) -> u8 {
         // The interpreter, not Rust's runtime, ends this process: nothing else flushes.
         let _ = out.flush();
         status
+    })
+}
+
+/// Runs the command line like [`_run_cli`], capturing what it prints: `(status, stdout,
+/// stderr)`. For the Python functions that are a command (`report`, `dashboard`).
+#[pyfunction]
+fn _run_cli_captured(py: Python<'_>, args: Vec<std::ffi::OsString>) -> (u8, String, String) {
+    py.detach(|| {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let status = influxdb_datalogger_cli::run(args, &mut out, &mut err);
+        (
+            status,
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+        )
     })
 }
 

@@ -50,6 +50,7 @@
 #![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 mod conn_str;
+pub mod dashboard;
 pub mod delivery;
 mod entry;
 mod error;
@@ -61,10 +62,12 @@ mod http;
 mod logger;
 pub mod measure;
 pub mod regress;
+pub mod report;
 mod schema;
 pub mod spool;
 mod stats;
 mod store;
+pub mod summary;
 #[cfg(feature = "macros")]
 pub mod testing;
 mod value;
@@ -72,6 +75,8 @@ mod writer;
 
 pub mod influx;
 pub mod line_protocol;
+#[cfg(feature = "http")]
+pub mod read;
 
 #[doc(hidden)] // a formatting helper the command line shares, not part of the API
 pub use conn_str::parse_duration;

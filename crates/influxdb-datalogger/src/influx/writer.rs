@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::client::Client;
 use super::config::{Api, InfluxConfig, Secret};
 use super::refusals;
 use crate::entry::Batch;
@@ -64,37 +65,10 @@ impl InfluxDBWriter {
     /// used.
     pub fn new(config: InfluxConfig) -> Result<Self> {
         config.validate()?;
-        let mut builder = ureq::Agent::config_builder()
-            .timeout_global(Some(config.timeout))
-            .http_status_as_error(false)
-            .user_agent(concat!("influxdb-datalogger/", env!("CARGO_PKG_VERSION")));
-        if let Some(proxy) = &config.proxy {
-            let proxy = ureq::Proxy::new(proxy).map_err(|e| {
-                Error::new(ErrorKind::InvalidArgument, format!("proxy {proxy:?}: {e}"))
-            })?;
-            builder = builder.proxy(Some(proxy));
-        }
-        let mut tls =
-            ureq::tls::TlsConfig::builder().disable_verification(config.insecure_skip_verify);
-        if let Some(ca) = &config.ca_file {
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&read_ca_file(ca)?));
-        }
-        let agent = crate::http::agent(builder.tls_config(tls.build()).build());
-        let authorization = (match config.api() {
-            Api::V1 => config.username.as_ref().map(|user| {
-                let password = config.password.as_ref().map_or("", |p| p.expose());
-                format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
-            }),
-            Api::V2 => config
-                .token
-                .as_ref()
-                .map(|t| format!("Token {}", t.expose())),
-            Api::V3 => config
-                .token
-                .as_ref()
-                .map(|t| format!("Bearer {}", t.expose())),
-        })
-        .map(Secret::new);
+        let Client {
+            agent,
+            authorization,
+        } = Client::new(&config)?;
         Ok(InfluxDBWriter {
             config,
             agent,
@@ -429,35 +403,6 @@ fn v3_refused_lines(body: &str) -> Option<Vec<(usize, String)>> {
         .collect()
 }
 
-fn read_ca_file(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
-    let pem = std::fs::read(path).map_err(|e| {
-        Error::io(
-            format_args!("cannot read the CA file {}", path.display()),
-            e,
-        )
-    })?;
-    let mut certificates = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        match item {
-            Ok(ureq::tls::PemItem::Certificate(cert)) => certificates.push(cert),
-            Ok(_) => {}
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("CA file {}: {e}", path.display()),
-                ))
-            }
-        }
-    }
-    if certificates.is_empty() {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("CA file {} holds no certificate", path.display()),
-        ));
-    }
-    Ok(certificates)
-}
-
 fn gzip(body: &[u8]) -> Result<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 4),
@@ -467,24 +412,6 @@ fn gzip(body: &[u8]) -> Result<Vec<u8>> {
         .write_all(body)
         .and_then(|()| encoder.finish())
         .map_err(|e| Error::io("cannot compress a batch", e))
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

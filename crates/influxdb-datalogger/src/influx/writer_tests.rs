@@ -2,6 +2,7 @@
 //! letters, credentials kept out of `Debug`.
 
 use super::*;
+use crate::influx::client::base64;
 use crate::value::Precision;
 
 #[test]

@@ -1,0 +1,531 @@
+//! Writing a [`Report`] as HTML: the page, the data the charts draw (JSON inlined), the box
+//! plots (SVG drawn here) and the summary tables.
+
+use std::fmt::Write as _;
+
+use super::{m4, EventBand, Report, CHANGE_POINT_WINDOW, DRAWN_POINTS_BUDGET, SERIES_PER_CHART};
+use crate::regress::{change_points, ChangePointOptions};
+use crate::summary::{format_number, NumberSummary, Summary};
+use crate::value::Timestamp;
+
+const UPLOT_JS: &str = include_str!("assets/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("assets/uPlot.min.css");
+const REPORT_JS: &str = include_str!("assets/report.js");
+const REPORT_CSS: &str = include_str!("assets/report.css");
+/// Events drawn at most; more are counted in a note.
+const MAX_EVENTS: usize = 5_000;
+/// Buckets per drawn series: enough for a wide screen, at least enough to show a shape.
+const MAX_BUCKETS: usize = 1_000;
+const MIN_BUCKETS: usize = 32;
+
+/// One series of a chart, ready to write.
+struct Series<'a> {
+    tags: &'a str,
+    /// The tags that tell it from the chart's other series (all of them, alone).
+    label: String,
+    /// Points sorted by time.
+    points: Vec<(i64, f64)>,
+    summary: Summary,
+    p25: f64,
+    p75: f64,
+    changes: Vec<Change>,
+}
+
+struct Change {
+    time: i64,
+    before: f64,
+    after: f64,
+    change: f64,
+}
+
+struct Chart<'a> {
+    measurement: &'a str,
+    field: &'a str,
+    series: Vec<Series<'a>>,
+    /// The tags every series of the chart has (left out of the labels).
+    common: String,
+    /// Indices into `series` of those drawn.
+    drawn: Vec<usize>,
+}
+
+pub(super) fn render(report: &Report) -> String {
+    let charts: Vec<Chart<'_>> = report
+        .fields
+        .iter()
+        .map(|((measurement, field), by_tags)| {
+            let mut series: Vec<Series<'_>> = by_tags
+                .iter()
+                .map(|(tags, values)| prepare(tags, &values.points, values.others))
+                .collect();
+            let common: Vec<&(String, String)> = match by_tags.values().next() {
+                Some(first) if by_tags.len() > 1 => first
+                    .tags
+                    .iter()
+                    .filter(|pair| by_tags.values().all(|s| s.tags.contains(pair)))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (series, values) in series.iter_mut().zip(by_tags.values()) {
+                let own: Vec<&(String, String)> = values
+                    .tags
+                    .iter()
+                    .filter(|pair| !common.contains(pair))
+                    .collect();
+                series.label = if own.is_empty() {
+                    field.clone()
+                } else {
+                    crate::summary::tags_text(&own.iter().map(|(k, v)| (k, v)).collect::<Vec<_>>())
+                };
+            }
+            let mut drawn: Vec<usize> = (0..series.len())
+                .filter(|&i| !series[i].points.is_empty())
+                .collect();
+            drawn.sort_by_key(|&i| std::cmp::Reverse(series[i].points.len()));
+            drawn.truncate(SERIES_PER_CHART);
+            drawn.sort_unstable();
+            Chart {
+                measurement,
+                field,
+                common: crate::summary::tags_text(
+                    &common.iter().map(|(k, v)| (k, v)).collect::<Vec<_>>(),
+                ),
+                series,
+                drawn,
+            }
+        })
+        .collect();
+    let drawn_series: usize = charts.iter().map(|c| c.drawn.len()).sum();
+    let buckets = (DRAWN_POINTS_BUDGET / (4 * drawn_series.max(1))).clamp(MIN_BUCKETS, MAX_BUCKETS);
+
+    let mut out = String::with_capacity(1 << 20);
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    // Nothing may be fetched: only inline scripts, styles and data: images.
+    out.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:\">\n");
+    let _ = writeln!(out, "<title>{}</title>", escape(&report.title));
+    // Errors of any script, and anything the page tried to fetch, are collected for
+    // report.js to show (and for a headless browser to find).
+    out.push_str("<script>window.reportErrors=[];window.addEventListener('error',function(e){window.reportErrors.push(String(e.message))});document.addEventListener('securitypolicyviolation',function(e){window.reportErrors.push('blocked '+e.blockedURI)});</script>\n");
+    let _ = writeln!(
+        out,
+        "<style>{UPLOT_CSS}\n{REPORT_CSS}</style>\n</head>\n<body>"
+    );
+    header(&mut out, report, &charts);
+    out.push_str("<main>\n");
+    let mut measurement = "";
+    for (index, chart) in charts.iter().enumerate() {
+        if chart.measurement != measurement {
+            if !measurement.is_empty() {
+                out.push_str("</section>\n");
+            }
+            measurement = chart.measurement;
+            let _ = writeln!(
+                out,
+                "<section class=\"measurement\" id=\"m-{}\">\n<h2>{}</h2>",
+                anchor(measurement),
+                escape(measurement)
+            );
+        }
+        chart_html(&mut out, index, chart);
+    }
+    if !measurement.is_empty() {
+        out.push_str("</section>\n");
+    }
+    out.push_str("</main>\n<script type=\"application/json\" id=\"report-data\">");
+    out.push_str(&data_json(report, &charts, buckets).replace("</", "<\\/"));
+    out.push_str("</script>\n");
+    let _ = writeln!(
+        out,
+        "<script>{UPLOT_JS}</script>\n<script>{REPORT_JS}</script>"
+    );
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// Sorts a series, summarises it, and finds its change points.
+fn prepare<'a>(tags: &'a str, points: &[(i64, f64)], others: usize) -> Series<'a> {
+    let mut points: Vec<(i64, f64)> = points.iter().filter(|p| !p.1.is_nan()).copied().collect();
+    points.sort_by_key(|p| p.0);
+    let mut sorted: Vec<f64> = points.iter().map(|p| p.1).collect();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let summary = Summary::of(&sorted, others);
+    let rank = |p: f64| {
+        let n = sorted.len();
+        let index = ((p / 100.0) * n as f64).ceil() as usize;
+        sorted
+            .get(index.clamp(1, n.max(1)) - 1)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let (p25, p75) = (rank(25.0), rank(75.0));
+    let window = &points[points.len().saturating_sub(CHANGE_POINT_WINDOW)..];
+    let values: Vec<f64> = window.iter().map(|p| p.1).collect();
+    let changes = change_points(&values, &ChangePointOptions::default())
+        .into_iter()
+        .map(|c| Change {
+            time: window[c.index].0,
+            before: c.before,
+            after: c.after,
+            change: c.change,
+        })
+        .collect();
+    Series {
+        tags,
+        label: String::new(),
+        points,
+        summary,
+        p25,
+        p75,
+        changes,
+    }
+}
+
+fn header(out: &mut String, report: &Report, charts: &[Chart<'_>]) {
+    let series: usize = charts.iter().map(|c| c.series.len()).sum();
+    let _ = writeln!(out, "<header>\n<h1>{}</h1>", escape(&report.title));
+    let _ = writeln!(
+        out,
+        "<p class=\"meta\">{} points · {} series of {} fields · {} events · written {}</p>",
+        report.points,
+        series,
+        charts.len(),
+        report.events.len(),
+        escape(&Timestamp::now().to_string()[..19].replace('T', " ")),
+    );
+    if !report.sources.is_empty() {
+        let sources: Vec<String> = report.sources.iter().map(|s| escape(s)).collect();
+        let _ = writeln!(out, "<p class=\"meta\">from {}</p>", sources.join(", "));
+    }
+    let mut notes: Vec<String> = report.notes.iter().map(|n| escape(n)).collect();
+    if report.malformed_lines > super::NAMED_ERRORS {
+        notes.push(format!(
+            "{} malformed lines skipped in all",
+            report.malformed_lines
+        ));
+    }
+    if report.events.len() > MAX_EVENTS {
+        notes.push(format!(
+            "{} events; the newest {MAX_EVENTS} are drawn",
+            report.events.len()
+        ));
+    }
+    if charts.is_empty() {
+        notes.push("no numeric values to chart".to_string());
+    }
+    if !notes.is_empty() {
+        out.push_str("<ul class=\"notes\">\n");
+        for note in notes {
+            let _ = writeln!(out, "<li>{note}</li>");
+        }
+        out.push_str("</ul>\n");
+    }
+    let mut measurements: Vec<&str> = charts.iter().map(|c| c.measurement).collect();
+    measurements.dedup();
+    if measurements.len() > 1 {
+        out.push_str("<nav>");
+        for m in measurements {
+            let _ = write!(out, "<a href=\"#m-{}\">{}</a> ", anchor(m), escape(m));
+        }
+        out.push_str("</nav>\n");
+    }
+    out.push_str("</header>\n");
+}
+
+fn chart_html(out: &mut String, index: usize, chart: &Chart<'_>) {
+    let _ = writeln!(
+        out,
+        "<div class=\"field\">\n<h3>{} <span class=\"unit\">{}</span></h3>",
+        escape(chart.field),
+        escape(chart.measurement)
+    );
+    if !chart.common.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"meta\">every series: {}</p>",
+            escape(&chart.common)
+        );
+    }
+    let hidden = chart.series.len() - chart.drawn.len();
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"meta\">{} series drawn (those with the most points); all {} are in the table</p>",
+            chart.drawn.len(),
+            chart.series.len()
+        );
+    }
+    if !chart.drawn.is_empty() {
+        let _ = writeln!(out, "<div class=\"chart\" id=\"chart-{index}\"></div>");
+    }
+    box_plot(out, chart);
+    out.push_str("<table class=\"summary\">\n<thead><tr><th>series</th><th>count</th><th>min</th><th>mean</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>change points</th></tr></thead>\n<tbody>\n");
+    for series in &chart.series {
+        let _ = write!(
+            out,
+            "<tr><td class=\"tags\">{}</td><td>{}</td>",
+            if series.tags.is_empty() {
+                "(no tags)".to_string()
+            } else {
+                escape(series.tags)
+            },
+            series.summary.count
+        );
+        match &series.summary.numbers {
+            Some(NumberSummary {
+                min,
+                mean,
+                p50,
+                p95,
+                p99,
+                max,
+                ..
+            }) => {
+                for v in [min, mean, p50, p95, p99, max] {
+                    let _ = write!(out, "<td>{}</td>", format_number(*v));
+                }
+            }
+            None => out.push_str(&"<td>-</td>".repeat(6)),
+        }
+        let changes: Vec<String> = series
+            .changes
+            .iter()
+            .rev()
+            .take(3)
+            .map(|c| {
+                format!(
+                    "{:+.1} % at {} ({} → {})",
+                    c.change * 100.0,
+                    &Timestamp::from_nanos(c.time).to_string()[..19].replace('T', " "),
+                    format_number(c.before),
+                    format_number(c.after)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "<td class=\"changes\">{}</td></tr>",
+            escape(&changes.join("; "))
+        );
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n");
+}
+
+/// A box plot per drawn series, on one shared axis: whiskers from min to max, the box from
+/// p25 to p75, a line at the median.
+fn box_plot(out: &mut String, chart: &Chart<'_>) {
+    let rows: Vec<(usize, &Series<'_>)> = chart
+        .drawn
+        .iter()
+        .map(|&i| (i, &chart.series[i]))
+        .filter(|(_, s)| s.summary.numbers.is_some())
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let numbers = |s: &Series<'_>| s.summary.numbers.clone().expect("filtered");
+    let low = rows
+        .iter()
+        .map(|(_, s)| numbers(s).min)
+        .fold(f64::MAX, f64::min);
+    let high = rows
+        .iter()
+        .map(|(_, s)| numbers(s).max)
+        .fold(f64::MIN, f64::max);
+    // Durations of different sizes span decades: a log axis keeps the small ones visible.
+    let log = low > 0.0 && high / low > 20.0;
+    let scale = |v: f64| if log { v.ln() } else { v };
+    let unscale = |v: f64| if log { v.exp() } else { v };
+    let (low, high) = (scale(low), scale(high));
+    let span = if high > low { high - low } else { 1.0 };
+    let (left, right, row_height) = (260.0, 980.0, 22.0);
+    let x = |v: f64| left + (scale(v) - low) / span * (right - left);
+    let height = rows.len() as f64 * row_height + 40.0;
+    let _ = writeln!(
+        out,
+        "<svg class=\"boxplot\" viewBox=\"0 0 1000 {height}\" role=\"img\" aria-label=\"distribution per series\">"
+    );
+    for (row, &(index, series)) in rows.iter().enumerate() {
+        let n = numbers(series);
+        let y = row as f64 * row_height + 11.0;
+        let color = color(index);
+        let label: String = if series.label.chars().count() > 36 {
+            format!("{}…", series.label.chars().take(35).collect::<String>())
+        } else {
+            series.label.clone()
+        };
+        let _ = writeln!(
+            out,
+            "<g><title>{}: min {} p25 {} p50 {} p75 {} max {}</title>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
+             <line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"{color}\"/>\
+             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"12\" fill=\"{color}\" fill-opacity=\"0.35\" stroke=\"{color}\"/>\
+             <line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"2.5\"/></g>",
+            escape(series.tags),
+            format_number(n.min),
+            format_number(series.p25),
+            format_number(n.p50),
+            format_number(series.p75),
+            format_number(n.max),
+            left - 8.0,
+            y + 4.0,
+            escape(&label),
+            x(n.min),
+            x(n.max),
+            x(series.p25),
+            y - 6.0,
+            (x(series.p75) - x(series.p25)).max(1.0),
+            x(n.p50),
+            x(n.p50),
+            y - 7.0,
+            y + 7.0,
+        );
+    }
+    let axis_y = rows.len() as f64 * row_height + 4.0;
+    let _ = write!(
+        out,
+        "<line x1=\"{left}\" x2=\"{right}\" y1=\"{axis_y}\" y2=\"{axis_y}\" class=\"axis\"/>"
+    );
+    if log {
+        let _ = write!(
+            out,
+            "<text x=\"{right}\" y=\"{:.1}\" text-anchor=\"end\" class=\"tick\">log scale</text>",
+            axis_y + 30.0
+        );
+    }
+    for step in 0..=4 {
+        let v = unscale(low + span * f64::from(step) / 4.0);
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"tick\">{}</text>",
+            x(v),
+            axis_y + 16.0,
+            format_number(v)
+        );
+    }
+    out.push_str("</svg>\n");
+}
+
+/// The colour of the `index`th series of a chart (the same in the chart and the box plot).
+fn color(index: usize) -> &'static str {
+    const PALETTE: [&str; 10] = [
+        "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+        "#bcbd22", "#7f7f7f",
+    ];
+    PALETTE[index % PALETTE.len()]
+}
+
+/// What the charts draw: per chart, the downsampled series (times in microseconds, delta
+/// encoded; values to six significant digits) and their change points; the events.
+fn data_json(report: &Report, charts: &[Chart<'_>], buckets: usize) -> String {
+    let micros = |nanos: i64| nanos.div_euclid(1_000);
+    let charts: Vec<serde_json::Value> = charts
+        .iter()
+        .enumerate()
+        // Fields with no number (strings) have a table and no chart.
+        .filter(|(_, chart)| !chart.drawn.is_empty())
+        .map(|(index, chart)| {
+            let mut changes = Vec::new();
+            let series: Vec<serde_json::Value> = chart
+                .drawn
+                .iter()
+                .enumerate()
+                .map(|(slot, &i)| {
+                    let series = &chart.series[i];
+                    let kept = m4(&series.points, buckets);
+                    let mut deltas = Vec::with_capacity(kept.len());
+                    let mut values = Vec::with_capacity(kept.len());
+                    let mut previous = kept.first().map_or(0, |&k| micros(series.points[k].0));
+                    let first = previous;
+                    for &k in &kept {
+                        let (time, value) = series.points[k];
+                        deltas.push(micros(time) - previous);
+                        previous = micros(time);
+                        values.push(serde_json::Value::from(round6(value)));
+                    }
+                    for c in &series.changes {
+                        changes.push(serde_json::json!({
+                            "series": slot,
+                            "t": micros(c.time),
+                            "text": format!("{:+.1} %", c.change * 100.0),
+                        }));
+                    }
+                    serde_json::json!({
+                        "label": series.label,
+                        "color": color(i),
+                        "t0": first,
+                        "dt": deltas,
+                        "v": values,
+                    })
+                })
+                .collect();
+            // Values spanning decades (durations of tests of all sizes) on a log axis.
+            let numbers = chart
+                .drawn
+                .iter()
+                .filter_map(|&i| chart.series[i].summary.numbers.as_ref());
+            let (low, high) = numbers.fold((f64::MAX, f64::MIN), |(l, h), n| {
+                (l.min(n.min), h.max(n.max))
+            });
+            let log = low > 0.0 && high / low > 50.0;
+            serde_json::json!({
+                "id": index,
+                "measurement": chart.measurement,
+                "field": chart.field,
+                "log": log,
+                "series": series,
+                "changes": changes,
+            })
+        })
+        .collect();
+    let mut events: Vec<&EventBand> = report.events.iter().collect();
+    events.sort_by_key(|e| e.start);
+    let events: Vec<serde_json::Value> = events[events.len().saturating_sub(MAX_EVENTS)..]
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "s": micros(e.start),
+                "e": micros(e.end),
+                "text": e.text,
+                "tags": e.tags,
+            })
+        })
+        .collect();
+    serde_json::json!({"charts": charts, "events": events}).to_string()
+}
+
+/// `v` to six significant digits, so that the JSON stays short.
+fn round6(v: f64) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return if v.is_finite() { 0.0 } else { v };
+    }
+    format!("{v:.5e}").parse().unwrap_or(v)
+}
+
+/// Text for HTML: `&`, `<`, `>` and quotes escaped.
+pub(super) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A measurement name as an element id: letters, digits, `-` and `_`; others as their code.
+fn anchor(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_string()
+            } else {
+                format!("x{:x}", u32::from(c))
+            }
+        })
+        .collect()
+}
