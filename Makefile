@@ -157,6 +157,11 @@ bench: ## Criterion benchmarks against peer crates (release build; see bench/RES
 bench-regressions: ## How well change points find steps and ignore noise, on synthetic histories (see bench/RESULTS.md)
 	cd bench && $(CARGO) run --release --quiet --example regressions_quality
 
+.PHONY: bench-report
+bench-report: browser-deps ## The HTML report of 1,000,000 points: time, size, and chromium's time to show it (see bench/RESULTS.md)
+	cd bench && $(CARGO) clippy --all-targets -- -D warnings
+	$(PYTHON) bench/report_bench.py
+
 .PHONY: release-wheel
 release-wheel: python-env ## Build the wheel in release mode (for benchmarks) and install it into .venv
 	rm -rf target/wheels

@@ -4,6 +4,7 @@
 // #report-errors, so that a headless browser can tell that every chart drew.
 (function () {
   "use strict";
+  var started = performance.now();
   var errors = window.reportErrors;
   function fail(message) {
     errors.push(message);
@@ -203,6 +204,7 @@
     }
   });
   document.documentElement.dataset.chartsDrawn = String(drawnCharts);
+  document.documentElement.dataset.drawMs = (performance.now() - started).toFixed(0);
   // Errors raised before this script ran (window.reportErrors) are shown too.
   if (errors.length) fail(errors.pop());
 })();
