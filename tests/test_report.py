@@ -92,6 +92,9 @@ def test_the_plugin_writes_the_runs_report_and_dashboard(pytester: pytest.Pytest
     assert labels == [f"test=test_suite.py::{t}" for t in ("test_broken", "test_quick", "test_slow")]
     assert all(len(s["v"]) == 2 for s in call["series"]), "both runs of each test, grouped by test"
     assert len(chart_data(html)["events"]) == 2, "each run is an event band"
+    assert re.search(r"outcome: <span class=\"count\">4 passed</span> · <span class=\"count\">2 failed</span>", html)
+    assert '<td class="tags">test=test_suite.py::test_broken</td>' in html
+    assert html.count('<td class="counted">failed</td>') == 3, "its newest outcome, in each of its tables"
     board = json.loads((pytester.path / "d.json").read_text())
     assert board["panels"][0]["title"] == "call duration per test"
 

@@ -52,6 +52,7 @@ def report(
     measurements: Optional[Iterable[str]] = None,
     since: Optional[str] = None,
     group_by: Optional[Iterable[str]] = None,
+    count_by: Optional[Iterable[str]] = None,
     title: Optional[str] = None,
     precision: str = "ns",
     database: Optional[str] = None,
@@ -61,10 +62,11 @@ def report(
     """Writes the HTML report of line protocol files (a path or a list of paths) or of a server
     (a connection string such as ``"http://127.0.0.1:8086?db=tests"``) to ``output``, and
     returns its path. ``since`` is an age (``"30d"``, ``"12h"``); from a server the default is
-    30 days. Raises ``DataLoggerError`` with a one-line reason when there is nothing to report,
+    30 days. ``group_by`` names the tags that make a series (default: all of a point's);
+    ``count_by`` tags are counted and shown per series as of its newest point. Raises ``DataLoggerError`` with a one-line reason when there is nothing to report,
     a file cannot be read or the server cannot be reached (no file is written then)."""
     args = ["report", *_source_args(sources, database, bucket, org), "-o", os.fspath(output)]
-    args += _repeat("--measurement", measurements) + _repeat("--group-by", group_by)
+    args += _repeat("--measurement", measurements) + _repeat("--group-by", group_by) + _repeat("--count-by", count_by)
     if since is not None:
         args += ["--since", since]
     if title is not None:

@@ -235,6 +235,7 @@ class PluginRun:
                     output=self.settings.report,
                     measurements=[measurement],
                     group_by=["test"],
+                    count_by=["outcome"],
                     since="90d",
                     title=f"pytest: run {self.run_tags['run_id']} and its history",
                 )

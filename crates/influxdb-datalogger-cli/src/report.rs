@@ -25,6 +25,10 @@ pub struct Request {
     /// `--group-by test` for test runs whose points also carry a run id.
     #[arg(long = "group-by")]
     pub group_by: Vec<String>,
+    /// Count the values of this tag per measurement, and show each series' newest value (e.g.
+    /// `--count-by outcome` for test runs). Repeat for more.
+    #[arg(long = "count-by")]
+    pub count_by: Vec<String>,
     /// The unit of the files' timestamps: ns, us, ms or s.
     #[arg(long, default_value = "ns")]
     pub precision: influxdb_datalogger::Precision,
@@ -48,6 +52,7 @@ pub fn run(request: &Request, out: &mut dyn Write, err: &mut dyn Write) -> Resul
         let mut selection = Selection::all();
         selection.measurements = request.measurements.clone();
         selection.group_by = request.group_by.clone();
+        selection.count_by = request.count_by.clone();
         selection.since = since.map(since_nanos).transpose()?;
         selection
     };

@@ -421,6 +421,11 @@ fn a_report_reads_victoria_metrics_through_its_export_api() {
 /// (else with every host unresolvable): it must draw the report from `file://` with no
 /// network.
 fn chromium(args: &[&str], page: &Path) -> std::process::Output {
+    chromium_at(args, page, "")
+}
+
+/// [`chromium`] at `page` with `fragment` (`#…`) in the address.
+fn chromium_at(args: &[&str], page: &Path, fragment: &str) -> std::process::Output {
     let browser = ["chromium", "chromium-browser"]
         .into_iter()
         .find(|b| {
@@ -460,7 +465,7 @@ fn chromium(args: &[&str], page: &Path) -> std::process::Output {
             "--virtual-time-budget=10000",
         ])
         .args(args)
-        .arg(format!("file://{}", page.display()));
+        .arg(format!("file://{}{fragment}", page.display()));
     command.output().unwrap()
 }
 
@@ -495,6 +500,30 @@ fn every_chart_draws_in_a_real_browser_without_network_or_console_errors() {
         .collect();
     assert_eq!(drawn.len(), charts);
     assert!(drawn.iter().all(|&n| n > 0), "{drawn:?}");
+
+    // Hovering the middle of the first chart shows the time, value and tags of the nearest
+    // point, and the event it falls in.
+    let hovered = text(
+        &chromium_at(
+            &["--dump-dom", "--window-size=1200,1400"],
+            &page,
+            "#hover-check",
+        )
+        .stdout,
+    );
+    let start = hovered.find("data-hover=\"").expect("the hover check ran") + "data-hover=\"".len();
+    let tooltip = &hovered[start..start + hovered[start..].find('"').unwrap()];
+    let lines: Vec<&str> = tooltip.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 3, "{tooltip:?}");
+    assert!(
+        lines[0].starts_with("20") && lines[0].contains(':'),
+        "a time: {tooltip:?}"
+    );
+    assert!(lines[1].parse::<f64>().is_ok(), "a value: {tooltip:?}");
+    assert!(
+        lines[2].contains("host=") || lines[2] == "a" || lines[2] == "b",
+        "the series: {tooltip:?}"
+    );
 
     let shot = dir.path().join("r.png");
     let out = chromium(

@@ -18,6 +18,9 @@ pub struct Selection {
     /// Group points into series by these tags only (empty: by all their tags), e.g. `test`
     /// for test runs whose points also carry a run id.
     pub group_by: Vec<String>,
+    /// Tags whose values are counted per measurement and shown, per series, as of its newest
+    /// point: `outcome` shows how many tests passed and failed, and how each did last.
+    pub count_by: Vec<String>,
 }
 
 impl Selection {
@@ -135,16 +138,60 @@ impl Report {
             }
             self.seen.insert(measurement.clone());
             reader.read(measurement, selection.since, &mut |record| {
-                let tags = selection.series_tags(&record.measurement, &record.tags);
-                self.add_point(
+                self.add_selected_point(
+                    selection,
                     &record.measurement,
-                    &tags,
+                    &record.tags,
                     record.time,
                     record.fields.iter().map(|(k, v)| (k.as_str(), v)),
                 );
             })?;
         }
         self.check_found(selection, &reader.describe())
+    }
+
+    /// Adds a point as `selection` groups it, counting its `count_by` tags.
+    pub(super) fn add_selected_point<'f>(
+        &mut self,
+        selection: &Selection,
+        measurement: &str,
+        tags: &[(impl AsRef<str>, impl AsRef<str>)],
+        time: i64,
+        fields: impl IntoIterator<Item = (&'f str, &'f crate::value::FieldValue)> + Clone,
+    ) {
+        let series = selection.series_tags(measurement, tags);
+        self.add_point(measurement, &series, time, fields.clone());
+        if selection.count_by.is_empty() || measurement == EVENTS_MEASUREMENT {
+            return;
+        }
+        let counted: Vec<String> = selection
+            .count_by
+            .iter()
+            .filter_map(|key| {
+                let (_, value) = tags.iter().find(|(k, _)| k.as_ref() == key)?;
+                let value = value.as_ref().to_string();
+                *self
+                    .counts
+                    .entry((measurement.to_string(), key.clone()))
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default() += 1;
+                Some(value)
+            })
+            .collect();
+        let tag_text = crate::summary::tags_text(&series);
+        for (field, _) in fields {
+            let key = (measurement.to_string(), field.to_string());
+            if let Some(values) = self.fields.get_mut(&key).and_then(|s| s.get_mut(&tag_text)) {
+                if values
+                    .newest_counted
+                    .as_ref()
+                    .is_none_or(|(t, _)| *t <= time)
+                {
+                    values.newest_counted = Some((time, counted.join(", ")));
+                }
+            }
+        }
     }
 
     /// An error when measurements were asked for and none of them has a point.

@@ -29,6 +29,8 @@ struct Series<'a> {
     p25: f64,
     p75: f64,
     changes: Vec<Change>,
+    /// The counted tags' values at its newest point (e.g. its newest outcome).
+    newest_counted: Option<String>,
 }
 
 struct Change {
@@ -55,7 +57,11 @@ pub(super) fn render(report: &Report) -> String {
         .map(|((measurement, field), by_tags)| {
             let mut series: Vec<Series<'_>> = by_tags
                 .iter()
-                .map(|(tags, values)| prepare(tags, &values.points, values.others))
+                .map(|(tags, values)| {
+                    let mut series = prepare(tags, &values.points, values.others);
+                    series.newest_counted = values.newest_counted.as_ref().map(|(_, v)| v.clone());
+                    series
+                })
                 .collect();
             let common: Vec<&(String, String)> = match by_tags.values().next() {
                 Some(first) if by_tags.len() > 1 => first
@@ -65,14 +71,31 @@ pub(super) fn render(report: &Report) -> String {
                     .collect(),
                 _ => Vec::new(),
             };
-            for (series, values) in series.iter_mut().zip(by_tags.values()) {
-                let own: Vec<&(String, String)> = values
-                    .tags
-                    .iter()
-                    .filter(|pair| !common.contains(pair))
-                    .collect();
+            let own_tags: Vec<Vec<&(String, String)>> = by_tags
+                .values()
+                .map(|values| {
+                    values
+                        .tags
+                        .iter()
+                        .filter(|pair| !common.contains(pair))
+                        .collect()
+                })
+                .collect();
+            // Series told apart by one tag (e.g. `test`) are labelled by its value alone.
+            let one_key = own_tags
+                .first()
+                .filter(|first| first.len() == 1)
+                .map(|first| &first[0].0)
+                .filter(|key| {
+                    own_tags
+                        .iter()
+                        .all(|own| own.len() == 1 && &own[0].0 == *key)
+                });
+            for (series, own) in series.iter_mut().zip(&own_tags) {
                 series.label = if own.is_empty() {
                     field.clone()
+                } else if one_key.is_some() {
+                    own[0].1.clone()
                 } else {
                     crate::summary::tags_text(&own.iter().map(|(k, v)| (k, v)).collect::<Vec<_>>())
                 };
@@ -125,6 +148,7 @@ pub(super) fn render(report: &Report) -> String {
                 anchor(measurement),
                 escape(measurement)
             );
+            counts(&mut out, report, measurement);
         }
         chart_html(&mut out, index, chart);
     }
@@ -171,6 +195,7 @@ fn prepare<'a>(tags: &'a str, points: &[(i64, f64)], others: usize) -> Series<'a
         .collect();
     Series {
         tags,
+        newest_counted: None,
         label: String::new(),
         points,
         summary,
@@ -258,7 +283,12 @@ fn chart_html(out: &mut String, index: usize, chart: &Chart<'_>) {
         let _ = writeln!(out, "<div class=\"chart\" id=\"chart-{index}\"></div>");
     }
     box_plot(out, chart);
-    out.push_str("<table class=\"summary\">\n<thead><tr><th>series</th><th>count</th><th>min</th><th>mean</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>change points</th></tr></thead>\n<tbody>\n");
+    let counted = chart.series.iter().any(|s| s.newest_counted.is_some());
+    out.push_str("<table class=\"summary\">\n<thead><tr><th>series</th><th>count</th><th>min</th><th>mean</th><th>p50</th><th>p95</th><th>p99</th><th>max</th>");
+    if counted {
+        out.push_str("<th>newest</th>");
+    }
+    out.push_str("<th>change points</th></tr></thead>\n<tbody>\n");
     for series in &chart.series {
         let _ = write!(
             out,
@@ -286,6 +316,10 @@ fn chart_html(out: &mut String, index: usize, chart: &Chart<'_>) {
             }
             None => out.push_str(&"<td>-</td>".repeat(6)),
         }
+        if counted {
+            let newest = series.newest_counted.as_deref().unwrap_or("");
+            let _ = write!(out, "<td class=\"counted\">{}</td>", escape(newest));
+        }
         let changes: Vec<String> = series
             .changes
             .iter()
@@ -308,6 +342,27 @@ fn chart_html(out: &mut String, index: usize, chart: &Chart<'_>) {
         );
     }
     out.push_str("</tbody>\n</table>\n</div>\n");
+}
+
+/// How many points had each value of the counted tags of `measurement`, most first.
+fn counts(out: &mut String, report: &Report, measurement: &str) {
+    for ((m, tag), values) in &report.counts {
+        if m != measurement {
+            continue;
+        }
+        let mut values: Vec<(&String, &usize)> = values.iter().collect();
+        values.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let text: Vec<String> = values
+            .iter()
+            .map(|(value, n)| format!("<span class=\"count\">{n} {}</span>", escape(value)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<p class=\"counts\">{}: {}</p>",
+            escape(tag),
+            text.join(" · ")
+        );
+    }
 }
 
 /// A box plot per drawn series, on one shared axis: whiskers from min to max, the box from

@@ -56,6 +56,9 @@ struct SeriesValues {
     points: Vec<(i64, f64)>,
     /// Values that are not numbers (strings), counted as `stats` counts them.
     others: usize,
+    /// The values of the counted tags ([`Selection::count_by`]) at the newest point, and its
+    /// time.
+    newest_counted: Option<(i64, String)>,
 }
 
 /// An event: a shaded band from `start` to `end` (nanoseconds).
@@ -78,6 +81,8 @@ pub struct Report {
     notes: Vec<String>,
     malformed_lines: usize,
     points: usize,
+    /// (measurement, counted tag) → value → points ([`Selection::count_by`]).
+    counts: BTreeMap<(String, String), BTreeMap<String, usize>>,
     /// Every measurement met, selected or not (to say what there is when a name is wrong).
     seen: std::collections::BTreeSet<String>,
 }
@@ -223,10 +228,10 @@ impl Report {
                     if !selection.wants(&line.measurement, time) {
                         continue;
                     }
-                    let tags = selection.series_tags(&line.measurement, &line.tags);
-                    self.add_point(
+                    self.add_selected_point(
+                        selection,
                         &line.measurement,
-                        &tags,
+                        &line.tags,
                         time,
                         line.fields.iter().map(|(k, v)| (k.as_ref(), v)),
                     );

@@ -254,3 +254,35 @@ fn writing_replaces_the_file_whole_or_leaves_it() {
         "no temporary file left"
     );
 }
+
+#[test]
+fn counted_tags_are_counted_and_shown_as_of_each_series_newest_point() {
+    let text = "t,test=a,outcome=passed,run=1 call=1 1\n\
+                t,test=a,outcome=failed,run=2 call=2 2\n\
+                t,test=b,outcome=passed,run=2 call=3 2\n\
+                t,test=b,outcome=passed,run=1 call=4 1\n";
+    let mut selection = Selection::all();
+    selection.group_by = vec!["test".into()];
+    selection.count_by = vec!["outcome".into()];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.lp");
+    std::fs::write(&path, text).unwrap();
+    let mut report = Report::new("t");
+    report
+        .add_files(&[&path], Precision::Nanoseconds, &selection)
+        .unwrap();
+    let html = report.render();
+    assert!(html.contains("<p class=\"counts\">outcome: <span class=\"count\">3 passed</span> · <span class=\"count\">1 failed</span></p>"), "{html}");
+    assert!(
+        html.contains("<td class=\"tags\">test=a</td><td>2</td>"),
+        "grouped by test only"
+    );
+    assert!(
+        html.contains("<td>2.000</td><td class=\"counted\">failed</td>"),
+        "a's newest outcome"
+    );
+    assert!(
+        html.contains("<td class=\"counted\">passed</td>"),
+        "b's newest (time 2), though read first"
+    );
+}

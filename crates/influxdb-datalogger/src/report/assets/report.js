@@ -55,15 +55,24 @@
     ctx.save();
     ctx.font = Math.round(11 * devicePixelRatio) + "px system-ui, sans-serif";
     ctx.textBaseline = "top";
-    events.forEach(function (e) {
-      if (e.e < min || e.s > max) return;
+    var visible = events.filter(function (e) { return e.e >= min && e.s <= max; });
+    visible.forEach(function (e, i) {
       var x0 = Math.max(u.valToPos(e.s, "x", true), box.left);
       var x1 = Math.min(u.valToPos(e.e, "x", true), box.left + box.width);
       var w = Math.max(x1 - x0, 2 * devicePixelRatio);
       ctx.fillStyle = "rgba(255, 170, 0, 0.16)";
       ctx.fillRect(x0, box.top, w, box.height);
+      // The label runs until the next event starts, so that labels never overlap.
+      var next = i + 1 < visible.length ? u.valToPos(visible[i + 1].s, "x", true) : box.left + box.width;
+      var room = next - x0 - 6 * devicePixelRatio;
+      if (room < 40 * devicePixelRatio) return; // too narrow: the tooltip names it
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(x0, box.top, room, 16 * devicePixelRatio);
+      ctx.clip();
       ctx.fillStyle = "rgba(150, 90, 0, 0.9)";
       ctx.fillText(e.text || e.tags, x0 + 3 * devicePixelRatio, box.top + 2 * devicePixelRatio);
+      ctx.restore();
     });
     ctx.restore();
   }
@@ -141,8 +150,13 @@
             var hit = nearest(u);
             if (!hit) { tooltip.style.display = "none"; return; }
             var x = u.data[0][hit.j], v = u.data[hit.s][hit.j];
+            var at = u.posToVal(u.cursor.left, "x");
+            var during = events.filter(function (e) { return e.s <= at && at <= e.e; });
             tooltip.innerHTML = "";
-            [iso(x), String(v), u.series[hit.s].label].forEach(function (text, i) {
+            var lines = [iso(x), String(v), u.series[hit.s].label].concat(during.slice(0, 3).map(function (e) {
+              return "during " + (e.text || e.tags);
+            }));
+            lines.forEach(function (text, i) {
               var line = document.createElement(i === 1 ? "b" : "div");
               line.textContent = text;
               tooltip.appendChild(line);
@@ -188,11 +202,24 @@
   }
   Array.prototype.forEach.call(document.querySelectorAll("table.summary"), sortable);
 
-  var drawnCharts = 0;
+  // `#hover-check` in the address moves the mouse over the middle of the first chart and
+  // records what its tooltip says in data-hover on <html>: how the browser tests check hover.
+  function hoverCheck(plot) {
+    var rect = plot.over.getBoundingClientRect();
+    var at = { clientX: rect.left + rect.width / 2, clientY: rect.top + rect.height / 2, bubbles: true };
+    plot.over.dispatchEvent(new MouseEvent("mouseenter", at));
+    plot.over.dispatchEvent(new MouseEvent("mousemove", at));
+    setTimeout(function () {
+      var tip = plot.over.querySelector(".tooltip");
+      document.documentElement.dataset.hover = tip && tip.style.display !== "none" ? tip.innerText : "";
+    }, 50);
+  }
+
+  var drawnCharts = 0, plots = [];
   data.charts.forEach(function (spec) {
     var element = document.getElementById("chart-" + spec.id);
     try {
-      chart(element, spec);
+      plots.push(chart(element, spec));
       drawnCharts++;
     } catch (e) {
       element.innerHTML = "";
@@ -205,6 +232,7 @@
   });
   document.documentElement.dataset.chartsDrawn = String(drawnCharts);
   document.documentElement.dataset.drawMs = (performance.now() - started).toFixed(0);
+  if (location.hash === "#hover-check" && plots.length) hoverCheck(plots[0]);
   // Errors raised before this script ran (window.reportErrors) are shown too.
   if (errors.length) fail(errors.pop());
 })();
