@@ -63,8 +63,9 @@ def report(
     (a connection string such as ``"http://127.0.0.1:8086?db=tests"``) to ``output``, and
     returns its path. ``since`` is an age (``"30d"``, ``"12h"``); from a server the default is
     30 days. ``group_by`` names the tags that make a series (default: all of a point's);
-    ``count_by`` tags are counted and shown per series as of its newest point. Raises ``DataLoggerError`` with a one-line reason when there is nothing to report,
-    a file cannot be read or the server cannot be reached (no file is written then)."""
+    ``count_by`` tags are counted and shown per series as of its newest point. Raises
+    ``DataLoggerError`` with a one-line reason when there is nothing to report, a file cannot be
+    read or the server cannot be reached (no file is written then)."""
     args = ["report", *_source_args(sources, database, bucket, org), "-o", os.fspath(output)]
     args += _repeat("--measurement", measurements) + _repeat("--group-by", group_by) + _repeat("--count-by", count_by)
     if since is not None:
