@@ -28,8 +28,8 @@ report-demo: browser-deps ## The demo's report, screenshot by headless chromium:
 	mkdir -p target/report-demo
 	rm -f target/report-demo/demo.lp
 	for round in 1 2 3 4 5 6; do $(CARGO) run --quiet -p influxdb-datalogger-cli -- demo --rounds 4 --file target/report-demo/demo.lp >/dev/null; done
-	$(CARGO) run --quiet -p influxdb-datalogger-cli -- report target/report-demo/demo.lp --title "influxdb-datalogger demo" -o target/report-demo/demo.html
-	$(PYTHON) scripts/screenshot.py target/report-demo/demo.html target/report.png
+	$(CARGO) run --quiet -p influxdb-datalogger-cli -- report target/report-demo/demo.lp --measurement demo_sort --title "influxdb-datalogger demo: sorting" -o target/report-demo/demo.html
+	$(PYTHON) scripts/screenshot.py target/report-demo/demo.html target/report.png --size 1280,1000
 	cp target/report.png docs/report.png
 
 .PHONY: browser-deps

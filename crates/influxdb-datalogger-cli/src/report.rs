@@ -95,12 +95,17 @@ pub fn run(request: &Request, out: &mut dyn Write, err: &mut dyn Write) -> Resul
         ));
     }
     report.write(&request.output)?;
+    let measurements = report.measurements();
+    let named = if measurements.len() <= 5 {
+        measurements.join(", ")
+    } else {
+        format!("{} measurements", measurements.len())
+    };
     let _ = writeln!(
         out,
-        "wrote {} ({} points of {})",
+        "wrote {} ({} points of {named})",
         request.output.display(),
         report.points(),
-        report.measurements().join(", ")
     );
     Ok(())
 }

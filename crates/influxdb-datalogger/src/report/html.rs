@@ -14,9 +14,10 @@ const REPORT_JS: &str = include_str!("assets/report.js");
 const REPORT_CSS: &str = include_str!("assets/report.css");
 /// Events drawn at most; more are counted in a note.
 const MAX_EVENTS: usize = 5_000;
-/// Buckets per drawn series: enough for a wide screen, at least enough to show a shape.
+/// Buckets per drawn series: enough for a wide screen; fewer (down to two: the first, last,
+/// smallest and largest points) when there are so many series that the budget says so.
 const MAX_BUCKETS: usize = 1_000;
-const MIN_BUCKETS: usize = 32;
+const MIN_BUCKETS: usize = 2;
 
 /// One series of a chart, ready to write.
 struct Series<'a> {
@@ -84,6 +85,7 @@ pub(super) fn render(report: &Report) -> String {
             // Series told apart by one tag (e.g. `test`) are labelled by its value alone.
             let one_key = own_tags
                 .first()
+                .filter(|_| own_tags.len() > 1)
                 .filter(|first| first.len() == 1)
                 .map(|first| &first[0].0)
                 .filter(|key| {
@@ -410,11 +412,11 @@ fn box_plot(out: &mut String, chart: &Chart<'_>) {
         };
         let _ = writeln!(
             out,
-            "<g><title>{}: min {} p25 {} p50 {} p75 {} max {}</title>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
-             <line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"{color}\"/>\
-             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"12\" fill=\"{color}\" fill-opacity=\"0.35\" stroke=\"{color}\"/>\
-             <line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"2.5\"/></g>",
+            "<g stroke=\"{color}\" fill=\"{color}\"><title>{}: min {} p25 {} p50 {} p75 {} max {}</title>\
+             <text x=\"{:.0}\" y=\"{:.0}\" stroke=\"none\">{}</text>\
+             <line x1=\"{:.0}\" x2=\"{:.0}\" y1=\"{y:.0}\" y2=\"{y:.0}\"/>\
+             <rect x=\"{:.0}\" y=\"{:.0}\" width=\"{:.0}\" height=\"12\" fill-opacity=\"0.35\"/>\
+             <line x1=\"{:.0}\" x2=\"{:.0}\" y1=\"{:.0}\" y2=\"{:.0}\" stroke-width=\"2.5\"/></g>",
             escape(series.tags),
             format_number(n.min),
             format_number(series.p25),
@@ -443,7 +445,7 @@ fn box_plot(out: &mut String, chart: &Chart<'_>) {
     if log {
         let _ = write!(
             out,
-            "<text x=\"{right}\" y=\"{:.1}\" text-anchor=\"end\" class=\"tick\">log scale</text>",
+            "<text x=\"{right}\" y=\"{:.1}\" class=\"note\">log scale</text>",
             axis_y + 30.0
         );
     }
@@ -451,7 +453,7 @@ fn box_plot(out: &mut String, chart: &Chart<'_>) {
         let v = unscale(low + span * f64::from(step) / 4.0);
         let _ = write!(
             out,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"tick\">{}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" class=\"tick\">{}</text>",
             x(v),
             axis_y + 16.0,
             format_number(v)

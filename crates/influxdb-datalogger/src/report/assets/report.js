@@ -50,11 +50,24 @@
     return [xs, series.v];
   }
 
+  // `text`, cut with an ellipsis to at most `width` canvas pixels.
+  function fit(ctx, text, width) {
+    if (ctx.measureText(text).width <= width) return text;
+    var low = 0, high = text.length;
+    while (low < high) {
+      var mid = (low + high + 1) >> 1;
+      if (ctx.measureText(text.slice(0, mid) + "…").width <= width) low = mid;
+      else high = mid - 1;
+    }
+    return text.slice(0, low) + "…";
+  }
+
   function drawBands(u) {
     var ctx = u.ctx, box = u.bbox, min = u.scales.x.min, max = u.scales.x.max;
     ctx.save();
     ctx.font = Math.round(11 * devicePixelRatio) + "px system-ui, sans-serif";
     ctx.textBaseline = "top";
+    ctx.textAlign = "left"; // uPlot leaves its axes' alignment on the context
     var visible = events.filter(function (e) { return e.e >= min && e.s <= max; });
     visible.forEach(function (e, i) {
       var x0 = Math.max(u.valToPos(e.s, "x", true), box.left);
@@ -66,13 +79,8 @@
       var next = i + 1 < visible.length ? u.valToPos(visible[i + 1].s, "x", true) : box.left + box.width;
       var room = next - x0 - 6 * devicePixelRatio;
       if (room < 40 * devicePixelRatio) return; // too narrow: the tooltip names it
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(x0, box.top, room, 16 * devicePixelRatio);
-      ctx.clip();
       ctx.fillStyle = "rgba(150, 90, 0, 0.9)";
-      ctx.fillText(e.text || e.tags, x0 + 3 * devicePixelRatio, box.top + 2 * devicePixelRatio);
-      ctx.restore();
+      ctx.fillText(fit(ctx, e.text || e.tags, room), x0 + 3 * devicePixelRatio, box.top + 2 * devicePixelRatio);
     });
     ctx.restore();
   }
@@ -84,6 +92,7 @@
     ctx.lineWidth = 1.5 * devicePixelRatio;
     ctx.font = Math.round(11 * devicePixelRatio) + "px system-ui, sans-serif";
     ctx.textBaseline = "bottom";
+    ctx.textAlign = "left";
     changes.forEach(function (c) {
       var t = c.t / 1e6;
       if (t < min || t > max || !u.series[c.series + 1].show) return;
