@@ -436,3 +436,46 @@ def test_a_run_whose_database_name_does_not_resolve_ends_without_waiting_for_it(
     result.stdout.fnmatch_lines(["datalogger: run * 0 points sent, 2 pending, * (kept in the spool *host not found*)"])
     # The session end gives the writer 5 s and the exit 10 s; an unknown host is not waited for.
     assert took < 4.5, f"the run took {took:.1f} s"
+
+
+RESOURCE_SUITE = """
+import time
+
+def test_holds_memory():
+    block = bytearray(6_000_000)
+    assert len(block) == 6_000_000
+
+def test_spins():
+    started = time.monotonic()
+    while time.monotonic() - started < 0.06:
+        pass
+
+def test_sleeps():
+    time.sleep(0.06)
+"""
+
+
+def test_resources_are_recorded_when_asked_and_run_tags_can_be_left_out(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_resources=RESOURCE_SUITE)
+    result = pytester.runpytest("--datalogger", "--datalogger-resources", "--datalogger-run-tags-off", "host,python")
+    result.assert_outcomes(passed=3)
+    found = {tags["name"]: (tags, fields) for tags, fields, _ in points(pytester.path / "influxdb-datalogger.lp")}
+    tags, memory = found["test_holds_memory"]
+    assert memory["peak_bytes"] >= 6_000_000
+    assert "host" not in tags and "python" not in tags and tags["run_id"], tags
+    assert tags["cpu"] == _native._cpu_model(), "the cpu model, as the Rust attribute tags it"
+    _, spin = found["test_spins"]
+    _, sleep = found["test_sleeps"]
+    assert spin["cpu_time"] >= 0.04 and sleep["cpu_time"] < 0.02, (spin, sleep)
+    assert sleep["call"] >= 0.06
+    if sys.platform != "win32":
+        assert memory["rss_growth_bytes"] >= 0
+    # Off by default; the environment variable of the option works as the flag does.
+    monkeypatch.setenv("INFLUXDB_DATALOGGER_RUN_TAGS_OFF", "cpu")
+    (pytester.path / "influxdb-datalogger.lp").unlink()
+    pytester.runpytest("--datalogger").assert_outcomes(passed=3)
+    tags, fields = next(iter(points(pytester.path / "influxdb-datalogger.lp")))[:2]
+    assert "cpu_time" not in fields and "peak_bytes" not in fields
+    assert "cpu" not in tags and "host" in tags

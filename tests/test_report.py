@@ -89,7 +89,7 @@ def test_the_plugin_writes_the_runs_report_and_dashboard(pytester: pytest.Pytest
     html = (pytester.path / "r.html").read_text()
     call = next(c for c in chart_data(html)["charts"] if c["field"] == "call")
     labels = sorted(s["label"] for s in call["series"])
-    assert labels == [f"test=test_suite.py::{t}" for t in ("test_broken", "test_quick", "test_slow")]
+    assert labels == [f"test_suite.py::{t}" for t in ("test_broken", "test_quick", "test_slow")], "named by the test"
     assert all(len(s["v"]) == 2 for s in call["series"]), "both runs of each test, grouped by test"
     assert len(chart_data(html)["events"]) == 2, "each run is an event band"
     assert re.search(r"outcome: <span class=\"count\">4 passed</span> · <span class=\"count\">2 failed</span>", html)

@@ -126,3 +126,46 @@ pub fn timed_in_chunks(logger: &DataLogger, iters: u64, mut op: impl FnMut()) ->
     }
     total
 }
+
+/// Median, min and max nanoseconds per call of `run` over 15 rounds of `n` calls.
+pub fn nanos_per_call(n: u32, mut run: impl FnMut(u32)) -> (f64, f64, f64) {
+    let mut rounds = Vec::new();
+    for _ in 0..15 {
+        let started = Instant::now();
+        for i in 0..n {
+            run(i);
+        }
+        rounds.push(started.elapsed().as_nanos() as f64 / f64::from(n));
+    }
+    rounds.sort_by(f64::total_cmp);
+    (rounds[7], rounds[0], rounds[14])
+}
+
+/// What `#[influxdb_datalogger::test]` adds to an empty test, per test, into a line protocol
+/// file in a directory of its own; `resources` turns on `INFLUXDB_DATALOGGER_RESOURCES`.
+/// Prints the figures under `label`.
+pub fn attribute_overhead(label: &str, resources: bool) {
+    use influxdb_datalogger::testing::TestRun;
+    let dir = std::env::temp_dir().join(format!("attribute-overhead-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::env::set_var("CARGO_TARGET_DIR", &dir);
+    if resources {
+        std::env::set_var("INFLUXDB_DATALOGGER_RESOURCES", "1");
+    }
+    // The first test makes the process's logger: not part of a test's cost.
+    TestRun::start("bench", "warm_up", false).finish(&());
+    let (median, min, max) = nanos_per_call(20_000, |_| {
+        TestRun::start("bench::module", "a_test_with_a_name", false).finish(&());
+    });
+    println!("per test{label}: median {median:.0} ns (min {min:.0}, max {max:.0}) over 15 rounds of 20,000");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An allocation of 64 to 127 bytes and its free, through the global allocator; prints the
+/// median under `label`.
+pub fn allocation_cost(label: &str) {
+    let (median, _, _) = nanos_per_call(1_000_000, |i| {
+        drop(black_box(Vec::<u8>::with_capacity(64 + (i as usize & 63))));
+    });
+    println!("allocation + free through {label}: median {median:.1} ns");
+}

@@ -11,7 +11,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import pytest
 
@@ -35,6 +35,7 @@ _RUN_TAGS = (
     "run_id",
     "host",
     "os",
+    "cpu",
     "cores",
     "python",
     "git_commit",
@@ -86,6 +87,15 @@ _OPTIONS = (
     ),
     _Option("--datalogger-compare-threshold", "float", 20.0, "with the percent method: the percent beyond which"),
     _Option("--datalogger-compare-fail", "bool", False, "make a slower test fail the run"),
+    _Option("--datalogger-run-tags-off", "list", [], "run tags to leave out, e.g. host,git_branch (repeatable)"),
+    _Option(
+        "--datalogger-resources",
+        "bool",
+        False,
+        "also record each test's CPU time (cpu_time), its peak of traced memory (peak_bytes, by tracemalloc "
+        "during the call, which slows allocation-heavy tests) and the growth of the process's peak RSS "
+        "(rss_growth_bytes)",
+    ),
     _Option("--datalogger-report", "str", None, "write the HTML report of this run and its history to this file"),
     _Option("--datalogger-dashboard", "str", None, "write the Grafana dashboard of the test runs to this file"),
 )
@@ -146,6 +156,8 @@ class Settings:
     compare_fail: bool
     report: Optional[str]
     dashboard: Optional[str]
+    run_tags_off: Tuple[str, ...]
+    resources: bool
 
     @classmethod
     def read(cls, config: pytest.Config) -> Optional[Settings]:
@@ -181,6 +193,10 @@ class Settings:
             compare_fail=bool(values["datalogger_compare_fail"]),
             report=values["datalogger_report"],
             dashboard=values["datalogger_dashboard"],
+            run_tags_off=tuple(
+                name.strip() for entry in values["datalogger_run_tags_off"] for name in entry.split(",") if name.strip()
+            ),
+            resources=bool(values["datalogger_resources"]),
         )
 
     def source(self, rootpath: Path) -> Dict[str, Any]:
@@ -225,6 +241,9 @@ def _run_tags(rootpath: Path) -> Dict[str, str]:
     ci = _native._ci_job()
     if ci:
         tags["ci"], tags["ci_job"] = ci
+    cpu = _native._cpu_model()
+    if cpu:
+        tags["cpu"] = cpu
     return tags
 
 

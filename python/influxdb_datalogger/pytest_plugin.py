@@ -27,6 +27,7 @@ import pytest
 from ._datalogger import DataLogger
 from ._output import dashboard, report
 from ._plugin_history import Flagged, compare, compare_robust, history
+from ._plugin_resources import ResourceMeter
 from ._plugin_settings import (
     _OPTIONS,
     _TEST_TAGS,
@@ -68,13 +69,17 @@ class _Recorder:
     logger: DataLogger
     settings: Settings
     run_tags: Dict[str, str]
-    fields: Tuple[Field, Field, Field] = (Field("setup"), Field("call"), Field("teardown"))
+    resource_fields: Tuple[str, ...] = ()
+    fields: Tuple[Field, ...] = (Field("setup"), Field("call"), Field("teardown"))
     _schemas: Dict[Tuple[str, ...], Tuple[Measurement, Dict[str, Tag]]] = field(default_factory=dict)
     # Reused for every point (log() copies the values): fewer allocations per test, so fewer
     # garbage collections over pytest's large object graph.
     _values: FieldMap = field(default_factory=FieldMap)
     _tags: TagMap = field(default_factory=TagMap)
     _last_write: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.fields = (*self.fields, *(Field(name) for name in self.resource_fields))
 
     def schema(self, extra: Tuple[str, ...]) -> Tuple[Measurement, Dict[str, Tag]]:
         """The measurement with the run's tags as defaults, and the per-test tags."""
@@ -87,14 +92,22 @@ class _Recorder:
             known = self._schemas[extra] = (measurement, per_test)
         return known
 
-    def record(self, test_tags: Dict[str, str], phases: Dict[str, pytest.TestReport], outcome: str) -> None:
+    def record(
+        self,
+        test_tags: Dict[str, str],
+        phases: Dict[str, pytest.TestReport],
+        outcome: str,
+        used: Optional[Dict[str, float]] = None,
+    ) -> None:
         # Marker and other extra tags (most tests have none: the tuple is empty).
         extra = tuple(k for k in test_tags if k not in _TEST_TAGS)
         measurement, tags = self.schema(extra)
         values = self._values
-        for f in self.fields:
+        for f in self.fields[:3]:
             report = phases.get(f)
             values[f] = report.duration if report is not None else 0.0
+        for f in self.fields[3:]:
+            values[f] = (used or {}).get(str(f), 0.0)
         tag_values = self._tags
         tag_values.clear()
         for k, v in test_tags.items():
@@ -123,13 +136,18 @@ class PluginRun:
             self.run_tags: Dict[str, str] = dict(workerinput["datalogger_run_tags"])
         else:
             self.run_tags = _run_tags(config.rootpath)
+            for name in settings.run_tags_off:
+                if name != "run_id":
+                    self.run_tags.pop(name, None)
         if workerinput is not None:
             self.run_tags["worker"] = str(workerinput.get("workerid", ""))
         self.started = time.time()
         self.problems: List[str] = []
         self.outputs: List[str] = []
         self.logger = _keep(self._open_logger(config.rootpath))
-        self.recorder = _Recorder(self.logger, settings, self.run_tags)
+        self.meter = ResourceMeter() if settings.resources else None
+        self.resources: Dict[str, Dict[str, float]] = {}
+        self.recorder = _Recorder(self.logger, settings, self.run_tags, self.meter.fields if self.meter else ())
         self.test_tags: Dict[str, Dict[str, str]] = {}
         self.phases: Dict[str, Dict[str, pytest.TestReport]] = {}
         self.outcomes: Dict[str, str] = {}
@@ -164,6 +182,15 @@ class PluginRun:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["datalogger_run_tags"] = {k: v for k, v in self.run_tags.items() if k != "worker"}
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+        if self.meter is None:
+            yield
+            return
+        with self.meter.measure() as used:
+            yield
+        self.resources[item.nodeid] = used
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         phases = self.phases.setdefault(report.nodeid, {})
         phases[report.when] = report
@@ -178,7 +205,7 @@ class PluginRun:
             return  # the worker that ran it logs it
         tags = self.test_tags.get(report.nodeid) or {"test": report.nodeid}
         try:
-            self.recorder.record(tags, phases, outcome)
+            self.recorder.record(tags, phases, outcome, self.resources.pop(report.nodeid, None))
         except DataLoggerError as error:  # a bad --datalogger-tag value, say: reported, never fatal
             self.problems.append(f"{report.nodeid}: {error}")
 
@@ -199,6 +226,8 @@ class PluginRun:
                 time.time(),
                 TagMap({Tag(k): v for k, v in {**self.run_tags, **self.settings.tags}.items()}),
             )
+        if self.meter is not None:
+            self.meter.close()
         try:
             # Not a full close(): a database that cannot be reached must not hold up the run.
             self.logger._close_briefly(CLOSE_TIMEOUT)

@@ -47,6 +47,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_read_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(_run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(_run_cli_captured, m)?)?;
+    m.add_function(wrap_pyfunction!(_cpu_model, m)?)?;
     m.add_function(wrap_pyfunction!(_ci_job, m)?)?;
     m.add_function(wrap_pyfunction!(regress::change_points, m)?)?;
     m.add_function(wrap_pyfunction!(regress::compare, m)?)?;
@@ -84,6 +85,12 @@ fn _run_cli_captured(py: Python<'_>, args: Vec<std::ffi::OsString>) -> (u8, Stri
             String::from_utf8_lossy(&err).into_owned(),
         )
     })
+}
+
+/// The CPU's model name, for the `cpu` run tag (see `influxdb_datalogger::testing::cpu_model`).
+#[pyfunction]
+fn _cpu_model() -> Option<String> {
+    influxdb_datalogger::testing::cpu_model()
 }
 
 /// The CI provider and job this process runs in, or None (see

@@ -240,3 +240,94 @@ fn a_cargo_test_run_records_every_test_once_with_its_outcome_and_one_run_id() {
         spool.display()
     );
 }
+
+const RESOURCES: &str = r#"
+#[global_allocator]
+static ALLOCATOR: influxdb_datalogger::testing::CountingAllocator =
+    influxdb_datalogger::testing::CountingAllocator::new();
+
+#[influxdb_datalogger::test]
+fn holds_eight_megabytes() {
+    let block = vec![1u8; 8 << 20];
+    assert_eq!(std::hint::black_box(&block).len(), 8 << 20);
+}
+
+#[influxdb_datalogger::test]
+fn spins() {
+    let started = std::time::Instant::now();
+    let mut x = 0u64;
+    while started.elapsed() < std::time::Duration::from_millis(60) {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+#[influxdb_datalogger::test]
+fn sleeps() {
+    std::thread::sleep(std::time::Duration::from_millis(60));
+}
+"#;
+
+#[test]
+#[ignore = "builds a cargo project: make test-integration"]
+fn resources_are_recorded_when_asked_for_cpu_time_and_with_the_counting_allocator_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = project(dir.path());
+    std::fs::write(dir.path().join("tests/resources.rs"), RESOURCES).unwrap();
+    let measurement = format!("resources_{}", std::process::id());
+    let run = Command::new(env!("CARGO"))
+        .args(["test", "--quiet", "--test", "resources"])
+        .current_dir(dir.path())
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("INFLUXDB_DATALOGGER_URL")
+        .env("INFLUXDB_DATALOGGER_MEASUREMENT", &measurement)
+        .env("INFLUXDB_DATALOGGER_RESOURCES", "1")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let file = std::fs::read_to_string(target.join("influxdb-datalogger.lp")).unwrap();
+    let mut found = std::collections::BTreeMap::new();
+    for line in influxdb_line_protocol::parse_lines(&file).flatten() {
+        if line.series.measurement.as_str() != measurement {
+            continue;
+        }
+        let number = |field: &str| match line.field_value(field) {
+            Some(influxdb_line_protocol::FieldValue::F64(v)) => *v,
+            Some(influxdb_line_protocol::FieldValue::U64(v)) => *v as f64,
+            Some(influxdb_line_protocol::FieldValue::I64(v)) => *v as f64,
+            other => panic!("{field}: {other:?}"),
+        };
+        assert!(
+            line.tag_value("cpu").is_some_and(|c| c.len() > 3),
+            "the cpu model tag"
+        );
+        let name = line.tag_value("name").unwrap().to_string();
+        found.insert(
+            name,
+            [
+                number("call"),
+                number("cpu_time"),
+                number("alloc_bytes"),
+                number("peak_bytes"),
+            ],
+        );
+    }
+    let [_, _, allocated, peak] = found["holds_eight_megabytes"];
+    assert!(allocated >= 8_388_608.0 && peak >= 8_388_608.0, "{found:?}");
+    assert!(
+        peak < 9_000_000.0,
+        "the test's own peak, not the process's: {found:?}"
+    );
+    let [call, cpu, _, _] = found["spins"];
+    assert!(cpu >= 0.04 && cpu <= call + 0.01, "{found:?}");
+    let [call, cpu, _, peak] = found["sleeps"];
+    assert!(
+        call >= 0.06 && cpu < 0.02,
+        "sleeping is not CPU time: {found:?}"
+    );
+    assert!(peak < 100_000.0, "{found:?}");
+}

@@ -9,6 +9,7 @@
 //! | `INFLUXDB_DATALOGGER_SPOOL` | the spool (a directory or connection string, `off`) | `influxdb-datalogger-spool` in the target directory, with a URL |
 //! | `INFLUXDB_DATALOGGER_RUN_ID` | the run id | the `cargo` process that ran the tests (see below) |
 //! | `INFLUXDB_DATALOGGER_RUN_TAGS_OFF` | run tags to leave out, comma-separated (`host,git_branch`) | — |
+//! | `INFLUXDB_DATALOGGER_RESOURCES` | `1`: also record each test's CPU time (`cpu_time`, seconds of its thread) | off |
 //!
 //! What composes: `#[influxdb_datalogger::test(tokio::test)]` (or any attribute path that
 //! stands where `#[test]` would, for async tests) — the attribute goes in `#[test]`'s place;
@@ -18,8 +19,11 @@
 //!
 //! A point has the field `call` (seconds, monotonic) and the tags `test` (`module::name`),
 //! `module`, `name`, `outcome` (`passed` or `failed`), `run_id`, the run's circumstances —
-//! `host`, `os`, `cores`, `git_commit`, `git_branch`, `git_dirty`, `ci`, `ci_job` — and yours:
-//! the names the pytest plugin uses (see the test schema in the docs).
+//! `host`, `os`, `cpu` (the CPU's model), `cores`, `git_commit`, `git_branch`, `git_dirty`, `ci`,
+//! `ci_job` — and yours: the names the pytest plugin uses (see the test schema in the docs).
+//! With a [`CountingAllocator`] as the test binary's global allocator, each point also has
+//! `alloc_bytes` (bytes the test's thread allocated) and `peak_bytes` (the most it held above
+//! what it held when the test started). What each costs a test is in `bench/RESULTS.md`.
 //!
 //! Every test binary of one `cargo test` is a process of its own; they share a run id made from
 //! their parent process (cargo) — its id and, on Linux, its start time — unless
@@ -28,10 +32,17 @@
 //! [`EXIT_FLUSH`] for them at exit (on Unix; elsewhere, and for what is not delivered by then,
 //! the spool keeps them for the next run). A database that is down never fails or slows a test.
 
+mod alloc;
+mod machine;
+
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::{DataLogger, Field, Measurement, Tag, Timestamp};
+use crate::{DataLogger, Field, FieldArg, FieldValue, Measurement, Tag, Timestamp};
+
+pub use alloc::CountingAllocator;
+use alloc::MemoryMark;
+pub use machine::{cpu_model, thread_cpu_time};
 
 /// How long a test process waits at exit for its points to be delivered.
 pub const EXIT_FLUSH: Duration = Duration::from_secs(5);
@@ -46,6 +57,10 @@ pub struct TestRun {
     started: Instant,
     at: Timestamp,
     recorded: bool,
+    /// The thread's CPU time at the start, when resources are recorded.
+    cpu_started: Option<Duration>,
+    /// The thread's allocations at the start, when a [`CountingAllocator`] counts them.
+    memory: Option<MemoryMark>,
 }
 
 /// A test's result: whether it counts as passed.
@@ -108,13 +123,16 @@ impl TestRun {
     /// A test starting now.
     pub fn start(module: &'static str, name: &'static str, should_panic: bool) -> Self {
         CURRENT.with(|current| current.set(Some((module, name))));
+        let resources = recorder().is_some_and(|r| r.resources);
         TestRun {
             module,
             name,
             should_panic,
-            started: Instant::now(),
             at: Timestamp::now(),
             recorded: false,
+            cpu_started: resources.then(thread_cpu_time).flatten(),
+            memory: MemoryMark::now(),
+            started: Instant::now(),
         }
     }
 
@@ -128,8 +146,24 @@ impl TestRun {
         self.recorded = true;
         CURRENT.with(|current| current.set(None));
         let seconds = self.started.elapsed().as_secs_f64();
+        // On the stack: a test's point costs no allocation of its own.
+        let mut fields = [const { FieldArg("", None) }; 4];
+        fields[0] = FieldArg("call", Some(FieldValue::Float(seconds)));
+        let mut count = 1;
+        // Only when asked for: reading a thread's CPU time is a system call.
+        if let Some(start) = self.cpu_started {
+            let cpu = thread_cpu_time().map_or(0.0, |now| now.saturating_sub(start).as_secs_f64());
+            fields[count] = FieldArg("cpu_time", Some(FieldValue::Float(cpu)));
+            count += 1;
+        }
+        if let Some((allocated, peak)) = self.memory.and_then(MemoryMark::since) {
+            let bytes = |n: u64| Some(FieldValue::UInt(n.min(i64::MAX as u64)));
+            fields[count] = FieldArg("alloc_bytes", bytes(allocated));
+            fields[count + 1] = FieldArg("peak_bytes", bytes(peak));
+            count += 2;
+        }
         if let Some(recorder) = recorder() {
-            recorder.record(self.module, self.name, passed, seconds, self.at);
+            recorder.record(self.module, self.name, passed, &fields[..count], self.at);
         }
     }
 }
@@ -149,10 +183,19 @@ struct Recorder {
     logger: DataLogger,
     measurement: Measurement,
     tags: Vec<(String, String)>,
+    /// `INFLUXDB_DATALOGGER_RESOURCES`: record each test's CPU time.
+    resources: bool,
 }
 
 impl Recorder {
-    fn record(&self, module: &str, name: &str, passed: bool, seconds: f64, at: Timestamp) {
+    fn record(
+        &self,
+        module: &str,
+        name: &str,
+        passed: bool,
+        fields: &[FieldArg<'_>],
+        at: Timestamp,
+    ) {
         let test = format!("{module}::{name}");
         let mut tags: Vec<(&str, &str)> = vec![
             ("test", &test),
@@ -161,12 +204,7 @@ impl Recorder {
             ("outcome", if passed { "passed" } else { "failed" }),
         ];
         tags.extend(self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let logged = self.logger.log_at(
-            &self.measurement,
-            crate::fields!("call" => seconds),
-            &tags,
-            at,
-        );
+        let logged = self.logger.log_at(&self.measurement, fields, &tags, at);
         if let Err(e) = logged {
             eprintln!("influxdb-datalogger: the point of test {test} was not logged: {e:#}");
         }
@@ -212,7 +250,20 @@ impl Recorder {
                 }
             }
         }
+        let resources = match var("INFLUXDB_DATALOGGER_RESOURCES").as_deref() {
+            None => false,
+            Some(value) => crate::conn_str::parse_bool("INFLUXDB_DATALOGGER_RESOURCES", value)?,
+        } && thread_cpu_time().is_some();
         let mut measurement = Measurement::builder(name).field(Field::new("call"));
+        if resources {
+            measurement = measurement.field(Field::new("cpu_time"));
+        }
+        // A CountingAllocator has allocated long before the first test starts.
+        if MemoryMark::now().is_some() {
+            measurement = measurement
+                .field(Field::new("alloc_bytes"))
+                .field(Field::new("peak_bytes"));
+        }
         for key in ["test", "module", "name", "outcome"]
             .into_iter()
             .chain(tags.iter().map(|(k, _)| k.as_str()))
@@ -248,6 +299,7 @@ impl Recorder {
             logger: builder.try_build()?,
             measurement,
             tags,
+            resources,
         })
     }
 }
@@ -278,13 +330,16 @@ fn target_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| "target".into())
 }
 
-/// The circumstances of the run, as the pytest plugin tags them: `host`, `os`, `cores`,
+/// The circumstances of the run, as the pytest plugin tags them: `host`, `os`, `cpu`, `cores`,
 /// `git_commit`, `git_branch`, `git_dirty` (in a git checkout), `ci` and `ci_job` (on a CI).
 fn run_tags() -> Vec<(String, String)> {
     let mut tags = vec![
         ("host".to_string(), host()),
         ("os".to_string(), std::env::consts::OS.to_string()),
     ];
+    if let Some(cpu) = cpu_model() {
+        tags.push(("cpu".into(), cpu));
+    }
     if let Ok(cores) = std::thread::available_parallelism() {
         tags.push(("cores".into(), cores.to_string()));
     }
