@@ -61,8 +61,8 @@ __all__ = [
     "ValidationError",
     "WriterError",
     "compare_with_history",
+    "dashboard",
     "regressions",
     "report",
-    "dashboard",
     "spool_inventory",
 ]
