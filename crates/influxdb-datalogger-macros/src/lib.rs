@@ -10,7 +10,8 @@ use syn::{parse_macro_input, ItemFn, Path, ReturnType};
 /// (monotonic), its outcome (`passed` or `failed`; a panic is a failure, unless the test is
 /// `#[should_panic]`, whose expected panic passes) and the run's tags. The test's result is not
 /// changed. `#[influxdb_datalogger::test(tokio::test)]` puts another test attribute in
-/// `#[test]`'s place, for async tests.
+/// `#[test]`'s place, for async tests; `#[influxdb_datalogger::test(rstest)]` records each
+/// `#[case]` (or `#[values]` combination) as a test of its own.
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     let inner: Option<Path> = if args.is_empty() {

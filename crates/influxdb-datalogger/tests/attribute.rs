@@ -78,7 +78,8 @@ fn project(dir: &Path) -> PathBuf {
         format!(
             "[package]\nname = \"attribute-demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
              [workspace]\n\n[dev-dependencies]\ninfluxdb-datalogger = {{ path = {:?} }}\n\
-             tokio = {{ version = \"1\", features = [\"macros\", \"rt\", \"time\"] }}\n",
+             tokio = {{ version = \"1\", features = [\"macros\", \"rt\", \"time\"] }}\n\
+             rstest = \"0.29\"\n",
             core.display().to_string()
         ),
     )
@@ -266,6 +267,69 @@ fn sleeps() {
     std::thread::sleep(std::time::Duration::from_millis(60));
 }
 "#;
+
+const CASES: &str = r#"
+use rstest::rstest;
+
+#[influxdb_datalogger::test(rstest)]
+#[case(1)]
+#[case::big(1000)]
+fn doubles(#[case] x: u32) {
+    assert!(x * 2 > x);
+}
+
+#[influxdb_datalogger::test(rstest)]
+fn grid(#[values(1, 2)] x: u32, #[values("a")] y: &str) {
+    assert!(x > 0 && !y.is_empty());
+}
+"#;
+
+#[test]
+#[ignore = "builds a cargo project: make test-integration"]
+fn rstest_cases_are_points_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = project(dir.path());
+    std::fs::write(dir.path().join("tests/cases.rs"), CASES).unwrap();
+    let measurement = format!("cases_{}", std::process::id());
+    let run = Command::new(env!("CARGO"))
+        .args(["test", "--quiet", "--test", "cases"])
+        .current_dir(dir.path())
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("INFLUXDB_DATALOGGER_URL")
+        .env("INFLUXDB_DATALOGGER_MEASUREMENT", &measurement)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let file = std::fs::read_to_string(target.join("influxdb-datalogger.lp")).unwrap();
+    let mut found: Vec<(String, String, String)> = influxdb_line_protocol::parse_lines(&file)
+        .flatten()
+        .filter(|line| line.series.measurement.as_str() == measurement)
+        .map(|line| {
+            let tag = |key: &str| {
+                line.tag_value(key)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default()
+            };
+            (tag("test"), tag("name"), tag("param"))
+        })
+        .collect();
+    found.sort();
+    let expected: Vec<(String, String, String)> = [
+        ("cases::doubles::case_1", "doubles", "case_1"),
+        ("cases::doubles::case_2_big", "doubles", "case_2_big"),
+        ("cases::grid::x_1_1::y_1___a__", "grid", "x_1_1::y_1___a__"),
+        ("cases::grid::x_2_2::y_1___a__", "grid", "x_2_2::y_1___a__"),
+    ]
+    .iter()
+    .map(|(t, n, p)| (t.to_string(), n.to_string(), p.to_string()))
+    .collect();
+    assert_eq!(found, expected);
+}
 
 #[test]
 #[ignore = "builds a cargo project: make test-integration"]

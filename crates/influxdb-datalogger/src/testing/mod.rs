@@ -13,8 +13,10 @@
 //!
 //! What composes: `#[influxdb_datalogger::test(tokio::test)]` (or any attribute path that
 //! stands where `#[test]` would, for async tests) — the attribute goes in `#[test]`'s place;
-//! `#[should_panic]`, `#[ignore]` (not run, so not recorded) and tests returning a `Result`.
-//! Attributes that generate tests of their own (rstest's `#[rstest]` cases) are not wrapped.
+//! `#[influxdb_datalogger::test(rstest)]` with `#[case]`s or `#[values]`: each case is a point
+//! of its own, its `test` tag `module::function::case_1` and its `param` tag the case (from the
+//! test thread's name, which libtest sets); `#[should_panic]`, `#[ignore]` (not run, so not
+//! recorded) and tests returning a `Result`.
 //! [`log`] logs a test's own points with its tags.
 //!
 //! A point has the field `call` (seconds, monotonic) and the tags `test` (`module::name`),
@@ -196,19 +198,42 @@ impl Recorder {
         fields: &[FieldArg<'_>],
         at: Timestamp,
     ) {
-        let test = format!("{module}::{name}");
+        let case = case_of(name);
+        let test = match &case {
+            Some(case) => format!("{module}::{name}::{case}"),
+            None => format!("{module}::{name}"),
+        };
         let mut tags: Vec<(&str, &str)> = vec![
             ("test", &test),
             ("module", module),
             ("name", name),
             ("outcome", if passed { "passed" } else { "failed" }),
         ];
+        if let Some(case) = &case {
+            tags.push(("param", case));
+        }
         tags.extend(self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let logged = self.logger.log_at(&self.measurement, fields, &tags, at);
         if let Err(e) = logged {
             eprintln!("influxdb-datalogger: the point of test {test} was not logged: {e:#}");
         }
     }
+}
+
+/// The case of test function `name` that this thread runs, when the test is one of several
+/// cases of one function (rstest's `#[case]`s, `#[values]`): libtest names a test's thread after
+/// the test, and the generated cases live in a module named after the function
+/// (`doubles::case_1`), so what follows `name` in the thread's name is the case.
+fn case_of(name: &str) -> Option<String> {
+    let thread = std::thread::current();
+    let path = thread.name()?;
+    if path == name || path.ends_with(&format!("::{name}")) {
+        return None;
+    }
+    let segments: Vec<&str> = path.split("::").collect();
+    let at = segments.iter().rposition(|s| *s == name)?;
+    let case = segments[at + 1..].join("::");
+    (!case.is_empty()).then_some(case)
 }
 
 static RECORDER: OnceLock<Option<Recorder>> = OnceLock::new();
@@ -254,7 +279,9 @@ impl Recorder {
             None => false,
             Some(value) => crate::conn_str::parse_bool("INFLUXDB_DATALOGGER_RESOURCES", value)?,
         } && thread_cpu_time().is_some();
-        let mut measurement = Measurement::builder(name).field(Field::new("call"));
+        let mut measurement = Measurement::builder(name)
+            .field(Field::new("call"))
+            .optional_tag(Tag::new("param"));
         if resources {
             measurement = measurement.field(Field::new("cpu_time"));
         }
@@ -459,4 +486,37 @@ mod at_exit {
     /// No exit hook here: what the background writer has not delivered when the process ends
     /// waits in the spool for the next run.
     pub(super) fn register() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::case_of;
+
+    #[test]
+    fn a_case_is_what_follows_the_function_in_the_test_threads_name() {
+        let named = |thread: &str, function: &'static str| {
+            std::thread::Builder::new()
+                .name(thread.to_string())
+                .spawn(move || case_of(function))
+                .unwrap()
+                .join()
+                .unwrap()
+        };
+        assert_eq!(
+            named("tests::doubles::case_1", "doubles"),
+            Some("case_1".into())
+        );
+        assert_eq!(
+            named("doubles::case_2_big", "doubles"),
+            Some("case_2_big".into())
+        );
+        assert_eq!(
+            named("m::grid::x_1_y_2::z_3", "grid"),
+            Some("x_1_y_2::z_3".into()),
+            "rstest's #[values] nest a module per parameter"
+        );
+        assert_eq!(named("tests::passes", "passes"), None);
+        assert_eq!(named("passes", "passes"), None);
+        assert_eq!(named("main", "passes"), None, "not libtest's thread");
+    }
 }
