@@ -227,7 +227,11 @@ impl Recorder {
 fn case_of(name: &str) -> Option<String> {
     let thread = std::thread::current();
     let path = thread.name()?;
-    if path == name || path.ends_with(&format!("::{name}")) {
+    // The usual case, a plain test: its thread is named `…::name`.
+    if path
+        .strip_suffix(name)
+        .is_some_and(|rest| rest.is_empty() || rest.ends_with("::"))
+    {
         return None;
     }
     let segments: Vec<&str> = path.split("::").collect();
