@@ -327,9 +327,11 @@ fn the_declared_order_path_says_which_path_should_take_what_it_does_not() {
         ]
     };
     assert_eq!(not_taken(&in_order(Some("z"), Some("o"))), None);
-    // A value with a space: only the general path escapes it; the slots path is not tried.
+    // A value with a space or a comma is escaped on the way; one that is refused (a newline)
+    // goes to the general path, which says why; the slots path is not tried.
+    assert_eq!(not_taken(&in_order(Some("z 1,2"), Some("o"))), None);
     assert_eq!(
-        not_taken(&in_order(Some("z 1"), Some("o"))),
+        not_taken(&in_order(Some("z\n1"), Some("o"))),
         Some(NotTaken::ForTheGeneralPath)
     );
     // No value for the optional tag, or two names swapped: the slots path takes them.
