@@ -212,7 +212,7 @@ fn header(out: &mut String, report: &Report, charts: &[Chart<'_>]) {
     let _ = writeln!(out, "<header>\n<h1>{}</h1>", escape(&report.title));
     let _ = writeln!(
         out,
-        "<p class=\"meta\">{} points · {} series of {} fields · {} events · written {}</p>",
+        "<p class=\"meta\">{} points · {} series of {} fields · {} events · written {} · times in UTC</p>",
         report.points,
         series,
         charts.len(),

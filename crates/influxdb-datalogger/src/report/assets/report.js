@@ -135,6 +135,9 @@
     var opts = {
       width: Math.max(element.clientWidth, 320),
       height: 300,
+      // Times in UTC, as the tooltips and tables show them: a report read in another time zone
+      // says the same.
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
       scales: spec.log ? { x: { time: true }, y: { distr: 3 } } : { x: { time: true } },
       legend: { live: false },
       axes: [{}, { size: 64, values: function (u, splits) { return splits.map(short); } }],
