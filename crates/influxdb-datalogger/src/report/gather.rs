@@ -164,6 +164,9 @@ impl Report {
         if selection.count_by.is_empty() || measurement == EVENTS_MEASUREMENT {
             return;
         }
+        if self.counted.is_empty() {
+            self.counted = selection.count_by.clone();
+        }
         let counted: Vec<String> = selection
             .count_by
             .iter()

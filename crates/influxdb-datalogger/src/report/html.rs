@@ -152,7 +152,7 @@ pub(super) fn render(report: &Report) -> String {
             );
             counts(&mut out, report, measurement);
         }
-        chart_html(&mut out, index, chart);
+        chart_html(&mut out, index, chart, report);
     }
     if !measurement.is_empty() {
         out.push_str("</section>\n");
@@ -258,7 +258,7 @@ fn header(out: &mut String, report: &Report, charts: &[Chart<'_>]) {
     out.push_str("</header>\n");
 }
 
-fn chart_html(out: &mut String, index: usize, chart: &Chart<'_>) {
+fn chart_html(out: &mut String, index: usize, chart: &Chart<'_>, report: &Report) {
     let _ = writeln!(
         out,
         "<div class=\"field\">\n<h3>{} <span class=\"unit\">{}</span></h3>",
@@ -286,12 +286,22 @@ fn chart_html(out: &mut String, index: usize, chart: &Chart<'_>) {
     }
     box_plot(out, chart);
     let counted = chart.series.iter().any(|s| s.newest_counted.is_some());
-    out.push_str("<table class=\"summary\">\n<thead><tr><th>series</th><th>count</th><th>min</th><th>mean</th><th>p50</th><th>p95</th><th>p99</th><th>max</th>");
+    out.push_str("<table class=\"summary\">\n<thead><tr><th>series</th><th>count</th><th>min</th><th>mean</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>newest</th><th>vs p50</th>");
     if counted {
-        out.push_str("<th>newest</th>");
+        let _ = write!(
+            out,
+            "<th>{} (newest)</th>",
+            escape(&report.counted.join(", "))
+        );
     }
     out.push_str("<th>change points</th></tr></thead>\n<tbody>\n");
-    for series in &chart.series {
+    // Test runs (counted outcomes) read best slowest first; other tables in tag order.
+    let mut rows: Vec<&Series<'_>> = chart.series.iter().collect();
+    if counted {
+        let newest = |s: &Series<'_>| s.points.last().map_or(f64::NEG_INFINITY, |p| p.1);
+        rows.sort_by(|a, b| newest(b).total_cmp(&newest(a)));
+    }
+    for series in rows {
         let _ = write!(
             out,
             "<tr><td class=\"tags\">{}</td><td>{}</td>",
@@ -317,6 +327,17 @@ fn chart_html(out: &mut String, index: usize, chart: &Chart<'_>) {
                 }
             }
             None => out.push_str(&"<td>-</td>".repeat(6)),
+        }
+        match (series.points.last(), &series.summary.numbers) {
+            (Some(&(_, newest)), Some(n)) => {
+                let versus = if n.p50 != 0.0 {
+                    format!("{:+.1} %", (newest / n.p50 - 1.0) * 100.0)
+                } else {
+                    "-".to_string()
+                };
+                let _ = write!(out, "<td>{}</td><td>{versus}</td>", format_number(newest));
+            }
+            _ => out.push_str("<td>-</td><td>-</td>"),
         }
         if counted {
             let newest = series.newest_counted.as_deref().unwrap_or("");

@@ -81,6 +81,8 @@ pub struct Report {
     notes: Vec<String>,
     malformed_lines: usize,
     points: usize,
+    /// The tags counted ([`Selection::count_by`]), for the tables' headers.
+    counted: Vec<String>,
     /// (measurement, counted tag) → value → points ([`Selection::count_by`]).
     counts: BTreeMap<(String, String), BTreeMap<String, usize>>,
     /// Every measurement met, selected or not (to say what there is when a name is wrong).

@@ -278,11 +278,19 @@ fn counted_tags_are_counted_and_shown_as_of_each_series_newest_point() {
         "grouped by test only"
     );
     assert!(
-        html.contains("<td>2.000</td><td class=\"counted\">failed</td>"),
-        "a's newest outcome"
+        html.contains(
+            "<td>2.000</td><td>2.000</td><td>+100.0 %</td><td class=\"counted\">failed</td>"
+        ),
+        "a's max, newest value, against its median, and newest outcome: {html}"
     );
     assert!(
         html.contains("<td class=\"counted\">passed</td>"),
         "b's newest (time 2), though read first"
     );
+    assert!(html.contains("<th>outcome (newest)</th>"));
+    let (b, a) = (
+        html.find("test=b</td>").unwrap(),
+        html.find("test=a</td>").unwrap(),
+    );
+    assert!(b < a, "slowest now first: b's newest is 3, a's 2");
 }
