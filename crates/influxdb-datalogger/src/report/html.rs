@@ -286,7 +286,7 @@ fn chart_html(out: &mut String, index: usize, chart: &Chart<'_>, report: &Report
     }
     box_plot(out, chart);
     let counted = chart.series.iter().any(|s| s.newest_counted.is_some());
-    out.push_str("<table class=\"summary\">\n<thead><tr><th>series</th><th>count</th><th>min</th><th>mean</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>newest</th><th>vs p50</th>");
+    out.push_str("<div class=\"table-wrap\"><table class=\"summary\">\n<thead><tr><th>series</th><th>count</th><th>min</th><th>mean</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>newest</th><th>vs p50</th>");
     if counted {
         let _ = write!(
             out,
@@ -364,7 +364,7 @@ fn chart_html(out: &mut String, index: usize, chart: &Chart<'_>, report: &Report
             escape(&changes.join("; "))
         );
     }
-    out.push_str("</tbody>\n</table>\n</div>\n");
+    out.push_str("</tbody>\n</table></div>\n</div>\n");
 }
 
 /// How many points had each value of the counted tags of `measurement`, most first.
