@@ -388,19 +388,28 @@ fn a_report_reads_victoria_metrics_through_its_export_api() {
         "{}",
         text(&all.stderr)
     );
-    let made = cli(
-        &[
-            "report",
-            "--url",
-            &url,
-            "--measurement",
-            "build",
-            "-o",
-            "vm.html",
-        ],
-        dir.path(),
-    );
-    assert!(made.status.success(), "{}", text(&made.stderr));
+    // Until every point is searchable (a few seconds at most).
+    let expected = "<td class=\"tags\">host=b,test=t1</td><td>30</td>";
+    for _ in 0..40 {
+        let made = cli(
+            &[
+                "report",
+                "--url",
+                &url,
+                "--measurement",
+                "build",
+                "-o",
+                "vm.html",
+            ],
+            dir.path(),
+        );
+        assert!(made.status.success(), "{}", text(&made.stderr));
+        let html = std::fs::read_to_string(dir.path().join("vm.html")).unwrap();
+        if html.matches("<td>30</td>").count() >= 4 && html.contains(expected) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
     let from_files = cli(
         &["report", "h.lp", "--measurement", "build", "-o", "f.html"],
         dir.path(),
