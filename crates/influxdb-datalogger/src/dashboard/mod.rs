@@ -429,7 +429,8 @@ fn uid(title: &str) -> String {
     }
 }
 
-/// An InfluxQL identifier, double-quoted with its quotes and backslashes escaped.
+/// An InfluxQL (or SQL) identifier, double-quoted with its quotes and backslashes escaped:
+/// for the dashboards' queries and the reader's.
 pub(crate) fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
 }

@@ -101,3 +101,15 @@ pub(crate) fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// The server's message in an error body: the `error` or `message` of a JSON object, or the
+/// text itself.
+pub(crate) fn server_message(body: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(value) => ["error", "message"]
+            .iter()
+            .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_string))
+            .unwrap_or_else(|| body.trim().to_string()),
+        Err(_) => body.trim().to_string(),
+    }
+}

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::client::Client;
+use super::client::{server_message, Client};
 use super::config::{Api, InfluxConfig, Secret};
 use super::refusals;
 use crate::entry::Batch;
@@ -372,18 +372,6 @@ fn append_dead_letter(path: &Path, line: &[u8], status: u16, reason: &str) -> Re
                 e,
             )
         })
-}
-
-/// The server's message in an error body: the `error` or `message` of a JSON object, or the
-/// text itself.
-fn server_message(body: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(value) => ["error", "message"]
-            .iter()
-            .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_string))
-            .unwrap_or_else(|| body.trim().to_string()),
-        Err(_) => body.trim().to_string(),
-    }
 }
 
 /// InfluxDB 3's list of refused lines: `{"error": …, "data": [{"line_number": n,

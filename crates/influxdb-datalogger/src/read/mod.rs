@@ -18,9 +18,10 @@ mod victoria;
 
 use std::io::Read;
 
+use crate::dashboard::quote_identifier;
 pub use crate::dashboard::{FieldType, MeasurementSchema};
 use crate::error::{Error, ErrorKind, Result};
-use crate::influx::client::Client;
+use crate::influx::client::{server_message, Client};
 use crate::influx::{Api, InfluxConfig};
 use crate::value::FieldValue;
 
@@ -221,14 +222,7 @@ impl Reader {
         }
         let mut response = response;
         let text = response.body_mut().read_to_string().unwrap_or_default();
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| {
-                ["error", "message"]
-                    .iter()
-                    .find_map(|k| v.get(k).and_then(|m| m.as_str()).map(str::to_string))
-            })
-            .unwrap_or_else(|| text.trim().to_string());
+        let message = server_message(&text);
         let reason = match status {
             401 | 403 => "the credentials were refused",
             404 => "the server has no such read API or database",
@@ -244,11 +238,6 @@ impl Reader {
         )
         .with_status(status))
     }
-}
-
-/// An InfluxQL or SQL identifier, double-quoted with its quotes and backslashes escaped.
-pub(crate) fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// A JSON value of an answer's row as a field value (integers stay integers); `None` for null.
