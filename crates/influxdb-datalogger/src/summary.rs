@@ -33,33 +33,43 @@ impl Summary {
     /// The summary of `numbers` and of `others` values that are not numbers (strings), which
     /// count but have no statistics.
     pub fn of(numbers: &[f64], others: usize) -> Self {
-        let count = numbers.len() + others;
-        if numbers.is_empty() {
+        let mut sorted = numbers.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Self::of_sorted(&sorted, others)
+    }
+
+    /// [`of`](Self::of) for numbers already sorted ascending (by `f64::total_cmp`).
+    pub fn of_sorted(sorted: &[f64], others: usize) -> Self {
+        let count = sorted.len() + others;
+        if sorted.is_empty() {
             return Summary {
                 count,
                 numbers: None,
             };
         }
-        let mut sorted = numbers.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let rank = |p: f64| {
-            let n = sorted.len();
-            let index = ((p / 100.0) * n as f64).ceil() as usize;
-            sorted[index.clamp(1, n) - 1]
-        };
         let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
         Summary {
             count,
             numbers: Some(NumberSummary {
                 min: sorted[0],
                 mean,
-                p50: rank(50.0),
-                p95: rank(95.0),
-                p99: rank(99.0),
+                p50: nearest_rank(sorted, 50.0),
+                p95: nearest_rank(sorted, 95.0),
+                p99: nearest_rank(sorted, 99.0),
                 max: sorted[sorted.len() - 1],
             }),
         }
     }
+}
+
+/// The `p`th percentile of `sorted` (ascending) by the nearest-rank method; `NaN` when empty.
+pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let index = ((p / 100.0) * n as f64).ceil() as usize;
+    sorted[index.clamp(1, n) - 1]
 }
 
 /// Four significant digits, without an exponent for everyday magnitudes.

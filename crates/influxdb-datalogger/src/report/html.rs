@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{m4, EventBand, Report, CHANGE_POINT_WINDOW, DRAWN_POINTS_BUDGET, SERIES_PER_CHART};
 use crate::regress::{change_points, ChangePointOptions};
-use crate::summary::{format_number, NumberSummary, Summary};
+use crate::summary::{format_number, nearest_rank, NumberSummary, Summary};
 use crate::value::Timestamp;
 
 const UPLOT_JS: &str = include_str!("assets/uPlot.iife.min.js");
@@ -174,16 +174,8 @@ fn prepare<'a>(tags: &'a str, points: &[(i64, f64)], others: usize) -> Series<'a
     points.sort_by_key(|p| p.0);
     let mut sorted: Vec<f64> = points.iter().map(|p| p.1).collect();
     sorted.sort_unstable_by(f64::total_cmp);
-    let summary = Summary::of(&sorted, others);
-    let rank = |p: f64| {
-        let n = sorted.len();
-        let index = ((p / 100.0) * n as f64).ceil() as usize;
-        sorted
-            .get(index.clamp(1, n.max(1)) - 1)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    let (p25, p75) = (rank(25.0), rank(75.0));
+    let summary = Summary::of_sorted(&sorted, others);
+    let (p25, p75) = (nearest_rank(&sorted, 25.0), nearest_rank(&sorted, 75.0));
     let window = &points[points.len().saturating_sub(CHANGE_POINT_WINDOW)..];
     let values: Vec<f64> = window.iter().map(|p| p.1).collect();
     let changes = change_points(&values, &ChangePointOptions::default())
