@@ -172,6 +172,15 @@ pub fn run(
     }
 }
 
+/// Nanoseconds since the epoch of "now minus `text`" (`30d`, `12h`, seconds): what `--since`
+/// means to `report` and `regressions`.
+pub(crate) fn since_nanos(text: &str) -> influxdb_datalogger::Result<i64> {
+    let age = influxdb_datalogger::parse_duration("--since", text)?;
+    Ok(influxdb_datalogger::Timestamp::now()
+        .as_nanos()
+        .saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX)))
+}
+
 /// A number of seconds from the command line.
 fn seconds(flag: &str, value: f64) -> Result<std::time::Duration, String> {
     std::time::Duration::try_from_secs_f64(value)

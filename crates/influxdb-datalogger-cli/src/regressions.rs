@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::Duration;
 
 use influxdb_datalogger::line_protocol::Lines;
 use influxdb_datalogger::read::Reader;
@@ -73,10 +72,7 @@ struct Found {
 
 /// Runs `regressions`.
 pub fn run(request: &Request, out: &mut dyn Write) -> Result<Status> {
-    let since = influxdb_datalogger::parse_duration("--since", &request.since)?;
-    let oldest = Timestamp::now()
-        .as_nanos()
-        .saturating_sub(duration_nanos(since));
+    let oldest = crate::since_nanos(&request.since)?;
     let mut series: BTreeMap<SeriesKey, Vec<(i64, f64)>> = BTreeMap::new();
     if request.sources.from_server()? {
         read_server(request, oldest, &mut series)?;
@@ -137,10 +133,6 @@ pub fn run(request: &Request, out: &mut dyn Write) -> Result<Status> {
             .any(|f| f.age <= newest && f.change * 100.0 > request.threshold)
     });
     Ok(if failing { FAILURE } else { SUCCESS })
-}
-
-fn duration_nanos(duration: Duration) -> i64 {
-    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
 }
 
 /// The series key of a point: the field, and its tags (or only the `group_by` ones).

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use influxdb_datalogger::read::Reader;
 use influxdb_datalogger::report::{Report, Selection};
-use influxdb_datalogger::{Error, ErrorKind, Result, Timestamp};
+use influxdb_datalogger::{Error, ErrorKind, Result};
 
 use crate::remote::Sources;
 
@@ -53,7 +53,7 @@ pub fn run(request: &Request, out: &mut dyn Write, err: &mut dyn Write) -> Resul
         selection.measurements = request.measurements.clone();
         selection.group_by = request.group_by.clone();
         selection.count_by = request.count_by.clone();
-        selection.since = since.map(since_nanos).transpose()?;
+        selection.since = since.map(crate::since_nanos).transpose()?;
         selection
     };
     let title = request.title.clone().unwrap_or_else(|| {
@@ -108,12 +108,4 @@ pub fn run(request: &Request, out: &mut dyn Write, err: &mut dyn Write) -> Resul
         report.points(),
     );
     Ok(())
-}
-
-/// Nanoseconds since the epoch of "now minus `text`" (`30d`, `12h`, seconds).
-pub(crate) fn since_nanos(text: &str) -> Result<i64> {
-    let age = influxdb_datalogger::parse_duration("--since", text)?;
-    Ok(Timestamp::now()
-        .as_nanos()
-        .saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX)))
 }
