@@ -116,8 +116,19 @@ fn project(dir: &Path) -> PathBuf {
 }
 
 fn cargo_test(dir: &Path, target: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    cargo_test_with(dir, target, &[], env)
+}
+
+/// `cargo test` of the project in `dir`, with `args` (`--test NAME`) and `env`.
+fn cargo_test_with(
+    dir: &Path,
+    target: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
     Command::new(env!("CARGO"))
         .args(["test", "--quiet", "--no-fail-fast"])
+        .args(args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target)
         .env_remove("RUSTFLAGS")
@@ -284,31 +295,38 @@ fn grid(#[values(1, 2)] x: u32, #[values("a")] y: &str) {
 }
 "#;
 
-#[test]
-#[ignore = "builds a cargo project: make test-integration"]
-fn rstest_cases_are_points_of_their_own() {
+/// Runs the test binary `name` of a fresh project, written from `source`, with the embedded
+/// default sink (no URL) and `env`, into a measurement of its own; returns that measurement's
+/// lines of the sink file (shared by every run of the project's target directory).
+fn sink_lines_of(name: &str, source: &str, env: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let target = project(dir.path());
-    std::fs::write(dir.path().join("tests/cases.rs"), CASES).unwrap();
-    let measurement = format!("cases_{}", std::process::id());
-    let run = Command::new(env!("CARGO"))
-        .args(["test", "--quiet", "--test", "cases"])
-        .current_dir(dir.path())
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .env_remove("INFLUXDB_DATALOGGER_URL")
-        .env("INFLUXDB_DATALOGGER_MEASUREMENT", &measurement)
-        .output()
-        .unwrap();
+    std::fs::write(dir.path().join(format!("tests/{name}.rs")), source).unwrap();
+    let measurement = format!("{name}_{}", std::process::id());
+    let mut env = env.to_vec();
+    env.extend([
+        ("INFLUXDB_DATALOGGER_URL", ""),
+        ("INFLUXDB_DATALOGGER_MEASUREMENT", measurement.as_str()),
+    ]);
+    let run = cargo_test_with(dir.path(), &target, &["--test", name], &env);
     assert!(
         run.status.success(),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
     let file = std::fs::read_to_string(target.join("influxdb-datalogger.lp")).unwrap();
+    file.lines()
+        .filter(|line| line.split([',', ' ']).next() == Some(measurement.as_str()))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+#[test]
+#[ignore = "builds a cargo project: make test-integration"]
+fn rstest_cases_are_points_of_their_own() {
+    let file = sink_lines_of("cases", CASES, &[]);
     let mut found: Vec<(String, String, String)> = influxdb_line_protocol::parse_lines(&file)
         .flatten()
-        .filter(|line| line.series.measurement.as_str() == measurement)
         .map(|line| {
             let tag = |key: &str| {
                 line.tag_value(key)
@@ -334,31 +352,13 @@ fn rstest_cases_are_points_of_their_own() {
 #[test]
 #[ignore = "builds a cargo project: make test-integration"]
 fn resources_are_recorded_when_asked_for_cpu_time_and_with_the_counting_allocator_memory() {
-    let dir = tempfile::tempdir().unwrap();
-    let target = project(dir.path());
-    std::fs::write(dir.path().join("tests/resources.rs"), RESOURCES).unwrap();
-    let measurement = format!("resources_{}", std::process::id());
-    let run = Command::new(env!("CARGO"))
-        .args(["test", "--quiet", "--test", "resources"])
-        .current_dir(dir.path())
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .env_remove("INFLUXDB_DATALOGGER_URL")
-        .env("INFLUXDB_DATALOGGER_MEASUREMENT", &measurement)
-        .env("INFLUXDB_DATALOGGER_RESOURCES", "1")
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    let file = sink_lines_of(
+        "resources",
+        RESOURCES,
+        &[("INFLUXDB_DATALOGGER_RESOURCES", "1")],
     );
-    let file = std::fs::read_to_string(target.join("influxdb-datalogger.lp")).unwrap();
     let mut found = std::collections::BTreeMap::new();
     for line in influxdb_line_protocol::parse_lines(&file).flatten() {
-        if line.series.measurement.as_str() != measurement {
-            continue;
-        }
         let number = |field: &str| match line.field_value(field) {
             Some(influxdb_line_protocol::FieldValue::F64(v)) => *v,
             Some(influxdb_line_protocol::FieldValue::U64(v)) => *v as f64,
