@@ -160,7 +160,7 @@ impl Report {
         fields: impl IntoIterator<Item = (&'f str, &'f crate::value::FieldValue)> + Clone,
     ) {
         let series = selection.series_tags(measurement, tags);
-        self.add_point(measurement, &series, time, fields.clone());
+        let tag_text = self.add_point_of_series(measurement, &series, time, fields.clone());
         if selection.count_by.is_empty() || measurement == EVENTS_MEASUREMENT {
             return;
         }
@@ -182,7 +182,6 @@ impl Report {
                 Some(value)
             })
             .collect();
-        let tag_text = crate::summary::tags_text(&series);
         for (field, _) in fields {
             let key = (measurement.to_string(), field.to_string());
             if let Some(values) = self.fields.get_mut(&key).and_then(|s| s.get_mut(&tag_text)) {

@@ -134,10 +134,22 @@ impl Report {
         time: i64,
         fields: impl IntoIterator<Item = (&'f str, &'f FieldValue)>,
     ) {
+        self.add_point_of_series(measurement, tags, time, fields);
+    }
+
+    /// [`add_point`](Self::add_point), returning the name of the point's series (its tags as
+    /// `k=v,…`).
+    fn add_point_of_series<'f>(
+        &mut self,
+        measurement: &str,
+        tags: &[(impl AsRef<str>, impl AsRef<str>)],
+        time: i64,
+        fields: impl IntoIterator<Item = (&'f str, &'f FieldValue)>,
+    ) -> String {
         let tag_text = crate::summary::tags_text(tags);
         if measurement == EVENTS_MEASUREMENT {
-            self.add_event(tag_text, time, fields);
-            return;
+            self.add_event(tag_text.clone(), time, fields);
+            return tag_text;
         }
         self.points += 1;
         for (field, value) in fields {
@@ -164,6 +176,7 @@ impl Report {
                     .push((time, other.as_f64().unwrap_or(f64::NAN))),
             }
         }
+        tag_text
     }
 
     fn add_event<'f>(
