@@ -143,7 +143,7 @@ servers-down: ## Stop the servers servers-up started
 .PHONY: test-integration
 test-integration: servers-deps browser-deps ## Tests against real InfluxDB 1.6 and VictoriaMetrics (each test starts its own), and in headless chromium
 	$(CARGO) test -p influxdb-datalogger --test influx_real --test influx_recovery --test attribute -- --ignored
-	$(CARGO) test -p influxdb-datalogger-cli --test cli --test results --test report -- --ignored
+	$(CARGO) test -p influxdb-datalogger-cli --test cli --test results --test report --test browser -- --ignored
 
 .PHONY: test
 test: lint check-msrv check-features check-platforms test-rust lint-python test-python test-integration ## Install what is needed and run every check and test

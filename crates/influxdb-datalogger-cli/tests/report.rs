@@ -1,47 +1,13 @@
-//! `report` and `dashboard`: what a person sees of the data — from files, from the real
-//! InfluxDB 1.6 and VictoriaMetrics, and in a real browser (Debian's chromium, headless,
-//! without a network).
+//! `report` and `dashboard`: what a person sees of the data — from files, and from the real
+//! InfluxDB 1.6 and VictoriaMetrics (in a real browser: `browser.rs`).
 
 mod support;
 
 use std::path::Path;
 use std::process::Command;
 
+use support::reports::{chart_data, history, test_runs};
 use support::{cli, query, servers, text};
-
-/// The charts' data, parsed out of a report.
-fn chart_data(html: &str) -> serde_json::Value {
-    let start = html.find("id=\"report-data\">").unwrap() + "id=\"report-data\">".len();
-    let end = start + html[start..].find("</script>").unwrap();
-    serde_json::from_str(&html[start..end].replace("<\\/", "</")).unwrap()
-}
-
-/// Two series of `build,host=…,test=… seconds=…` an hour apart ending an hour ago, host `a`
-/// 40 % slower from run 20 of 30, and an event per ten runs.
-fn history(measurement: &str) -> String {
-    let now = influxdb_datalogger::Timestamp::now().as_nanos();
-    let hour = 3_600_000_000_000i64;
-    let mut lines = String::new();
-    for host in ["a", "b"] {
-        for i in 0..30i64 {
-            let level = if host == "a" && i >= 20 { 1.4 } else { 1.0 };
-            let jitter = ((i * 37) % 7) as f64 * 0.004;
-            let time = now - (31 - i) * hour;
-            lines.push_str(&format!(
-                "{measurement},host={host},test=t1 seconds={:.4},passed=true,note=\"n{i}\" {time}\n",
-                level + jitter
-            ));
-        }
-    }
-    for run in 0..3i64 {
-        let start = now - (31 - run * 10) * hour;
-        let end_ms = (start + hour / 2) / 1_000_000;
-        lines.push_str(&format!(
-            "events,run_id=r{run} text=\"nightly {run}\",duration=1800,time_end={end_ms}i {start}\n"
-        ));
-    }
-    lines
-}
 
 #[test]
 fn a_report_of_files_matches_stats_and_notes_malformed_lines() {
@@ -227,35 +193,6 @@ fn run_queries(url: &str, dashboard: &serde_json::Value, creds: &str) -> Vec<(St
         .collect()
 }
 
-/// `pytest`-schema points: two tests over three runs on two branches, and a run event each.
-fn test_runs() -> String {
-    let now = influxdb_datalogger::Timestamp::now().as_nanos();
-    let minute = 60_000_000_000i64;
-    let mut lines = String::new();
-    for run in 0..3i64 {
-        let start = now - (10 - run) * minute;
-        let branch = if run == 2 { "feature" } else { "main" };
-        for (i, (test, outcome)) in [
-            ("test_a", "passed"),
-            ("test_b", if run == 1 { "failed" } else { "passed" }),
-        ]
-        .iter()
-        .enumerate()
-        {
-            lines.push_str(&format!(
-                "pytest,test={test},outcome={outcome},run_id=r{run},git_branch={branch},host=h call={} {}\n",
-                0.1 * (i + 1) as f64 + run as f64 * 0.01,
-                start + i as i64 * 1_000_000_000
-            ));
-        }
-        lines.push_str(&format!(
-            "events,run_id=r{run},git_branch={branch},host=h text=\"pytest run r{run}\",duration=2,time_end={}i {start}\n",
-            (start + 2_000_000_000) / 1_000_000
-        ));
-    }
-    lines
-}
-
 #[test]
 #[ignore = "needs influxd and victoria-metrics: make test-integration"]
 fn reports_and_dashboards_read_back_from_influxdb_with_a_password_in_the_url() {
@@ -424,145 +361,6 @@ fn a_report_reads_victoria_metrics_through_its_export_api() {
     };
     assert_eq!(seconds(&read("vm.html")), seconds(&read("f.html")));
     assert!(read("vm.html").contains("<td class=\"tags\">host=a,test=t1</td><td>30</td>"));
-}
-
-/// Debian's chromium, headless, in a network namespace of its own when the system allows one
-/// (else with every host unresolvable): it must draw the report from `file://` with no
-/// network.
-fn chromium(args: &[&str], page: &Path) -> std::process::Output {
-    chromium_at(args, page, "")
-}
-
-/// [`chromium`] at `page` with `fragment` (`#…`) in the address.
-fn chromium_at(args: &[&str], page: &Path, fragment: &str) -> std::process::Output {
-    let browser = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("chromium is installed (make browser-deps)");
-    let isolated = Command::new("unshare")
-        .args(["-n", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    let mut command = if isolated {
-        let mut c = Command::new("unshare");
-        c.args(["-n", browser]);
-        c
-    } else {
-        Command::new(browser)
-    };
-    let profile = tempfile::tempdir().unwrap();
-    command
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args([
-            "--proxy-server=127.0.0.1:9",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-        ])
-        .args([
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=10000",
-        ])
-        .args(args)
-        .arg(format!("file://{}{fragment}", page.display()));
-    command.output().unwrap()
-}
-
-#[test]
-#[ignore = "needs Debian's chromium: make test-integration"]
-fn every_chart_draws_in_a_real_browser_without_network_or_console_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("h.lp"), history("build") + &test_runs()).unwrap();
-    let made = cli(&["report", "h.lp", "-o", "r.html"], dir.path());
-    assert!(made.status.success(), "{}", text(&made.stderr));
-    let page = dir.path().join("r.html");
-    let charts = chart_data(&std::fs::read_to_string(&page).unwrap())["charts"]
-        .as_array()
-        .unwrap()
-        .len();
-
-    let dom = chromium(&["--dump-dom"], &page);
-    let (html, log) = (text(&dom.stdout), text(&dom.stderr));
-    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
-    assert!(console.is_empty(), "console messages: {console:#?}");
-    assert!(!html.contains("<pre id=\"report-errors\">"), "{html}");
-    assert!(
-        html.contains(&format!("data-charts-drawn=\"{charts}\"")),
-        "{charts} charts: {}",
-        &html[..200.min(html.len())]
-    );
-    assert_eq!(html.matches("class=\"uplot").count(), charts);
-    let drawn: Vec<usize> = html
-        .split("data-drawn=\"")
-        .skip(1)
-        .map(|rest| rest[..rest.find('"').unwrap()].parse().unwrap())
-        .collect();
-    assert_eq!(drawn.len(), charts);
-    assert!(drawn.iter().all(|&n| n > 0), "{drawn:?}");
-
-    // Hovering the middle of the first chart shows the time, value and tags of the nearest
-    // point, and the event it falls in.
-    let hovered = text(
-        &chromium_at(
-            &["--dump-dom", "--window-size=1200,1400"],
-            &page,
-            "#hover-check",
-        )
-        .stdout,
-    );
-    let start = hovered.find("data-hover=\"").expect("the hover check ran") + "data-hover=\"".len();
-    let tooltip = &hovered[start..start + hovered[start..].find('"').unwrap()];
-    let lines: Vec<&str> = tooltip.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(lines.len() >= 3, "{tooltip:?}");
-    assert!(
-        lines[0].starts_with("20") && lines[0].contains(':'),
-        "a time: {tooltip:?}"
-    );
-    assert!(lines[1].parse::<f64>().is_ok(), "a value: {tooltip:?}");
-    assert!(
-        lines[2].contains("host=") || lines[2] == "a" || lines[2] == "b",
-        "the series: {tooltip:?}"
-    );
-
-    let shot = dir.path().join("r.png");
-    let out = chromium(
-        &[
-            "--window-size=1200,1400",
-            &format!("--screenshot={}", shot.display()),
-        ],
-        &page,
-    );
-    assert!(shot.exists(), "{}", text(&out.stderr));
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut pixels).unwrap();
-    let channels = info.color_type.samples();
-    let colours: std::collections::HashSet<&[u8]> =
-        pixels[..info.buffer_size()].chunks(channels).collect();
-    let inked = pixels[..info.buffer_size()]
-        .chunks(channels)
-        .filter(|p| p[..3].iter().any(|&c| c < 200))
-        .count();
-    assert!(
-        colours.len() > 50,
-        "{} colours: a blank page?",
-        colours.len()
-    );
-    assert!(
-        inked * 100 > info.width as usize * info.height as usize,
-        "less than 1 % drawn on"
-    );
 }
 
 /// The commands of `docs/report.md` that need no server, run as written.

@@ -5,6 +5,7 @@
 
 use std::process::{Command, Output};
 
+pub mod reports;
 #[path = "../../../influxdb-datalogger/tests/support/servers.rs"]
 pub mod servers;
 
