@@ -14,7 +14,7 @@ use super::{lock, DataLogger, WriterSlot, WritingGuard};
 use crate::entry::{Batch, DataEntry, Event};
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::Measurement;
-use crate::spool::{SpoolMark, SpoolWriter};
+use crate::spool::SpoolMark;
 use crate::store::PointStore;
 
 pub(super) type PostProcessFn = dyn Fn(&DataLogger, &Entries) -> Result<()> + Send + Sync;
@@ -376,11 +376,16 @@ impl DataLogger {
     /// Deletes the spool's segments if everything in them was acknowledged (after a flush: the
     /// logger may be done, and a segment is megabytes).
     pub(super) fn release_spool(&self) {
-        let released = lock(&self.pending)
+        let Some((released, shared)) = lock(&self.pending)
             .spool
             .as_mut()
-            .map(SpoolWriter::release_if_acknowledged);
-        // Deleted with the logger unlocked.
+            .map(|spool| (spool.release_if_acknowledged(), spool.shared.clone()))
+        else {
+            return;
+        };
+        // Deleted with the logger unlocked; and what the delivery thread took before, too: a
+        // process that exits after the flush must not leave them to be replayed.
         drop(released);
+        shared.wait_for_deletions();
     }
 }

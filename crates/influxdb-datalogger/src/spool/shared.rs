@@ -69,6 +69,10 @@ pub(crate) struct SpoolShared {
     pub(crate) precision: Precision,
     pub(crate) target: String,
     pub(crate) state: Mutex<SpoolState>,
+    /// Held by [`delete_released`](Self::delete_released) from taking the released files to
+    /// having deleted them, so that [`wait_for_deletions`](Self::wait_for_deletions) can tell
+    /// when no other thread is still unlinking.
+    pub(crate) deleting: Mutex<()>,
 }
 
 impl SpoolShared {
@@ -111,7 +115,14 @@ impl SpoolShared {
     /// for the delivery thread after it reported progress (unlinking megabytes of page cache
     /// takes milliseconds).
     pub(crate) fn delete_released(&self) {
+        let _deleting = self.deleting.lock().unwrap_or_else(PoisonError::into_inner);
         drop(self.take_released());
+    }
+
+    /// Returns once no thread is deleting released segments: after a flush, the delivery thread
+    /// may have taken the last ones just before the flush saw its progress.
+    pub(crate) fn wait_for_deletions(&self) {
+        drop(self.deleting.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
     /// The segment files [`release`](Self::release) gave up, to be deleted where the

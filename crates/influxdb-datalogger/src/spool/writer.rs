@@ -92,6 +92,7 @@ impl SpoolWriter {
                 },
                 doomed: Vec::new(),
             }),
+            deleting: Mutex::new(()),
         });
         {
             let mut state = shared.lock();
