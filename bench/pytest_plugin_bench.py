@@ -60,7 +60,7 @@ def main() -> None:
     for index, what in ((0, "wall"), (1, "CPU")):
         for base, mode, target in (("off", "on", " (target <= 1.05)"), ("on", "resources", "")):
             before, after = (statistics.median(t[index] for t in times[m]) for m in (base, mode))
-            paired = statistics.median(b[index] - a[index] for a, b in zip(times[base], times[mode]))
+            paired = statistics.median(b[index] - a[index] for a, b in zip(times[base], times[mode], strict=True))
             print(
                 f"  {what:>4}: {base} {before:.3f} s, {mode} {after:.3f} s, ratio {after / before:.3f}{target}; "
                 f"median paired difference {paired / TESTS * 1e6:+.1f} us per test"

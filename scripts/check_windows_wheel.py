@@ -1,7 +1,7 @@
 """Checks a wheel built for Windows without a Windows to install it on.
 
 The native module must be a 64-bit Windows DLL that imports Python only through python3.dll
-(the stable ABI, so one wheel serves every Python from 3.9 on) and otherwise only DLLs that
+(the stable ABI, so one wheel serves every Python from 3.10 on) and otherwise only DLLs that
 every Windows has; and the wheel must carry the same Python files as the one built for Linux
 (``target/wheels``), so that nothing is left out on Windows.
 

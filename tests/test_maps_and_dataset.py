@@ -60,6 +60,20 @@ def test_build_refuses_what_the_original_refuses(original: ModuleType, items: An
         ours.FieldMap.build(*tuple(ours.Field("d") if i == "FIELD" else i for i in items))
 
 
+@pytest.mark.parametrize("pkg_name", ["original", "ours"])
+def test_build_takes_any_number_of_pairs_by_position_only(original: ModuleType, pkg_name: str) -> None:
+    pkg = original if pkg_name == "original" else ours
+    fields = [pkg.Field(f"f{i}") for i in range(20)]
+    items = [item for i, field in enumerate(fields) for item in (field, i)]
+    built = pkg.FieldMap.build(*items)
+    assert built == {f"f{i}": i for i in range(20)} and list(built) == fields
+    assert type(built.build(fields[0], 1)) is pkg.FieldMap  # through an instance too
+    with pytest.raises(TypeError):
+        pkg.FieldMap.build(fields[0], 1, extra=2)
+    with pytest.raises(TypeError):
+        pkg.TagMap.build(items=())
+
+
 def test_a_subclass_of_the_users_is_built_through_its_own_init() -> None:
     class Counted(ours.FieldMap):
         made = 0

@@ -170,7 +170,7 @@ def _compare(ours: Any, theirs: Any, path: str, lost: List[str]) -> None:
                 _compare(value, theirs[key], f"{path}/{key}", lost)
     elif isinstance(ours, list):
         assert isinstance(theirs, list) and len(theirs) == len(ours), path
-        for i, (a, b) in enumerate(zip(ours, theirs)):
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
             _compare(a, b, f"{path}[{i}]", lost)
     else:
         assert ours == theirs, (path, ours, theirs)

@@ -15,11 +15,11 @@ def threaded_execution(
     The pool has ``pool_size`` threads, or one per call when it is ``None`` or 0. With nothing
     to call, returns ``None``, as the original package does.
     """
-    calls = list(zip(*args_as_iterable))
+    calls = list(zip(*args_as_iterable, strict=False))  # shortest wins, as in the original
     if not calls:
         return None
     size = pool_size or len(calls)
     if not isinstance(size, int):
         raise TypeError(f"pool_size must be an int, not {type(size).__name__} ({size!r})")
     with ThreadPoolExecutor(max_workers=size) as pool:
-        return list(pool.map(target, *zip(*calls)))
+        return list(pool.map(target, *zip(*calls, strict=True)))

@@ -10,7 +10,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyType};
 
-use crate::maps::{new_args, new_dict};
+use crate::maps::DictMaker;
 use crate::registry::registry;
 use crate::rows::field_object;
 use crate::schema::Schema;
@@ -81,10 +81,10 @@ pub(crate) fn entries<'py>(
         intern!(py, "time"),
     ];
     let nanos_per_unit = batch.precision().nanos_per_unit();
-    let (entry_args, field_map_args, tag_map_args) = (
-        new_args(entry_cls)?,
-        new_args(field_map)?,
-        new_args(tag_map)?,
+    let (entry_maker, field_map_maker, tag_map_maker) = (
+        DictMaker::new(entry_cls)?,
+        DictMaker::new(field_map)?,
+        DictMaker::new(tag_map)?,
     );
     // Tag values repeat: one Python string for a value the tag had in the entry before.
     let mut last_tag_texts: Vec<Option<(&str, Bound<'py, PyString>)>> = Vec::new();
@@ -94,7 +94,7 @@ pub(crate) fn entries<'py>(
         let schema = group.schema.as_ref().map(Bound::get);
         for &index in &group.lines {
             let line = &parsed[index];
-            let fields = new_dict(&field_map_args)?;
+            let fields = field_map_maker.make(py)?;
             for (name, value) in &line.fields {
                 let key = match schema.and_then(|s| s.field_object(name)) {
                     Some(field) => field.bind(py).clone(),
@@ -102,7 +102,7 @@ pub(crate) fn entries<'py>(
                 };
                 fields.set_item(key, field_object(py, Some(value))?)?;
             }
-            let tags = new_dict(&tag_map_args)?;
+            let tags = tag_map_maker.make(py)?;
             for (position, (name, value)) in line.tags.iter().enumerate() {
                 let key = match schema.and_then(|s| s.tag_object(name)) {
                     Some(tag) => tag.bind(py).clone(),
@@ -127,7 +127,7 @@ pub(crate) fn entries<'py>(
                 .unwrap_or_default()
                 .saturating_mul(nanos_per_unit);
             let time = PyString::new(py, clock.format(nanos));
-            let entry = new_dict(&entry_args)?;
+            let entry = entry_maker.make(py)?;
             let attributes = entry
                 .getattr(intern!(py, "__dict__"))?
                 .cast_into::<PyDict>()?;

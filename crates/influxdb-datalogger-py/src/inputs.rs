@@ -1,6 +1,5 @@
 //! The fields and tags of one Python log call, as the core's input traits: matched to their
-//! schema slots by the binding, merged with the values Python functions compute, and tag values
-//! decoded once per `str` object.
+//! schema slots by the binding, merged with the values Python functions compute.
 
 use std::borrow::Cow;
 
@@ -126,43 +125,15 @@ pub(crate) fn merge_computed<'a, 'py>(
     Ok(tags)
 }
 
-/// The tags as the core's input, each value decoded here (no lock on the schema's text cache
-/// held, for a call that may re-enter the logger).
-pub(crate) fn uncached_tags<'a>(
-    schema: &'a Schema,
-    tags: &'a TagObjects<'_>,
-) -> PyResult<Tags<'a>> {
+/// The tags as the core's input, each `str` value borrowed (the stable ABI of 3.10 reads a
+/// `str`'s UTF-8 in place), any other value converted with `str()`.
+pub(crate) fn tag_inputs<'a>(schema: &'a Schema, tags: &'a TagObjects<'_>) -> PyResult<Tags<'a>> {
     tags.iter()
         .map(|(index, value)| {
             Ok(TagIn {
                 index: *index,
                 key: tag_name(schema, *index),
                 value: convert::tag_value(value)?,
-            })
-        })
-        .collect()
-}
-
-/// The tags as the core's input, a `str` value seen last time for its tag borrowed from the
-/// schema's text cache held in `texts`.
-pub(crate) fn cached_tags<'a>(
-    schema: &'a Schema,
-    texts: &'a crate::schema::TagTexts<'_>,
-    tags: &'a TagObjects<'_>,
-) -> PyResult<Tags<'a>> {
-    tags.iter()
-        .map(|(index, value)| {
-            let cached = texts[*index]
-                .as_ref()
-                .filter(|(object, _)| object.as_ptr() == value.as_ptr());
-            let value = match cached {
-                Some((_, text)) => Some(Cow::Borrowed(text.as_str())),
-                None => convert::tag_value(value)?,
-            };
-            Ok(TagIn {
-                index: *index,
-                key: tag_name(schema, *index),
-                value,
             })
         })
         .collect()

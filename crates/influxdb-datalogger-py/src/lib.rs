@@ -19,6 +19,7 @@ mod construct;
 mod convert;
 mod dataset;
 mod errors;
+mod fastcall;
 mod inputs;
 mod logger;
 mod maps;
@@ -52,8 +53,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(regress::change_points, m)?)?;
     m.add_function(wrap_pyfunction!(regress::compare, m)?)?;
     m.add_function(wrap_pyfunction!(maps::_build_map, m)?)?;
-    m.add_function(wrap_pyfunction!(maps::_build_field_map, m)?)?;
-    m.add_function(wrap_pyfunction!(maps::_build_tag_map, m)?)?;
+    fastcall::add::<maps::BuildFieldMap>(m)?;
+    fastcall::add::<maps::BuildTagMap>(m)?;
     Ok(())
 }
 

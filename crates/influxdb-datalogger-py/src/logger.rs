@@ -15,7 +15,7 @@ use crate::block::BlockMeasurer;
 use crate::construct::{add_post_processor, build_core, native_writer, spool_options};
 use crate::convert;
 use crate::errors::{to_py, type_error, IntoPyResult};
-use crate::inputs::{cached_tags, field_context, merge_computed, uncached_tags, FieldIn, Fields};
+use crate::inputs::{field_context, merge_computed, tag_inputs, FieldIn, Fields};
 use crate::python_writer::Shared;
 use crate::registry::registry;
 use crate::rows::event_row;
@@ -41,6 +41,10 @@ pub struct LoggerBase {
     /// object that was logged; `last_schema` saves the look-up when it is the same as before.
     measurements: Mutex<Vec<(usize, String, Py<PyAny>)>>,
     last_schema: AtomicUsize,
+    /// The Measurement object `log` was last given, with its schema: a loop logs the same one
+    /// again and again, and reading `_schema` off a `str` subclass is a dictionary look-up
+    /// through its type (see the `log idiom` row of `make bench-python`).
+    last_logged: Mutex<Option<(Py<PyAny>, Py<Schema>)>>,
 }
 
 #[pymethods]
@@ -103,6 +107,7 @@ impl LoggerBase {
             post_processors: Mutex::new(Vec::new()),
             measurements: Mutex::new(Vec::new()),
             last_schema: AtomicUsize::new(0),
+            last_logged: Mutex::new(None),
         })
     }
 
@@ -135,7 +140,7 @@ impl LoggerBase {
                 fields_map.get_type().name()?
             )));
         }
-        let schema = schema_of(measurement)?;
+        let schema = slf.get().schema_logged(measurement)?;
         let schema = schema.get();
         let fields_dict = fields_map.cast::<PyDict>()?;
         let mut fields = Fields::new();
@@ -448,20 +453,35 @@ impl LoggerBase {
         }
         let tags = merge_computed(measurement, schema, &mut fields, fields_map, tags_map)?;
         let time = time.unwrap_or_else(Timestamp::now);
+        let tags = tag_inputs(schema, &tags)?;
         let result = if self.continuous_write {
             // A continuous write calls writers, which may need the GIL on this or another thread
             // and may log this measurement again: no lock may be held.
-            let tags = uncached_tags(schema, &tags)?;
             self.shared.remember_logger(slf.as_any())?;
             let core = self.core_arc(py)?;
             py.detach(|| core.log_at(&schema.measurement, &fields, &tags, time))
         } else {
-            let texts = schema.tag_texts(&tags)?;
-            let tags = cached_tags(schema, &texts, &tags)?;
             self.core(py)?
                 .log_at(&schema.measurement, &fields, &tags, time)
         };
         self.raise(result)
+    }
+
+    /// [`schema_of`] `measurement`, answered from [`Self::last_logged`] when it is the same
+    /// object (held there, so its address cannot have been reused).
+    fn schema_logged<'py>(&self, measurement: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Schema>> {
+        let py = measurement.py();
+        if let Some((object, schema)) = lock(&self.last_logged).as_ref() {
+            if object.as_ptr() == measurement.as_ptr() {
+                return Ok(schema.bind(py).clone());
+            }
+        }
+        let schema = schema_of(measurement)?;
+        let before = lock(&self.last_logged)
+            .replace((measurement.clone().unbind(), schema.clone().unbind()));
+        // Released with the lock free: a `__del__` may log.
+        drop(before);
+        Ok(schema)
     }
 
     fn remember_measurement(&self, schema: &Schema, measurement: &Bound<'_, PyAny>) {

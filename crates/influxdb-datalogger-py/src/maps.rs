@@ -1,41 +1,97 @@
 //! `FieldMap.build` and `TagMap.build` in Rust: the original README builds both maps in every
 //! `log()` call, so their cost is part of every logged point (see the `log idiom` row of
-//! `make bench-python`). Under the stable ABI of Python 3.9 every call passes a tuple, so the
-//! hot calls avoid making more of them: `FieldMap.build` and `TagMap.build` are static functions
-//! of their own (no class argument to slice off), and the new map comes from `dict.__new__`
-//! with an argument tuple made once.
+//! `make bench-python`). Both are `METH_FASTCALL` functions of their own (see [`fastcall`]:
+//! no argument tuple, no class argument to slice off), and the new map comes from the class's
+//! `tp_new` slot (see [`DictMaker`]).
+//!
+//! [`fastcall`]: crate::fastcall
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
+use smallvec::SmallVec;
+use std::ffi::CStr;
+
+use crate::fastcall::FastFunction;
 
 use crate::errors::ValidationError;
 use crate::registry::registry;
 
 static DICT_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// `dict.__new__`'s arguments for an instance of `cls`: `(cls,)`.
-pub(crate) fn new_args<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, PyTuple>> {
-    PyTuple::new(cls.py(), [cls])
+/// Makes empty instances of one dict subclass without running its `__init__`, as `dict.__new__`
+/// would: through the class's own `tp_new` slot when the stable ABI lets us read it (a class
+/// defined in Python, as ours are), which skips the argument tuple and the call protocol of
+/// `dict.__new__(cls)` (see the `log idiom` row of `make bench-python`).
+pub(crate) struct DictMaker {
+    cls: Py<PyType>,
+    /// `cls`'s `tp_new`, or `None` to call `dict.__new__(cls)`.
+    tp_new: Option<pyo3::ffi::newfunc>,
+    args: Py<PyTuple>,
 }
 
-/// An empty instance of the dict subclass whose `new_args` these are, its `__init__` not run.
-pub(crate) fn new_dict<'py>(args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyDict>> {
-    let py = args.py();
-    let dict_new = DICT_NEW.get_or_try_init(py, || {
-        py.get_type::<PyDict>()
-            .getattr(intern!(py, "__new__"))
-            .map(Bound::unbind)
-    })?;
-    Ok(dict_new.bind(py).call1(args)?.cast_into::<PyDict>()?)
+impl DictMaker {
+    #[allow(unsafe_code)]
+    pub(crate) fn new(cls: &Bound<'_, PyType>) -> PyResult<Self> {
+        let py = cls.py();
+        let raw = cls.as_type_ptr();
+        // SAFETY: `raw` is a live type object; `PyType_GetSlot` is asked of heap types only
+        // (a class defined in Python), which have every slot.
+        let tp_new = unsafe {
+            let heap = pyo3::ffi::PyType_GetFlags(raw) & pyo3::ffi::Py_TPFLAGS_HEAPTYPE != 0;
+            let slot = if heap {
+                pyo3::ffi::PyType_GetSlot(raw, pyo3::ffi::Py_tp_new)
+            } else {
+                std::ptr::null_mut()
+            };
+            (!slot.is_null()).then(|| std::mem::transmute::<_, pyo3::ffi::newfunc>(slot))
+        };
+        Ok(Self {
+            cls: cls.clone().unbind(),
+            tp_new,
+            args: match tp_new {
+                Some(_) => PyTuple::empty(py).unbind(),
+                None => PyTuple::new(py, [cls])?.unbind(),
+            },
+        })
+    }
+
+    /// An empty instance, its `__init__` not run.
+    #[allow(unsafe_code)]
+    pub(crate) fn make<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let made = match self.tp_new {
+            // SAFETY: `tp_new` is the class's own slot, called as `type.__call__` calls it:
+            // the class, an argument tuple, no keywords; it returns a new reference or NULL
+            // with an exception set.
+            Some(tp_new) => unsafe {
+                Bound::from_owned_ptr_or_err(
+                    py,
+                    tp_new(
+                        self.cls.as_ptr().cast(),
+                        self.args.as_ptr(),
+                        std::ptr::null_mut(),
+                    ),
+                )?
+            },
+            None => {
+                let dict_new = DICT_NEW.get_or_try_init(py, || {
+                    py.get_type::<PyDict>()
+                        .getattr(intern!(py, "__new__"))
+                        .map(Bound::unbind)
+                })?;
+                dict_new.bind(py).call1(self.args.bind(py))?
+            }
+        };
+        Ok(made.cast_into::<PyDict>()?)
+    }
 }
 
 /// One of our map classes, with what building one needs, looked up once.
 struct MapClass {
     name: &'static str,
     key_type: Py<PyAny>,
-    new_args: Py<PyTuple>,
+    maker: DictMaker,
 }
 
 static FIELD_MAP: PyOnceLock<MapClass> = PyOnceLock::new();
@@ -52,35 +108,52 @@ fn map_class<'a>(
         Ok(MapClass {
             name,
             key_type: cls.getattr(intern!(py, "key_type"))?.unbind(),
-            new_args: new_args(&cls)?.unbind(),
+            maker: DictMaker::new(&cls)?,
         })
     })
 }
 
 /// `FieldMap.build(field, value, field, value, ...)`.
-#[pyfunction]
-#[pyo3(signature = (*items))]
-pub fn _build_field_map<'py>(items: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyDict>> {
-    let py = items.py();
-    let class = map_class(py, &FIELD_MAP, "FieldMap", |r| &r.field_map)?;
-    build_ours(class, items)
+pub(crate) struct BuildFieldMap;
+
+impl FastFunction for BuildFieldMap {
+    const NAME: &'static CStr = c"_build_field_map";
+    const DOC: &'static CStr =
+        c"_build_field_map(*items)\n--\n\nFieldMap.build: pairs of Field and value.";
+    fn call<'py>(
+        py: Python<'py>,
+        items: &[Borrowed<'_, 'py, PyAny>],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let class = map_class(py, &FIELD_MAP, "FieldMap", |r| &r.field_map)?;
+        build_ours(py, class, items)
+    }
 }
 
 /// `TagMap.build(tag, value, tag, value, ...)`.
-#[pyfunction]
-#[pyo3(signature = (*items))]
-pub fn _build_tag_map<'py>(items: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyDict>> {
-    let py = items.py();
-    let class = map_class(py, &TAG_MAP, "TagMap", |r| &r.tag_map)?;
-    build_ours(class, items)
+pub(crate) struct BuildTagMap;
+
+impl FastFunction for BuildTagMap {
+    const NAME: &'static CStr = c"_build_tag_map";
+    const DOC: &'static CStr =
+        c"_build_tag_map(*items)\n--\n\nTagMap.build: pairs of Tag and value.";
+    fn call<'py>(
+        py: Python<'py>,
+        items: &[Borrowed<'_, 'py, PyAny>],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let class = map_class(py, &TAG_MAP, "TagMap", |r| &r.tag_map)?;
+        build_ours(py, class, items)
+    }
 }
 
-fn build_ours<'py>(class: &MapClass, items: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyDict>> {
-    let py = items.py();
-    check_pairs(class.name, items)?;
-    let map = new_dict(class.new_args.bind(py))?;
+fn build_ours<'py>(
+    py: Python<'py>,
+    class: &MapClass,
+    items: &[Borrowed<'_, 'py, PyAny>],
+) -> PyResult<Bound<'py, PyAny>> {
+    check_pairs(py, class.name, items)?;
+    let map = class.maker.make(py)?;
     fill(&map, class.name, class.key_type.bind(py), true, items)?;
-    Ok(map)
+    Ok(map.into_any())
 }
 
 /// `cls.build(key, value, ...)` for any `DataLoggerMap` class (a subclass of the user's, or
@@ -94,24 +167,31 @@ pub fn _build_map<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = cls.py();
     let name = cls.name()?.to_string();
-    check_pairs(&name, items)?;
+    let items: SmallVec<[Borrowed<'_, 'py, PyAny>; 8]> = items.iter_borrowed().collect();
+    check_pairs(py, &name, &items)?;
     let key_type = cls.getattr(intern!(py, "key_type"))?;
     let strict_str = key_type.cast::<PyType>().is_ok_and(|t| {
         !t.is(py.get_type::<PyString>()) && t.is_subclass_of::<PyString>().unwrap_or(false)
     });
     let built = cls.call0()?;
-    fill(built.cast::<PyDict>()?, &name, &key_type, strict_str, items)?;
+    fill(
+        built.cast::<PyDict>()?,
+        &name,
+        &key_type,
+        strict_str,
+        &items,
+    )?;
     Ok(built)
 }
 
-fn check_pairs(name: &str, items: &Bound<'_, PyTuple>) -> PyResult<()> {
-    if items.len() % 2 == 0 {
+fn check_pairs(py: Python<'_>, name: &str, items: &[Borrowed<'_, '_, PyAny>]) -> PyResult<()> {
+    if items.len().is_multiple_of(2) {
         return Ok(());
     }
     Err(ValidationError::new_err(format!(
         "{name}.build needs pairs of key and value, got {} items: {}",
         items.len(),
-        items.repr()?
+        PyTuple::new(py, items)?.repr()?
     )))
 }
 
@@ -120,12 +200,11 @@ fn fill(
     name: &str,
     key_type: &Bound<'_, PyAny>,
     strict_str: bool,
-    items: &Bound<'_, PyTuple>,
+    items: &[Borrowed<'_, '_, PyAny>],
 ) -> PyResult<()> {
-    for pair in 0..items.len() / 2 {
-        let key = items.get_item(2 * pair)?;
-        let value = items.get_item(2 * pair + 1)?;
-        if !is_a(&key, key_type, strict_str)? || is_a(&value, key_type, strict_str)? {
+    for pair in items.chunks_exact(2) {
+        let (key, value) = (&pair[0], &pair[1]);
+        if !is_a(key, key_type, strict_str)? || is_a(value, key_type, strict_str)? {
             return Err(ValidationError::new_err(format!(
                 "{name}.build takes pairs of ({}, value), got ({}, {})",
                 key_type.getattr(intern!(map.py(), "__name__"))?,

@@ -1,11 +1,8 @@
 //! `Schema`: the core measurement behind a Python `Measurement`, with the Python `Field` and
 //! `Tag` objects kept so that log calls can match keys by identity instead of decoding them.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
 use influxdb_datalogger::{Field, Measurement, Tag};
 use pyo3::prelude::*;
-use pyo3::types::PyString;
 
 use crate::convert;
 use crate::errors::IntoPyResult;
@@ -20,17 +17,7 @@ pub struct Schema {
     /// Whether some field or tag computes its value with a Python function.
     #[pyo3(get)]
     pub(crate) has_funcs: bool,
-    /// Per tag: the last `str` given as its value, and its text. Prebuilt tag maps pass the
-    /// same objects at every call, and decoding a `str` allocates under the 3.9 stable ABI.
-    /// The cache holds the object, so its address cannot be reused while cached, and `str` is
-    /// immutable: the same object means the same text.
-    tag_texts: Mutex<Vec<CachedText>>,
 }
-
-/// A `str` object and its text.
-type CachedText = Option<(Py<PyAny>, String)>;
-
-pub(crate) type TagTexts<'a> = MutexGuard<'a, Vec<CachedText>>;
 
 #[pymethods]
 impl Schema {
@@ -85,13 +72,11 @@ impl Schema {
             .tags()
             .map(|t| find(&tag_list, t.name()))
             .collect::<PyResult<Vec<_>>>()?;
-        let tag_texts = Mutex::new(tag_objects.iter().map(|_| None).collect());
         Ok(Schema {
             measurement,
             field_objects,
             tag_objects,
             has_funcs,
-            tag_texts,
         })
     }
 
@@ -122,31 +107,6 @@ impl Schema {
             |name| self.measurement.field_index(name),
             |name| self.measurement.unknown_field(name),
         )
-    }
-
-    /// The tag text cache, updated for `values` (`(tag index, value)` pairs): afterwards each
-    /// `str` value that is the last one given for its tag has its text there.
-    pub(crate) fn tag_texts(&self, values: &[(usize, Bound<'_, PyAny>)]) -> PyResult<TagTexts<'_>> {
-        let mut cache = self
-            .tag_texts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for (index, value) in values {
-            let Ok(text) = value.cast::<PyString>() else {
-                continue;
-            };
-            let fresh = match &cache[*index] {
-                Some((cached, _)) => cached.as_ptr() != value.as_ptr(),
-                None => true,
-            };
-            if fresh {
-                cache[*index] = Some((
-                    value.clone().unbind(),
-                    crate::convert::utf8(text)?.into_owned(),
-                ));
-            }
-        }
-        Ok(cache)
     }
 
     /// The core index of tag `key`, as [`field_slot`](Schema::field_slot).
