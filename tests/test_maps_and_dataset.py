@@ -156,3 +156,18 @@ def test_times_read_as_the_originals_str_of_a_naive_utc_datetime() -> None:
     for moment in moments:
         logger.log(m, ours.FieldMap.build(d, 1), time=moment)
     assert [e.time for e in logger.dataset] == [str(moment) for moment in moments]
+
+
+def test_entries_carry_each_points_own_tag_values_escaped_or_not() -> None:
+    d, host, case = ours.Field("d"), ours.Tag("host"), ours.Tag("case")
+    m = ours.Measurement("t", d, host, case)
+    logger = ours.DataLogger()
+    values = ["a", "a", "b b,c=d\\x", "b b,c=d\\x", "a", "é ✓", "a"]
+    for i, value in enumerate(values):
+        logger.log(m, ours.FieldMap.build(d, i), ours.TagMap.build(host, value, case, f"case {i % 2}"))
+    entries = logger.dataset
+    assert [e.tags[host] for e in entries] == values
+    assert [e.tags[case] for e in entries] == [f"case {i % 2}" for i in range(len(values))]
+    assert [e.fields[d] for e in entries] == list(range(len(values)))
+    assert all(type(e.fields) is ours.FieldMap and type(e.tags) is ours.TagMap for e in entries)
+    assert entries[0].__dict__ == dict(entries[0]) and "__dict__" not in entries[0]

@@ -4,7 +4,9 @@
 //! Python `__init__`. Every writer of the original's users reads it (see the `user writer` row
 //! of `make bench-python`).
 
-use influxdb_datalogger::line_protocol::parse_line;
+use std::borrow::Cow;
+
+use influxdb_datalogger::line_protocol::{measurement_of, parse_line_into, ParsedLine};
 use influxdb_datalogger::{Batch, Timestamp};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -44,13 +46,13 @@ pub(crate) fn entries<'py>(
         .lines()
         .map(|line| std::str::from_utf8(&line[..line.len() - 1]).expect("encoder writes UTF-8"))
         .collect();
-    let parsed = lines
+    let names = lines
         .iter()
-        .map(|text| parse_line(text).expect("encoder writes lines that parse back"))
+        .map(|text| measurement_of(text).expect("encoder writes lines that parse back"))
         .collect::<Vec<_>>();
     let mut groups: Vec<(&str, Group<'py>)> = Vec::new();
-    for (index, line) in parsed.iter().enumerate() {
-        let name = line.measurement.as_ref();
+    for (index, name) in names.iter().enumerate() {
+        let name = name.as_ref();
         if let Some((_, group)) = groups.iter_mut().find(|(n, _)| *n == name) {
             group.lines.push(index);
             continue;
@@ -86,14 +88,22 @@ pub(crate) fn entries<'py>(
         DictMaker::new(field_map)?,
         DictMaker::new(tag_map)?,
     );
-    // Tag values repeat: one Python string for a value the tag had in the entry before.
-    let mut last_tag_texts: Vec<Option<(&str, Bound<'py, PyString>)>> = Vec::new();
+    // Tag values repeat: one Python string for a value the tag had in the entry before
+    // (compared with the string's own UTF-8, which the stable ABI lends).
+    let mut last_tag_texts: Vec<Option<Bound<'py, PyString>>> = Vec::new();
     let mut clock = NaiveUtc::default();
+    // One line at a time, into the same lists.
+    let mut line = ParsedLine {
+        measurement: Cow::Borrowed(""),
+        tags: Vec::new(),
+        fields: Vec::new(),
+        timestamp: None,
+    };
     let out = PyList::empty(py);
     for (_, group) in &groups {
         let schema = group.schema.as_ref().map(Bound::get);
         for &index in &group.lines {
-            let line = &parsed[index];
+            parse_line_into(lines[index], &mut line).expect("encoder writes lines that parse back");
             let fields = field_map_maker.make(py)?;
             for (name, value) in &line.fields {
                 let key = match schema.and_then(|s| s.field_object(name)) {
@@ -113,12 +123,8 @@ pub(crate) fn entries<'py>(
                 }
                 let slot = &mut last_tag_texts[position];
                 let text = match slot {
-                    Some((last, text)) if *last == value.as_ref() => text.clone(),
-                    _ => {
-                        let text = PyString::new(py, value);
-                        *slot = Some((value.as_ref(), text.clone()));
-                        text
-                    }
+                    Some(last) if last.to_str()? == value.as_ref() => last.clone(),
+                    _ => slot.insert(PyString::new(py, value)).clone(),
                 };
                 tags.set_item(key, text)?;
             }
@@ -127,10 +133,7 @@ pub(crate) fn entries<'py>(
                 .unwrap_or_default()
                 .saturating_mul(nanos_per_unit);
             let time = PyString::new(py, clock.format(nanos));
-            let entry = entry_maker.make(py)?;
-            let attributes = entry
-                .getattr(intern!(py, "__dict__"))?
-                .cast_into::<PyDict>()?;
+            let attributes = PyDict::new(py);
             let values = [
                 group.object.clone(),
                 fields.into_any(),
@@ -138,13 +141,36 @@ pub(crate) fn entries<'py>(
                 time.into_any(),
             ];
             for (key, value) in keys.iter().zip(values) {
-                attributes.set_item(key, &value)?;
-                entry.set_item(key, value)?;
+                attributes.set_item(key, value)?;
             }
+            let entry = entry_maker.make(py)?;
+            // Into an empty dict, `update` copies the table at once.
+            entry.update(attributes.as_mapping())?;
+            set_instance_dict(&entry, &attributes)?;
             out.append(entry)?;
         }
     }
     Ok(out)
+}
+
+/// Makes `attributes` the `__dict__` of `object` as `object.__setattr__` would: `DataEntry`'s
+/// own `__setattr__` would also add the key to the entry.
+#[allow(unsafe_code)]
+fn set_instance_dict(object: &Bound<'_, PyDict>, attributes: &Bound<'_, PyDict>) -> PyResult<()> {
+    // SAFETY: both are live objects; the call takes its own reference to `attributes` and
+    // returns -1 with an exception set when `object` has no `__dict__`.
+    let status = unsafe {
+        pyo3::ffi::PyObject_GenericSetDict(
+            object.as_ptr(),
+            attributes.as_ptr(),
+            std::ptr::null_mut(),
+        )
+    };
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(PyErr::fetch(object.py()))
+    }
 }
 
 /// Keeps Python's cyclic garbage collector off while it lives (if it was on).

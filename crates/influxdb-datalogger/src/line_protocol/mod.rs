@@ -21,7 +21,7 @@ mod parse;
 
 pub(crate) use append::{append_float, append_integer, append_short};
 
-pub use parse::{parse_line, LineError, Lines, ParsedLine};
+pub use parse::{measurement_of, parse_line, parse_line_into, LineError, Lines, ParsedLine};
 
 use std::fmt;
 

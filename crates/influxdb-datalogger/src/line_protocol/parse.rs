@@ -77,6 +77,50 @@ pub fn parse_line(line: &str) -> Result<ParsedLine<'_>, LineError> {
     Ok(parsed)
 }
 
+/// Parses a single line (without its trailing newline) into `into`, reusing the memory of its
+/// tag and field lists: for reading many lines one after another.
+///
+/// # Errors
+/// As [`parse_line`]; `into` then holds nothing meaningful.
+pub fn parse_line_into<'a>(line: &'a str, into: &mut ParsedLine<'a>) -> Result<(), LineError> {
+    let mut cursor = Cursor {
+        text: line,
+        pos: 0,
+        line_start: 0,
+    };
+    let at = |column, message| LineError {
+        line: 1,
+        column,
+        message,
+    };
+    cursor
+        .line_into(into)
+        .map_err(|(column, message)| at(column, message))?;
+    if cursor.pos != line.len() {
+        return Err(at(cursor.pos + 1, "unexpected newline".into()));
+    }
+    Ok(())
+}
+
+/// The measurement name of a line, unescaped, without parsing the rest.
+///
+/// # Errors
+/// A [`LineError`] when the line does not start with a measurement name.
+pub fn measurement_of(line: &str) -> Result<Cow<'_, str>, LineError> {
+    let mut cursor = Cursor {
+        text: line,
+        pos: 0,
+        line_start: 0,
+    };
+    cursor
+        .name(NameKind::Measurement)
+        .map_err(|(column, message)| LineError {
+            line: 1,
+            column,
+            message,
+        })
+}
+
 /// Iterates over the lines of a text, skipping blank lines and `#` comments, yielding each
 /// line with its 1-based line number, or the error of a malformed line (after which it goes
 /// on with the next line).
@@ -198,13 +242,34 @@ impl NameKind {
         }
     }
 
-    fn ends_at(self, b: u8) -> bool {
+    /// The bytes a scan of this kind of name must stop at: where it ends, a backslash, and
+    /// the line breaks no name may hold.
+    fn stops(self) -> &'static [bool; 256] {
         match self {
-            NameKind::Measurement | NameKind::TagValue => b == b',' || b == b' ',
-            NameKind::TagKey | NameKind::FieldKey => b == b'=' || b == b',' || b == b' ',
+            NameKind::Measurement | NameKind::TagValue => &STOPS_AT_COMMA_OR_SPACE,
+            NameKind::TagKey | NameKind::FieldKey => &STOPS_AT_EQUALS_COMMA_OR_SPACE,
         }
     }
 }
+
+/// A byte table for [`NameKind::stops`]: ordinary bytes are skipped a run at a time rather
+/// than matched one by one against every special byte (reading a batch back parses every line;
+/// see `dataset` in `make bench-python`).
+const fn stop_table(ends: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    table[b'\n' as usize] = true;
+    table[b'\t' as usize] = true;
+    table[b'\\' as usize] = true;
+    let mut i = 0;
+    while i < ends.len() {
+        table[ends[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+static STOPS_AT_COMMA_OR_SPACE: [bool; 256] = stop_table(b", ");
+static STOPS_AT_EQUALS_COMMA_OR_SPACE: [bool; 256] = stop_table(b"=, ");
 
 impl<'a> Cursor<'a> {
     fn err<T>(&self, message: impl Into<String>) -> ParseResult<T> {
@@ -220,33 +285,45 @@ impl<'a> Cursor<'a> {
     }
 
     fn line(&mut self) -> ParseResult<ParsedLine<'a>> {
-        let measurement = self.name(NameKind::Measurement)?;
-        let mut tags = Vec::new();
+        let mut line = ParsedLine {
+            measurement: Cow::Borrowed(""),
+            // Room for a typical point at once: growing each from empty reallocates twice.
+            tags: Vec::with_capacity(4),
+            fields: Vec::with_capacity(4),
+            timestamp: None,
+        };
+        self.line_into(&mut line)?;
+        Ok(line)
+    }
+
+    fn line_into(&mut self, out: &mut ParsedLine<'a>) -> ParseResult<()> {
+        out.tags.clear();
+        out.fields.clear();
+        out.timestamp = None;
+        out.measurement = self.name(NameKind::Measurement)?;
         while self.peek() == Some(b',') {
             self.pos += 1;
             let key = self.name(NameKind::TagKey)?;
             self.expect(b'=', "'=' after the tag key")?;
             let value = self.name(NameKind::TagValue)?;
-            tags.push((key, value));
+            out.tags.push((key, value));
         }
         if !self.skip_spaces() {
             return self.err("expected a space before the fields");
         }
-        let mut fields = Vec::new();
         loop {
             let key = self.name(NameKind::FieldKey)?;
             self.expect(b'=', "'=' after the field key")?;
             let value = self.field_value()?;
-            fields.push((key, value));
+            out.fields.push((key, value));
             if self.peek() == Some(b',') {
                 self.pos += 1;
             } else {
                 break;
             }
         }
-        let mut timestamp = None;
         if self.skip_spaces() && !self.at_line_end() && self.peek() != Some(b'\r') {
-            timestamp = Some(self.timestamp()?);
+            out.timestamp = Some(self.timestamp()?);
             self.skip_spaces();
         }
         if self.peek() == Some(b'\r') {
@@ -255,12 +332,7 @@ impl<'a> Cursor<'a> {
         if !self.at_line_end() {
             return self.err("unexpected text after the timestamp");
         }
-        Ok(ParsedLine {
-            measurement,
-            tags,
-            fields,
-            timestamp,
-        })
+        Ok(())
     }
 
     fn skip_spaces(&mut self) -> bool {
@@ -282,28 +354,29 @@ impl<'a> Cursor<'a> {
 
     fn name(&mut self, kind: NameKind) -> ParseResult<Cow<'a, str>> {
         let bytes = self.text.as_bytes();
+        let stops = kind.stops();
         let start = self.pos;
         let mut owned: Option<String> = None;
         let mut copied_to = start;
-        while let Some(b) = self.peek() {
-            if b == b'\n' || b == b'\t' || kind.ends_at(b) {
+        loop {
+            self.pos += bytes[self.pos..]
+                .iter()
+                .position(|&b| stops[usize::from(b)])
+                .unwrap_or(bytes.len() - self.pos);
+            if self.peek() != Some(b'\\') {
                 break;
             }
-            if b == b'\\' {
-                if let Some(&next) = bytes.get(self.pos + 1) {
-                    if kind.unescapes(next) {
-                        let out = owned.get_or_insert_with(String::new);
-                        out.push_str(&self.text[copied_to..self.pos]);
-                        out.push(next as char);
-                        self.pos += 2;
-                        copied_to = self.pos;
-                        continue;
-                    }
-                } else {
-                    return self.err(format!("{} ends with a backslash", kind.describe()));
+            match bytes.get(self.pos + 1) {
+                Some(&next) if kind.unescapes(next) => {
+                    let out = owned.get_or_insert_with(String::new);
+                    out.push_str(&self.text[copied_to..self.pos]);
+                    out.push(next as char);
+                    self.pos += 2;
+                    copied_to = self.pos;
                 }
+                Some(_) => self.pos += 1,
+                None => return self.err(format!("{} ends with a backslash", kind.describe())),
             }
-            self.pos += 1;
         }
         if self.pos == start {
             return self.err(format!("expected a {}", kind.describe()));
@@ -388,21 +461,36 @@ impl<'a> Cursor<'a> {
     }
 
     fn timestamp(&mut self) -> ParseResult<i64> {
+        let bytes = self.text.as_bytes();
         let start = self.pos;
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
-        }
-        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
-            self.pos += 1;
-        }
-        let token = &self.text[start..self.pos];
-        token.parse().or_else(|_| {
-            self.pos = start;
-            self.err(format!(
-                "invalid timestamp starting at {:?}",
-                &self.text[start..next_newline(self.text.as_bytes(), start).min(start + 24)]
-            ))
-        })
+        let negative = self.peek() == Some(b'-');
+        let digits_start = start + usize::from(negative);
+        let digits = bytes[digits_start..]
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(bytes.len() - digits_start);
+        self.pos = digits_start + digits;
+        // Accumulated negatively, so that i64::MIN fits; None on overflow or no digits.
+        let value = (digits > 0)
+            .then(|| {
+                bytes[digits_start..self.pos]
+                    .iter()
+                    .try_fold(0i64, |n, &b| {
+                        n.checked_mul(10)?.checked_sub(i64::from(b - b'0'))
+                    })
+            })
+            .flatten()
+            .and_then(|n| if negative { Some(n) } else { n.checked_neg() });
+        value.map_or_else(
+            || {
+                self.pos = start;
+                self.err(format!(
+                    "invalid timestamp starting at {:?}",
+                    &self.text[start..next_newline(bytes, start).min(start + 24)]
+                ))
+            },
+            Ok,
+        )
     }
 }
 
@@ -433,6 +521,35 @@ mod tests {
             ]
         );
         assert_eq!(line.timestamp, Some(-17));
+    }
+
+    #[test]
+    fn timestamps_span_the_whole_i64_range_and_no_further() {
+        let at = |text: &str| parse_line(&format!("m v=1 {text}")).map(|l| l.timestamp);
+        assert_eq!(at("-9223372036854775808"), Ok(Some(i64::MIN)));
+        assert_eq!(at("9223372036854775807"), Ok(Some(i64::MAX)));
+        assert_eq!(at("0"), Ok(Some(0)));
+        assert_eq!(at("-0"), Ok(Some(0)));
+        for bad in [
+            "9223372036854775808",
+            "-9223372036854775809",
+            "-",
+            "--1",
+            "1-",
+        ] {
+            let err = at(bad).unwrap_err();
+            assert!(err.message.contains("timestamp"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_line_parsed_into_a_used_one_leaves_nothing_of_it() {
+        let mut line = parse_line(r"a\ b,t=1,u=2 f=1i,g=2i,h=3i 9").unwrap();
+        parse_line_into("c v=0.5", &mut line).unwrap();
+        assert_eq!(line, parse_line("c v=0.5").unwrap());
+        assert_eq!(measurement_of(r"a\ b,t=1 f=1i").unwrap(), "a b");
+        assert!(parse_line_into("c", &mut line).is_err());
+        assert!(measurement_of(",t=1 f=1i").is_err());
     }
 
     #[test]
