@@ -171,3 +171,19 @@ def test_entries_carry_each_points_own_tag_values_escaped_or_not() -> None:
     assert [e.fields[d] for e in entries] == list(range(len(values)))
     assert all(type(e.fields) is ours.FieldMap and type(e.tags) is ours.TagMap for e in entries)
     assert entries[0].__dict__ == dict(entries[0]) and "__dict__" not in entries[0]
+
+
+@pytest.mark.parametrize("pkg_name", ["original", "ours"])
+def test_the_last_data_entry_is_the_datasets_last_as_in_the_original(original: ModuleType, pkg_name: str) -> None:
+    pkg = original if pkg_name == "original" else ours
+    d, host = pkg.Field("d"), pkg.Tag("host")
+    first, second = pkg.Measurement("first", d, host), pkg.Measurement("second", d, host)
+    logger = pkg.DataLogger()
+    with pytest.raises(IndexError):
+        logger.last_data_entry  # noqa: B018
+    # Grouped by measurement: the last entry is the last one of the measurement seen last first.
+    for measurement, value in [(first, 1), (second, 2), (first, 3)]:
+        logger.log(measurement, pkg.FieldMap.build(d, value), pkg.TagMap.build(host, f"h{value}"))
+        last = logger.last_data_entry
+        assert dict(last) == dict(logger.dataset[-1]) and last.__dict__ == logger.dataset[-1].__dict__
+    assert (str(last.measurement), last.fields, last.tags) == ("second", {"d": 2}, {"host": "h2"})

@@ -274,7 +274,8 @@ class DataLogger(_native.LoggerBase):
 
     @property
     def last_data_entry(self) -> DataEntry:
-        return self.dataset[-1]
+        """``dataset[-1]`` (an ``IndexError`` when there is none), without making the others."""
+        return self._entries(DataEntry, _measurement_named, True)[-1]  # type: ignore[no-any-return]
 
     @property
     def last_event(self) -> Event:

@@ -26,14 +26,15 @@ struct Group<'py> {
 }
 
 /// The entries of `batch`, grouped by measurement in the order each first appears, each group
-/// in logging order. `known` maps names to the `Measurement` objects logged; `named` finds the
-/// object for another name.
+/// in logging order; with `last_only`, the last of them alone (`last_data_entry`). `known` maps
+/// names to the `Measurement` objects logged; `named` finds the object for another name.
 pub(crate) fn entries<'py>(
     py: Python<'py>,
     batch: &Batch,
     entry_cls: &Bound<'py, PyType>,
     known: &Bound<'py, PyDict>,
     named: &Bound<'py, PyAny>,
+    last_only: bool,
 ) -> PyResult<Bound<'py, PyList>> {
     let registry = registry(py)?;
     // Four dicts an entry, all alive at the end: each of the cyclic collector's passes would go
@@ -75,6 +76,12 @@ pub(crate) fn entries<'py>(
                 lines: vec![index],
             },
         ));
+    }
+    if last_only {
+        groups.drain(..groups.len().saturating_sub(1));
+        if let Some((_, group)) = groups.first_mut() {
+            group.lines.drain(..group.lines.len() - 1);
+        }
     }
     let keys = [
         intern!(py, "measurement"),

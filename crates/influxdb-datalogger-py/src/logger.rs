@@ -301,20 +301,22 @@ impl LoggerBase {
     }
 
     /// The pending entries (or those a Python writer is writing) as `entry_cls` (`DataEntry`)
-    /// objects, grouped by measurement; `named` finds the measurement object for a name that
-    /// was not logged here.
+    /// objects, grouped by measurement (with `last_only`, the last of them alone); `named` finds
+    /// the measurement object for a name that was not logged here.
+    #[pyo3(signature = (entry_cls, named, last_only = false))]
     fn _entries<'py>(
         &self,
         py: Python<'py>,
         entry_cls: &Bound<'py, pyo3::types::PyType>,
         named: &Bound<'py, PyAny>,
+        last_only: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let batch = match self.shared.view() {
             Some(batch) => batch,
             None => self.core(py)?.pending_batch(),
         };
         let known = self._measurements(py)?;
-        crate::dataset::entries(py, &batch, entry_cls, &known, named)
+        crate::dataset::entries(py, &batch, entry_cls, &known, named, last_only)
     }
 
     /// The pending events (or those a Python writer is writing) as
