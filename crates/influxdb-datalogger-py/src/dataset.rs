@@ -4,8 +4,6 @@
 //! Python `__init__`. Every writer of the original's users reads it (see the `user writer` row
 //! of `make bench-python`).
 
-use std::borrow::Cow;
-
 use influxdb_datalogger::line_protocol::{measurement_of, parse_line_into, ParsedLine};
 use influxdb_datalogger::{Batch, Timestamp};
 use pyo3::intern;
@@ -100,12 +98,7 @@ pub(crate) fn entries<'py>(
     let mut last_tag_texts: Vec<Option<Bound<'py, PyString>>> = Vec::new();
     let mut clock = NaiveUtc::default();
     // One line at a time, into the same lists.
-    let mut line = ParsedLine {
-        measurement: Cow::Borrowed(""),
-        tags: Vec::new(),
-        fields: Vec::new(),
-        timestamp: None,
-    };
+    let mut line = ParsedLine::default();
     let out = PyList::empty(py);
     for (_, group) in &groups {
         let schema = group.schema.as_ref().map(Bound::get);

@@ -10,8 +10,8 @@ use std::fmt;
 
 use crate::value::FieldValue;
 
-/// One parsed line.
-#[derive(Debug, Clone, PartialEq)]
+/// One parsed line. The default is an empty one, for [`parse_line_into`].
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ParsedLine<'a> {
     /// The measurement name, unescaped.
     pub measurement: Cow<'a, str>,
@@ -32,6 +32,18 @@ pub struct LineError {
     pub column: usize,
     /// What is wrong.
     pub message: String,
+}
+
+impl ParsedLine<'_> {
+    /// An empty line with room for a typical point: growing each list from empty reallocates
+    /// twice.
+    fn with_room() -> Self {
+        ParsedLine {
+            tags: Vec::with_capacity(4),
+            fields: Vec::with_capacity(4),
+            ..ParsedLine::default()
+        }
+    }
 }
 
 impl fmt::Display for LineError {
@@ -57,23 +69,8 @@ impl From<LineError> for crate::Error {
 /// # Errors
 /// A [`LineError`] with the column and what is wrong.
 pub fn parse_line(line: &str) -> Result<ParsedLine<'_>, LineError> {
-    let mut cursor = Cursor {
-        text: line,
-        pos: 0,
-        line_start: 0,
-    };
-    let parsed = cursor.line().map_err(|(column, message)| LineError {
-        line: 1,
-        column,
-        message,
-    })?;
-    if cursor.pos != line.len() {
-        return Err(LineError {
-            line: 1,
-            column: cursor.pos + 1,
-            message: "unexpected newline".into(),
-        });
-    }
+    let mut parsed = ParsedLine::with_room();
+    parse_line_into(line, &mut parsed)?;
     Ok(parsed)
 }
 
@@ -83,21 +80,10 @@ pub fn parse_line(line: &str) -> Result<ParsedLine<'_>, LineError> {
 /// # Errors
 /// As [`parse_line`]; `into` then holds nothing meaningful.
 pub fn parse_line_into<'a>(line: &'a str, into: &mut ParsedLine<'a>) -> Result<(), LineError> {
-    let mut cursor = Cursor {
-        text: line,
-        pos: 0,
-        line_start: 0,
-    };
-    let at = |column, message| LineError {
-        line: 1,
-        column,
-        message,
-    };
-    cursor
-        .line_into(into)
-        .map_err(|(column, message)| at(column, message))?;
+    let mut cursor = Cursor::at_start(line);
+    cursor.line_into(into).map_err(on_line_one)?;
     if cursor.pos != line.len() {
-        return Err(at(cursor.pos + 1, "unexpected newline".into()));
+        return Err(on_line_one((cursor.pos + 1, "unexpected newline".into())));
     }
     Ok(())
 }
@@ -107,18 +93,18 @@ pub fn parse_line_into<'a>(line: &'a str, into: &mut ParsedLine<'a>) -> Result<(
 /// # Errors
 /// A [`LineError`] when the line does not start with a measurement name.
 pub fn measurement_of(line: &str) -> Result<Cow<'_, str>, LineError> {
-    let mut cursor = Cursor {
-        text: line,
-        pos: 0,
-        line_start: 0,
-    };
-    cursor
+    Cursor::at_start(line)
         .name(NameKind::Measurement)
-        .map_err(|(column, message)| LineError {
-            line: 1,
-            column,
-            message,
-        })
+        .map_err(on_line_one)
+}
+
+/// A single line's error: `(column, message)` on line 1.
+fn on_line_one((column, message): (usize, String)) -> LineError {
+    LineError {
+        line: 1,
+        column,
+        message,
+    }
 }
 
 /// Iterates over the lines of a text, skipping blank lines and `#` comments, yielding each
@@ -284,14 +270,16 @@ impl<'a> Cursor<'a> {
         matches!(self.peek(), None | Some(b'\n'))
     }
 
+    fn at_start(text: &'a str) -> Self {
+        Cursor {
+            text,
+            pos: 0,
+            line_start: 0,
+        }
+    }
+
     fn line(&mut self) -> ParseResult<ParsedLine<'a>> {
-        let mut line = ParsedLine {
-            measurement: Cow::Borrowed(""),
-            // Room for a typical point at once: growing each from empty reallocates twice.
-            tags: Vec::with_capacity(4),
-            fields: Vec::with_capacity(4),
-            timestamp: None,
-        };
+        let mut line = ParsedLine::with_room();
         self.line_into(&mut line)?;
         Ok(line)
     }
