@@ -18,16 +18,13 @@ use crate::fastcall::FastFunction;
 use crate::errors::ValidationError;
 use crate::registry::registry;
 
-static DICT_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 /// Makes empty instances of one dict subclass without running its `__init__`, as `dict.__new__`
-/// would: through the class's own `tp_new` slot when the stable ABI lets us read it (a class
-/// defined in Python, as ours are), which skips the argument tuple and the call protocol of
-/// `dict.__new__(cls)` (see the `log idiom` row of `make bench-python`).
+/// would: through the class's own `tp_new` slot, which skips the argument tuple and the call
+/// protocol of `dict.__new__(cls)` (see the `log idiom` row of `make bench-python`).
 pub(crate) struct DictMaker {
     cls: Py<PyType>,
-    /// `cls`'s `tp_new`, or `None` to call `dict.__new__(cls)`.
-    tp_new: Option<pyo3::ffi::newfunc>,
+    tp_new: pyo3::ffi::newfunc,
+    /// The (empty) argument tuple `tp_new` is given, made once.
     args: Py<PyTuple>,
 }
 
@@ -35,53 +32,40 @@ impl DictMaker {
     #[allow(unsafe_code)]
     pub(crate) fn new(cls: &Bound<'_, PyType>) -> PyResult<Self> {
         let py = cls.py();
-        let raw = cls.as_type_ptr();
-        // SAFETY: `raw` is a live type object; `PyType_GetSlot` is asked of heap types only
-        // (a class defined in Python), which have every slot.
-        let tp_new = unsafe {
-            let heap = pyo3::ffi::PyType_GetFlags(raw) & pyo3::ffi::Py_TPFLAGS_HEAPTYPE != 0;
-            let slot = if heap {
-                pyo3::ffi::PyType_GetSlot(raw, pyo3::ffi::Py_tp_new)
-            } else {
-                std::ptr::null_mut()
-            };
-            (!slot.is_null()).then(|| std::mem::transmute::<_, pyo3::ffi::newfunc>(slot))
-        };
+        // SAFETY: `cls` is a live type object, and the stable ABI of 3.10 answers
+        // `PyType_GetSlot` for every type; a NULL slot means no instances can be made.
+        let slot = unsafe { pyo3::ffi::PyType_GetSlot(cls.as_type_ptr(), pyo3::ffi::Py_tp_new) };
+        if slot.is_null() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "cannot create '{}' instances",
+                cls.name()?
+            )));
+        }
         Ok(Self {
             cls: cls.clone().unbind(),
-            tp_new,
-            args: match tp_new {
-                Some(_) => PyTuple::empty(py).unbind(),
-                None => PyTuple::new(py, [cls])?.unbind(),
+            // SAFETY: the `Py_tp_new` slot holds a `newfunc`.
+            tp_new: unsafe {
+                std::mem::transmute::<*mut std::ffi::c_void, pyo3::ffi::newfunc>(slot)
             },
+            args: PyTuple::empty(py).unbind(),
         })
     }
 
     /// An empty instance, its `__init__` not run.
     #[allow(unsafe_code)]
     pub(crate) fn make<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let made = match self.tp_new {
-            // SAFETY: `tp_new` is the class's own slot, called as `type.__call__` calls it:
-            // the class, an argument tuple, no keywords; it returns a new reference or NULL
-            // with an exception set.
-            Some(tp_new) => unsafe {
-                Bound::from_owned_ptr_or_err(
-                    py,
-                    tp_new(
-                        self.cls.as_ptr().cast(),
-                        self.args.as_ptr(),
-                        std::ptr::null_mut(),
-                    ),
-                )?
-            },
-            None => {
-                let dict_new = DICT_NEW.get_or_try_init(py, || {
-                    py.get_type::<PyDict>()
-                        .getattr(intern!(py, "__new__"))
-                        .map(Bound::unbind)
-                })?;
-                dict_new.bind(py).call1(self.args.bind(py))?
-            }
+        // SAFETY: `tp_new` is the class's own slot, called as `type.__call__` calls it: the
+        // class, an argument tuple, no keywords; it returns a new reference or NULL with an
+        // exception set.
+        let made = unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                (self.tp_new)(
+                    self.cls.as_ptr().cast(),
+                    self.args.as_ptr(),
+                    std::ptr::null_mut(),
+                ),
+            )?
         };
         Ok(made.cast_into::<PyDict>()?)
     }
